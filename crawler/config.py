@@ -1,0 +1,310 @@
+"""Configuration: the embedded default, a user's TOML file on top, validated on load.
+
+Every section is a frozen dataclass; its fields are the only keys allowed in that section, and
+their type hints are what the loader checks. A user file only needs the keys it changes.
+A mistake raises ConfigError naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_VAR = "PRESSWATCH_CONFIG"
+LANGUAGES = ("uz", "oz", "ru", "en")
+DEFAULT_NAME = "<embedded default config>"
+
+
+class ConfigError(Exception):
+    """A configuration mistake; str() is the one line shown to the user."""
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = file, key, problem
+        super().__init__(f"config error in {file}: {key}: {problem}")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    base_url: str = "https://president.uz"
+    languages: tuple[str, ...] = LANGUAGES
+    request_delay: float = 1.0
+    contact: str = "https://github.com/presswatch/presswatch"
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_response_bytes: int = 5_000_000
+    max_attempts: int = 4
+    max_retry_wait: float = 120.0
+    backoff_base: float = 2.0
+    obey_robots: bool = True
+    list_path: str = "/{lang}/lists/news"
+    item_path: str = "/{lang}/lists/view/{id}"
+    max_list_pages: int = 5
+    pending_max_attempts: int = 20
+    pending_max_age_days: int = 30
+    pending_retry_minutes: float = 15.0
+    max_releases_per_run: int = 500
+
+
+@dataclass(frozen=True)
+class SelectorsConfig:
+    list_item: str = "div.events_box"
+    list_link: str = "a.events_title"
+    list_date: str = "div.date_text"
+    item_title: tuple[str, ...] = ("h1", "meta[property='og:title']", "title")
+    item_body: str = ""
+    title_suffixes: tuple[str, ...] = (
+        "Official website of the President of the Republic of Uzbekistan",
+        "Official web-site of the President of Uzbekistan",
+        "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
+        "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
+        "Официальный веб-сайт Президента Республики Узбекистан",
+        "Официальный сайт Президента Республики Узбекистан",
+    )
+    chrome_phrases: tuple[str, ...] = (
+        "Official web-site of the President of Uzbekistan",
+        "Official website of the President of the Republic of Uzbekistan",
+        "Official pages in social networks",
+        "Search on site",
+        "Font size",
+        "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
+        "Ижтимоий тармоқлардаги расмий саҳифалар",
+        "Сайт бўйича қидириш",
+        "Шрифт ўлчами",
+        "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
+        "Ijtimoiy tarmoqlardagi rasmiy sahifalar",
+        "Sayt bo'yicha qidirish",
+        "Shrift o'lchami",
+        "Официальный веб-сайт Президента Республики Узбекистан",
+        "Официальные страницы в социальных сетях",
+        "Поиск по сайту",
+        "Размер шрифта",
+    )
+    source_labels: tuple[str, ...] = ("Манба", "Manba", "Источник", "Source")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "presswatch.db"
+
+
+@dataclass(frozen=True)
+class TopicsConfig:
+    # empty: the topics shipped with presswatch (config/topics.toml)
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    selectors: SelectorsConfig = field(default_factory=SelectorsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    # where the values came from, for messages; not a key
+    origin: str = field(default=DEFAULT_NAME, compare=False)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.source.base_url).hostname or ""
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder when it came from a file."""
+        candidate = Path(os.path.expanduser(path))
+        if candidate.is_absolute() or self.origin == DEFAULT_NAME:
+            return candidate
+        return Path(self.origin).parent / candidate
+
+
+# Checks beyond the type, by "section.key"; each returns a problem or None.
+def _check_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an http(s) URL: {value!r}"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"must be the site's root (scheme and host only), got {value!r}"
+    return None
+
+
+def _check_languages(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return "needs at least one language"
+    for lang in value:
+        if lang not in LANGUAGES:
+            return f"unknown language {lang!r} (expected some of {', '.join(LANGUAGES)})"
+    if len(set(value)) != len(value):
+        return "a language is listed twice"
+    return None
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"must be greater than 0, got {value}"
+
+
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else f"must be 0 or more, got {value}"
+
+
+def _template(*names: str):
+    def check(value: str) -> str | None:
+        if not value.startswith("/"):
+            return f"must start with '/', got {value!r}"
+        for name in names:
+            if "{" + name + "}" not in value:
+                return f"must contain {{{name}}}, got {value!r}"
+        return None
+
+    return check
+
+
+CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
+    "source.base_url": _check_url,
+    "source.languages": _check_languages,
+    "source.request_delay": _not_negative,
+    "source.connect_timeout": _positive,
+    "source.read_timeout": _positive,
+    "source.max_response_bytes": _positive,
+    "source.max_attempts": _positive,
+    "source.max_retry_wait": _not_negative,
+    "source.max_list_pages": _positive,
+    "source.list_path": _template("lang"),
+    "source.item_path": _template("lang", "id"),
+    "store.path": lambda v: None if v.strip() else "must not be empty",
+}
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: str, file: str, key: str) -> str:
+    """Replace ${NAME} by the environment variable; its value is never put in a message."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(file, key, f"environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(hint)
+        return f"a list of {_type_name(inner)}"
+    if dataclasses.is_dataclass(hint):
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        hint, str(hint)
+    )
+
+
+def _coerce(value: Any, hint: Any, file: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [h for h in typing.get_args(hint) if h is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, options[0], file, key)
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise ConfigError(file, key, f"expected {_type_name(hint)}, got {_show(value)}")
+        (inner, *_) = typing.get_args(hint)
+        items = [_coerce(v, inner, file, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(file, key, f"expected a table, got {_show(value)}")
+        return build_section(hint, value, file, key)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, key, f"expected true or false, got {_show(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(file, key, f"expected an integer, got {_show(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(file, key, f"expected a number, got {_show(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a string, got {_show(value)}")
+        return expand_env(value, file, key)
+    if isinstance(hint, type) and isinstance(value, dict) and hasattr(hint, "from_toml"):
+        return hint.from_toml(value, file, key)
+    raise ConfigError(file, key, f"unsupported value {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}
+    return f"{kind.get(type(value), type(value).__name__)} {value!r}"[:80]
+
+
+def build_section(cls: type, data: dict[str, Any], file: str, prefix: str) -> Any:
+    """Build dataclass `cls` from a TOML table, refusing unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.name != "origin"}
+    values = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in fields:
+            known = ", ".join(sorted(fields))
+            where = f"section [{prefix}]" if prefix else "the top level"
+            raise ConfigError(file, key, f"unknown key in {where} (known: {known})")
+        coerced = _coerce(value, hints[name], file, key)
+        check = CHECKS.get(key)
+        problem = check(coerced) if check else None
+        if problem:
+            raise ConfigError(file, key, problem)
+        values[name] = coerced
+    return cls(**values)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_text() -> str:
+    return resources.files("crawler").joinpath("data/default.toml").read_text(encoding="utf-8")
+
+
+def _parse(text: str, file: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "syntax", str(exc)) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """The embedded default, overlaid by `path`, or else by $PRESSWATCH_CONFIG when set."""
+    defaults = _parse(default_text(), DEFAULT_NAME)
+    chosen = path if path is not None else os.environ.get(ENV_VAR) or None
+    if chosen is None:
+        return dataclasses.replace(build_section(Config, defaults, DEFAULT_NAME, ""), origin=DEFAULT_NAME)
+    file = str(chosen)
+    try:
+        text = Path(chosen).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "file", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "file", f"cannot read it: {exc}") from None
+    user = _parse(text, file)
+    # The user's keys are validated against the user's file name, so messages point there.
+    build_section(Config, user, file, "")
+    merged = _merge(defaults, user)
+    return dataclasses.replace(build_section(Config, merged, file, ""), origin=str(Path(file).resolve()))

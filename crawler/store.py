@@ -1,0 +1,289 @@
+"""The SQLite store: one file users query directly (every table is documented in the README).
+
+Opened through sqlite-utils, in WAL mode so readers (status, search, Datasette) never block the
+crawler. The schema is versioned with sqlite-utils' Migrations: a store made by an older presswatch
+is migrated when it is opened. All writes that belong together go through `Store.atomic()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from crawler.normalize import join_body, now_utc
+from crawler.sources.presidentuz import ListEntry, ParsedItem
+
+migrations = Migrations("presswatch")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["items"].create(
+        {
+            "id": int, "lang": str, "url": str, "title": str, "published": str, "body": str,
+            "paragraphs": str, "images": str, "links": str, "content_hash": str, "parse_path": str,
+            "version": int, "first_seen": str, "last_seen": str, "changed_at": str,
+        },
+        pk=("id", "lang"),
+        not_null={"id", "lang", "url", "title", "body", "content_hash", "first_seen", "last_seen"},
+    )
+    db["items"].create_index(["published"])
+    db["items"].create_index(["first_seen"])
+    db["items"].enable_fts(["title", "body"], create_triggers=True, tokenize="unicode61")
+    db["item_versions"].create(
+        {
+            "id": int, "lang": str, "version": int, "title": str, "published": str, "body": str,
+            "paragraphs": str, "images": str, "links": str, "content_hash": str,
+            "first_seen": str, "replaced_at": str,
+        },
+        pk=("id", "lang", "version"),
+    )
+    db["listings"].create(
+        {"id": int, "lang": str, "url": str, "title": str, "list_date": str, "first_listed": str, "last_listed": str},
+        pk=("id", "lang"),
+    )
+    db["pending_translations"].create(
+        {"id": int, "lang": str, "url": str, "state": str, "attempts": int, "first_missing": str, "last_attempt": str},
+        pk=("id", "lang"),
+    )
+    db["http_cache"].create({"url": str, "etag": str, "last_modified": str, "checked_at": str}, pk="url")
+    db["crawl_runs"].create(
+        {
+            "id": int, "kind": str, "started": str, "finished": str, "outcome": str,
+            "pages_fetched": int, "requests": int, "new": int, "changed": int, "errors": int,
+            "list_items": int, "list_path": str, "message": str,
+        },
+        pk="id",
+    )
+    db["backfill_progress"].create(
+        {"job": str, "lang": str, "last_page": int, "done": int, "updated": str}, pk=("job", "lang")
+    )
+    db["crawl_errors"].create(
+        {"id": int, "run_id": int, "url": str, "item_id": int, "lang": str, "kind": str, "reason": str, "at": str},
+        pk="id",
+        foreign_keys=[("run_id", "crawl_runs", "id")],
+    )
+
+
+@migrations()
+def m002_topic_matches(db: Database) -> None:
+    db["matches"].create(
+        {
+            "id": int, "lang": str, "topic": str, "label": str, "term": str, "field": str,
+            "start": int, "end": int, "text": str, "snippet": str, "tagged_at": str,
+        },
+    )
+    db["matches"].create_index(["id", "lang"])
+    db["matches"].create_index(["topic", "id"])
+    db["items"].add_column("topics_fingerprint", str)
+
+
+def content_hash(item: ParsedItem) -> str:
+    """What makes an edit: headline, date and paragraphs (not images, whose sizes vary)."""
+    payload = json.dumps([item.title, item.published, item.paragraphs], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _create_private(path: Path) -> None:
+    """Create the store file readable by its owner only; SQLite gives -wal and -shm the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class Store:
+    """The presswatch store. `Store.open(path)` creates or migrates it."""
+
+    def __init__(self, db: Database, path: Path | None = None) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, migrate: bool = True) -> "Store":
+        file = Path(path)
+        if str(path) != ":memory:":
+            _create_private(file)
+        conn = sqlite3.connect(str(file), timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        db = Database(conn)
+        if str(path) != ":memory:":
+            db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+        store = cls(db, file)
+        if migrate:
+            migrations.apply(db)
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        with self.db.atomic() as db:
+            yield db
+
+    def schema_version(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    # --- items -----------------------------------------------------------------------------
+    def item(self, item_id: int, lang: str) -> dict[str, Any] | None:
+        rows = list(self.db["items"].rows_where("id = ? and lang = ?", [item_id, lang]))
+        return _decode(rows[0]) if rows else None
+
+    def release(self, item_id: int) -> list[dict[str, Any]]:
+        """Every stored language version of a release, in the configured language order."""
+        order = "case lang when 'uz' then 0 when 'oz' then 1 when 'ru' then 2 when 'en' then 3 else 4 end"
+        return [_decode(r) for r in self.db["items"].rows_where("id = ?", [item_id], order_by=order)]
+
+    def versions(self, item_id: int, lang: str) -> list[dict[str, Any]]:
+        rows = self.db["item_versions"].rows_where("id = ? and lang = ?", [item_id, lang], order_by="version")
+        return [_decode(r) for r in rows]
+
+    def save_item(self, item: ParsedItem, now: str | None = None) -> str:
+        """Store one language version: 'new', 'changed' (old text kept in item_versions) or 'unchanged'.
+
+        Call inside `atomic()` together with whatever else belongs to the same release.
+        """
+        now = now or now_utc()
+        digest = content_hash(item)
+        existing = self.item(item.id, item.lang)
+        self.db["pending_translations"].delete_where("id = ? and lang = ?", [item.id, item.lang])
+        if existing and existing["content_hash"] == digest:
+            self.db["items"].update((item.id, item.lang), {"last_seen": now})
+            return "unchanged"
+        row = {
+            "id": item.id, "lang": item.lang, "url": item.url, "title": item.title,
+            "published": item.published, "body": join_body(item.paragraphs),
+            "paragraphs": json.dumps(item.paragraphs, ensure_ascii=False),
+            "images": json.dumps(item.images, ensure_ascii=False),
+            "links": json.dumps(item.links, ensure_ascii=False),
+            "content_hash": digest, "parse_path": item.path, "last_seen": now, "changed_at": now,
+        }
+        if existing is None:
+            self.db["items"].insert({**row, "version": 1, "first_seen": now})
+            return "new"
+        old = self.db["items"].get((item.id, item.lang))
+        self.db["item_versions"].insert(
+            {
+                "id": item.id, "lang": item.lang, "version": old["version"], "title": old["title"],
+                "published": old["published"], "body": old["body"], "paragraphs": old["paragraphs"],
+                "images": old["images"], "links": old["links"], "content_hash": old["content_hash"],
+                "first_seen": old["changed_at"] or old["first_seen"], "replaced_at": now,
+            },
+            replace=True,
+        )
+        self.db["items"].update((item.id, item.lang), {**row, "version": old["version"] + 1})
+        return "changed"
+
+    def known_ids(self) -> set[int]:
+        return {row[0] for row in self.db.execute("select distinct id from items")}
+
+    def stored_keys(self, lang: str) -> set[int]:
+        return {row[0] for row in self.db.execute("select id from items where lang = ?", [lang])}
+
+    # --- what the lists showed ---------------------------------------------------------------
+    def record_listing(self, entries: list[ListEntry], now: str | None = None) -> None:
+        now = now or now_utc()
+        with self.atomic():
+            for entry in entries:
+                existing = self.db.execute(
+                    "select 1 from listings where id = ? and lang = ?", [entry.id, entry.lang]
+                ).fetchone()
+                if existing:
+                    self.db["listings"].update((entry.id, entry.lang), {"last_listed": now, "title": entry.title or None})
+                else:
+                    self.db["listings"].insert(
+                        {"id": entry.id, "lang": entry.lang, "url": entry.url, "title": entry.title,
+                         "list_date": entry.list_date, "first_listed": now, "last_listed": now}
+                    )
+
+    def listed_date(self, item_id: int) -> str | None:
+        row = self.db.execute(
+            "select list_date from listings where id = ? and list_date is not null limit 1", [item_id]
+        ).fetchone()
+        return row[0] if row else None
+
+    # --- missing translations ---------------------------------------------------------------
+    def mark_pending(self, item_id: int, lang: str, url: str, now: str | None = None) -> None:
+        now = now or now_utc()
+        existing = self.db.execute(
+            "select attempts from pending_translations where id = ? and lang = ?", [item_id, lang]
+        ).fetchone()
+        if existing:
+            self.db["pending_translations"].update(
+                (item_id, lang), {"attempts": existing[0] + 1, "last_attempt": now}
+            )
+        else:
+            self.db["pending_translations"].insert(
+                {"id": item_id, "lang": lang, "url": url, "state": "pending", "attempts": 1,
+                 "first_missing": now, "last_attempt": now}
+            )
+
+    def give_up_pending(self, max_attempts: int, max_age_days: int, now: str | None = None) -> int:
+        now = now or now_utc()
+        cursor = self.db.execute(
+            "update pending_translations set state = 'gave_up' where state = 'pending' and "
+            "(attempts >= ? or julianday(?) - julianday(first_missing) > ?)",
+            [max_attempts, now, max_age_days],
+        )
+        self.db.conn.commit()
+        return cursor.rowcount
+
+    def pending(self, state: str = "pending") -> list[dict[str, Any]]:
+        return list(self.db["pending_translations"].rows_where("state = ?", [state], order_by="id, lang"))
+
+    # --- conditional GET --------------------------------------------------------------------
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute("select etag, last_modified from http_cache where url = ?", [url]).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self.db["http_cache"].upsert(
+            {"url": url, "etag": etag, "last_modified": last_modified, "checked_at": now_utc()}, pk="url"
+        )
+
+    # --- runs -------------------------------------------------------------------------------
+    def start_run(self, kind: str) -> int:
+        with self.atomic():
+            table = self.db["crawl_runs"]
+            table.insert({"kind": kind, "started": now_utc(), "outcome": "running",
+                          "pages_fetched": 0, "requests": 0, "new": 0, "changed": 0, "errors": 0})
+            return int(table.last_pk)
+
+    def finish_run(self, run_id: int, **fields: Any) -> None:
+        with self.atomic():
+            self.db["crawl_runs"].update(run_id, {"finished": now_utc(), **fields})
+
+    def record_error(self, run_id: int, url: str, kind: str, reason: str,
+                     item_id: int | None = None, lang: str | None = None) -> None:
+        with self.atomic():
+            self.db["crawl_errors"].insert(
+                {"run_id": run_id, "url": url, "item_id": item_id, "lang": lang, "kind": kind,
+                 "reason": reason[:2000], "at": now_utc()}
+            )
+
+    def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    decoded = dict(row)
+    for key in ("paragraphs", "images", "links"):
+        if isinstance(decoded.get(key), str):
+            decoded[key] = json.loads(decoded[key])
+    return decoded
