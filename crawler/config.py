@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.logs import register_secret
+
 ENV_VAR = "PRESSWATCH_CONFIG"
 LANGUAGES = ("uz", "oz", "ru", "en")
 DEFAULT_NAME = "<embedded default config>"
@@ -103,11 +105,61 @@ class TopicsConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    # a crawl every interval_minutes, shifted by up to jitter_seconds; a cron expression overrides it
+    interval_minutes: float = 10.0
+    jitter_seconds: float = 60.0
+    cron: str = ""
+    # a run missed by up to this long (a suspended host) still happens once on wake-up
+    misfire_grace_seconds: float = 3600.0
+    # SIGTERM: the release in hand commits or rolls back, then exit within this bound
+    stop_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    # N runs in a row whose list parsed zero items or needed the fallback
+    drift_runs: int = 3
+    # no new release for this many hours
+    silent_hours: float = 72.0
+    # N failed runs in a row
+    failing_runs: int = 3
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    name: str = ""
+    # Apprise URLs; write secrets as ${ENV_VAR}
+    urls: tuple[str, ...] = ()
+    # topics this route receives; empty: every topic
+    topics: tuple[str, ...] = ()
+    # immediate, hourly or daily
+    mode: str = "immediate"
+    # an ops route receives the daemon's health conditions and failed deliveries, not topics
+    ops: bool = False
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    # releases published before now minus this many days are stored and tagged silently
+    horizon_days: float = 2.0
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 3600.0
+    # hour of the day (Tashkent) at which daily digests go out
+    digest_hour: int = 8
+    routes: tuple[RouteConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     selectors: SelectorsConfig = field(default_factory=SelectorsConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     # where the values came from, for messages; not a key
     origin: str = field(default=DEFAULT_NAME, compare=False)
 
@@ -164,6 +216,26 @@ def _template(*names: str):
     return check
 
 
+def _check_cron(value: str) -> str | None:
+    if not value.strip():
+        return None
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        return f"not a valid cron expression ({exc}): {value!r}"
+    return None
+
+
+def _check_routes(routes: tuple[RouteConfig, ...]) -> str | None:
+    names = [route.name for route in routes]
+    if any(not name for name in names):
+        return "every route needs a name"
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    return f"route names must be unique, {duplicates[0]!r} is used twice" if duplicates else None
+
+
 CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.base_url": _check_url,
     "source.languages": _check_languages,
@@ -177,6 +249,24 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.list_path": _template("lang"),
     "source.item_path": _template("lang", "id"),
     "store.path": lambda v: None if v.strip() else "must not be empty",
+    "schedule.interval_minutes": _positive,
+    "schedule.jitter_seconds": _not_negative,
+    "schedule.cron": _check_cron,
+    "schedule.misfire_grace_seconds": _not_negative,
+    "schedule.stop_timeout_seconds": _positive,
+    "health.drift_runs": _positive,
+    "health.silent_hours": _positive,
+    "health.failing_runs": _positive,
+    "alerts.horizon_days": _not_negative,
+    "alerts.max_attempts": _positive,
+    "alerts.retry_base_seconds": _not_negative,
+    "alerts.digest_hour": lambda v: None if 0 <= v <= 23 else f"must be an hour from 0 to 23, got {v}",
+    "alerts.routes.name": lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]+", v) else
+    f"a route name is letters, digits, '_', '.' or '-', got {v!r}",
+    "alerts.routes.mode": lambda v: None if v in ("immediate", "hourly", "daily") else
+    f"expected immediate, hourly or daily, got {v!r}",
+    "alerts.routes.urls": lambda v: None if v else "a route needs at least one Apprise URL",
+    "alerts.routes": _check_routes,
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -189,6 +279,7 @@ def expand_env(value: str, file: str, key: str) -> str:
         name = match.group(1)
         if name not in os.environ:
             raise ConfigError(file, key, f"environment variable {name} is not set")
+        register_secret(os.environ[name])
         return os.environ[name]
 
     return _ENV_REF.sub(substitute, value)
@@ -261,7 +352,7 @@ def build_section(cls: type, data: dict[str, Any], file: str, prefix: str) -> An
             where = f"section [{prefix}]" if prefix else "the top level"
             raise ConfigError(file, key, f"unknown key in {where} (known: {known})")
         coerced = _coerce(value, hints[name], file, key)
-        check = CHECKS.get(key)
+        check = CHECKS.get(re.sub(r"\[\d+\]", "", key))
         problem = check(coerced) if check else None
         if problem:
             raise ConfigError(file, key, problem)

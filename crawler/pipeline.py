@@ -273,7 +273,8 @@ class Crawler:
             ),
             langs(lang) as (select value from json_each(?))
             select ids.id, langs.lang from ids, langs
-            where not exists (select 1 from items i where i.id = ids.id and i.lang = langs.lang)
+            where (not exists (select 1 from items i where i.id = ids.id and i.lang = langs.lang)
+                   or exists (select 1 from listings l where l.id = ids.id and l.lang = langs.lang and l.recheck))
               and not exists (
                 select 1 from pending_translations p
                 where p.id = ids.id and p.lang = langs.lang

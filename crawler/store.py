@@ -47,8 +47,10 @@ def m001_initial(db: Database) -> None:
         pk=("id", "lang", "version"),
     )
     db["listings"].create(
-        {"id": int, "lang": str, "url": str, "title": str, "list_date": str, "first_listed": str, "last_listed": str},
+        {"id": int, "lang": str, "url": str, "title": str, "list_date": str, "first_listed": str,
+         "last_listed": str, "recheck": int},
         pk=("id", "lang"),
+        defaults={"recheck": 0},
     )
     db["pending_translations"].create(
         {"id": int, "lang": str, "url": str, "state": str, "attempts": int, "first_missing": str, "last_attempt": str},
@@ -86,6 +88,93 @@ def m002_topic_matches(db: Database) -> None:
     db["items"].add_column("topics_fingerprint", str)
 
 
+@migrations()
+def m003_search_index(db: Database) -> None:
+    """The script-independent search index (crawler/query.py keeps it filled; docs/QUERY.md).
+
+    Folding is Python (crawler.topics), so SQL triggers cannot write the folded text. They only
+    queue what changed in `search_stale`; the pipeline's search hook and every `search`/`serve`
+    fold what is queued. Pure SQL here, so this migration does not depend on the folding code of
+    the day: existing rows are queued and folded on first use.
+    """
+    # One statement at a time: executescript() would commit the migration's transaction.
+    for statement in _SEARCH_INDEX_SQL:
+        db.execute(statement)
+
+
+_SEARCH_INDEX_SQL = (
+    """create table search_text (
+        rowid integer primary key,
+        id integer not null, lang text not null,
+        title text not null, body text not null,
+        content_hash text, fold_version text,
+        unique (id, lang)
+    )""",
+    # A fold-rule upgrade re-queues rows folded by an older version: found through this index.
+    "create index search_text_fold_version on search_text (fold_version)",
+    """create virtual table search_fts using fts5(
+        title, body, content='search_text', content_rowid='rowid', tokenize='unicode61'
+    )""",
+    """create trigger search_text_ai after insert on search_text begin
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    """create trigger search_text_ad after delete on search_text begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+    end""",
+    """create trigger search_text_au after update on search_text begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    "create table search_stale (id integer not null, lang text not null, primary key (id, lang)) without rowid",
+    """create trigger items_search_ai after insert on items begin
+        insert or ignore into search_stale (id, lang) values (new.id, new.lang);
+    end""",
+    """create trigger items_search_au after update of id, lang, title, body on items begin
+        delete from search_text where id = old.id and lang = old.lang and (old.id != new.id or old.lang != new.lang);
+        insert or ignore into search_stale (id, lang) values (new.id, new.lang);
+    end""",
+    """create trigger items_search_ad after delete on items begin
+        delete from search_text where id = old.id and lang = old.lang;
+        delete from search_stale where id = old.id and lang = old.lang;
+    end""",
+    "insert or ignore into search_stale (id, lang) select id, lang from items",
+)
+
+
+@migrations()
+def m005_daemon(db: Database) -> None:
+    """The daemon's heartbeat (one row per daemon process) and health condition transitions."""
+    db["heartbeat"].create(
+        {"id": int, "pid": int, "host": str, "started": str, "last_beat": str, "state": str, "next_run": str},
+        pk="id",
+    )
+    db["health_events"].create(
+        {"id": int, "condition": str, "state": str, "at": str, "detail": str},
+        pk="id",
+        not_null={"condition", "state", "at"},
+    )
+    db["health_events"].create_index(["condition", "id"])
+
+
+@migrations()
+def m004_alerts(db: Database) -> None:
+    """The alert outbox (crawler/alerts, docs/ALERTS.md): one row per (release, topic, route) or ops
+    message, written with the release version that triggers it and marked sent after delivery."""
+    db["outbox"].create(
+        {
+            "id": int, "key": str, "kind": str, "route": str, "mode": str, "release_id": int, "topic": str,
+            "trigger_lang": str, "published": str, "subject": str, "body": str, "status": str, "reason": str,
+            "period": str, "created_at": str, "due_at": str, "attempts": int, "last_attempt": str,
+            "last_error": str, "sent_at": str, "done_urls": str, "message_key": str,
+        },
+        pk="id",
+        not_null={"key", "kind", "route", "status", "created_at", "due_at"},
+        defaults={"attempts": 0, "done_urls": "[]"},
+    )
+    db["outbox"].create_index(["key"], unique=True)
+    db["outbox"].create_index(["status", "due_at"])
+    db["outbox"].create_index(["release_id"])
+
 def content_hash(item: ParsedItem) -> str:
     """What makes an edit: headline, date and paragraphs (not images, whose sizes vary)."""
     payload = json.dumps([item.title, item.published, item.paragraphs], ensure_ascii=False)
@@ -119,8 +208,10 @@ class Store:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
         store = cls(db, file)
-        if migrate:
-            migrations.apply(db)
+        # Only a store that needs it is written to on open, so readers never queue for the lock.
+        if migrate and migrations.pending(db):
+            with store.atomic():  # another process may be creating the same store right now
+                migrations.apply(db)
         return store
 
     def close(self) -> None:
@@ -134,8 +225,26 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Database]:
-        with self.db.atomic() as db:
-            yield db
+        """A write transaction, nested ones as savepoints.
+
+        BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+        and writes later fails at once with "database is locked" (no busy wait) when another
+        process committed in between, which is exactly the daemon-plus-CLI case.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic() as db:
+                yield db
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
 
     def schema_version(self) -> list[str]:
         return [m.name for m in migrations.applied(self.db)]
@@ -163,6 +272,7 @@ class Store:
         digest = content_hash(item)
         existing = self.item(item.id, item.lang)
         self.db["pending_translations"].delete_where("id = ? and lang = ?", [item.id, item.lang])
+        self.db.execute("update listings set recheck = 0 where id = ? and lang = ? and recheck", [item.id, item.lang])
         if existing and existing["content_hash"] == digest:
             self.db["items"].update((item.id, item.lang), {"last_seen": now})
             return "unchanged"
@@ -198,14 +308,21 @@ class Store:
 
     # --- what the lists showed ---------------------------------------------------------------
     def record_listing(self, entries: list[ListEntry], now: str | None = None) -> None:
+        """Remember what a list showed. A release listed under a new headline is an edit: it is
+        marked for a recheck of its page (comparing list titles with list titles, since a list may
+        shorten headlines)."""
         now = now or now_utc()
         with self.atomic():
             for entry in entries:
                 existing = self.db.execute(
-                    "select 1 from listings where id = ? and lang = ?", [entry.id, entry.lang]
+                    "select title from listings where id = ? and lang = ?", [entry.id, entry.lang]
                 ).fetchone()
                 if existing:
-                    self.db["listings"].update((entry.id, entry.lang), {"last_listed": now, "title": entry.title or None})
+                    update = {"last_listed": now}
+                    if entry.title and entry.title != existing[0]:
+                        update["title"] = entry.title
+                        update["recheck"] = int(bool(existing[0]))
+                    self.db["listings"].update((entry.id, entry.lang), update)
                 else:
                     self.db["listings"].insert(
                         {"id": entry.id, "lang": entry.lang, "url": entry.url, "title": entry.title,
@@ -236,12 +353,12 @@ class Store:
 
     def give_up_pending(self, max_attempts: int, max_age_days: int, now: str | None = None) -> int:
         now = now or now_utc()
-        cursor = self.db.execute(
-            "update pending_translations set state = 'gave_up' where state = 'pending' and "
-            "(attempts >= ? or julianday(?) - julianday(first_missing) > ?)",
-            [max_attempts, now, max_age_days],
-        )
-        self.db.conn.commit()
+        with self.atomic() as db:
+            cursor = db.execute(
+                "update pending_translations set state = 'gave_up' where state = 'pending' and "
+                "(attempts >= ? or julianday(?) - julianday(first_missing) > ?)",
+                [max_attempts, now, max_age_days],
+            )
         return cursor.rowcount
 
     def pending(self, state: str = "pending") -> list[dict[str, Any]]:

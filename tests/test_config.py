@@ -1,0 +1,107 @@
+"""Configuration: the embedded default, a user's file on top, and one clear message per mistake."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from crawler.cli import main
+from crawler.config import ConfigError, load_config
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "presswatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_embedded_default_needs_no_file(monkeypatch):
+    monkeypatch.delenv("PRESSWATCH_CONFIG", raising=False)
+    config = load_config()
+    assert config.source.base_url == "https://president.uz"
+    assert config.source.languages == ("uz", "oz", "ru", "en")
+    assert config.source.request_delay == 1.0
+    assert config.store.path == "presswatch.db"
+
+
+def test_config_dir_mirrors_the_embedded_default():
+    from crawler.config import default_text
+    from pathlib import Path
+
+    shipped = Path(__file__).parent.parent / "config" / "default.toml"
+    assert shipped.read_text(encoding="utf-8") == default_text()
+
+
+def test_user_file_overrides_only_its_keys(tmp_path):
+    config = load_config(write(tmp_path, '[source]\nlanguages = ["ru", "en"]\n[store]\npath = "data/s.db"\n'))
+    assert config.source.languages == ("ru", "en")
+    assert config.source.request_delay == 1.0
+    assert config.resolve(config.store.path) == tmp_path / "data" / "s.db"
+
+
+def test_environment_variable_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRESSWATCH_CONFIG", str(write(tmp_path, "[source]\nrequest_delay = 0.5\n")))
+    assert load_config().source.request_delay == 0.5
+
+
+@pytest.mark.parametrize(
+    "text, key, problem",
+    [
+        ("[source]\nbase_ulr = 'https://president.uz'\n", "source.base_ulr", "unknown key in section [source]"),
+        ("[sauce]\nx = 1\n", "sauce", "unknown key in the top level"),
+        ("[source]\nrequest_delay = 'fast'\n", "source.request_delay", "expected a number, got string 'fast'"),
+        ("[source]\nrequest_delay = -1\n", "source.request_delay", "must be 0 or more"),
+        ("[source]\nmax_attempts = 2.5\n", "source.max_attempts", "expected an integer"),
+        ("[source]\nobey_robots = 'yes'\n", "source.obey_robots", "expected true or false"),
+        ("[source]\nbase_url = 'president.uz'\n", "source.base_url", "not an http(s) URL"),
+        ("[source]\nbase_url = 'ftp://president.uz'\n", "source.base_url", "not an http(s) URL"),
+        ("[source]\nbase_url = 'https://president.uz/ru/lists'\n", "source.base_url", "must be the site's root"),
+        ("[source]\nlanguages = ['uz', 'kk']\n", "source.languages", "unknown language 'kk'"),
+        ("[source]\nlanguages = []\n", "source.languages", "needs at least one language"),
+        ("[source]\nlanguages = 'uz'\n", "source.languages", "expected a list of a string"),
+        ("[source]\nitem_path = '/{lang}/lists/view/'\n", "source.item_path", "must contain {id}"),
+        ("[store]\npath = ''\n", "store.path", "must not be empty"),
+        ("[schedule]\ncron = '61 * * * *'\n", "schedule.cron", "not a valid cron expression"),
+        ("[alerts]\nroutes = [{name = 'a', urls = ['json://x'], mode = 'weekly'}]\n", "alerts.routes[0].mode",
+         "expected immediate, hourly or daily"),
+        ("[source\n", "syntax", ""),
+    ],
+)
+def test_each_mistake_gets_one_clear_message(tmp_path, text, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"config error in {path}: {key}: ")
+    assert problem in message
+    assert "\n" not in message
+
+
+def test_missing_file_and_unset_secret(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml")
+    monkeypatch.delenv("PW_TEST_TOKEN", raising=False)
+    path = write(tmp_path, "[[alerts.routes]]\nname = 'tg'\nurls = ['tgram://${PW_TEST_TOKEN}/1']\n")
+    with pytest.raises(ConfigError, match="environment variable PW_TEST_TOKEN is not set"):
+        load_config(path)
+
+
+def test_cli_exits_2_without_traceback(tmp_path, capsys):
+    path = write(tmp_path, "[source]\nlanguages = ['xx']\n")
+    assert main(["crawl", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"presswatch: config error in {path}: source.languages: unknown language 'xx' (expected some of uz, oz, ru, en)"
+    )
+
+
+def test_bad_config_through_a_real_process(tmp_path):
+    path = write(tmp_path, "[source]\nrequest_delay = 'fast'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "status", "--config", str(path)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PRESSWATCH_CONFIG": ""},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "source.request_delay: expected a number" in result.stderr

@@ -1,0 +1,74 @@
+"""The store: edits kept as versions, migrations on open, owner-only file, FTS."""
+
+import stat
+
+from crawler.sources.presidentuz import ParsedItem
+from crawler.store import Store, migrations
+
+
+def item(item_id=9200, lang="ru", title="Заголовок", paragraphs=("Первый абзац.", "Второй абзац.")):
+    return ParsedItem(
+        id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}", title=title,
+        published="2026-05-12", paragraphs=list(paragraphs), images=["https://president.uz/uploads/a.jpg"],
+    )
+
+
+def save(store, parsed):
+    with store.atomic():
+        return store.save_item(parsed)
+
+
+def test_new_unchanged_changed_and_versions(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    assert save(store, item()) == "new"
+    assert save(store, item()) == "unchanged"
+    assert save(store, item(paragraphs=("Первый абзац, исправленный.", "Второй абзац."))) == "changed"
+    row = store.item(9200, "ru")
+    assert row["version"] == 2
+    assert row["paragraphs"][0] == "Первый абзац, исправленный."
+    assert row["body"] == "Первый абзац, исправленный.\n\nВторой абзац."
+    history = store.versions(9200, "ru")
+    assert [h["version"] for h in history] == [1]
+    assert history[0]["paragraphs"][0] == "Первый абзац."
+
+
+def test_full_text_search_follows_edits(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    save(store, item(paragraphs=("Водные ресурсы региона.",)))
+    hits = lambda q: [r["id"] for r in store.db.query(
+        "select items.id from items_fts join items on items.rowid = items_fts.rowid where items_fts match ?", [q])]
+    assert hits("Водные") == [9200]
+    save(store, item(paragraphs=("Торговля выросла.",)))
+    assert hits("Водные") == []
+    assert hits("Торговля") == [9200]
+
+
+def test_store_file_is_owner_only(tmp_path):
+    Store.open(tmp_path / "deep" / "s.db").close()
+    mode = stat.S_IMODE((tmp_path / "deep" / "s.db").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_an_older_store_is_migrated_on_open(tmp_path):
+    path = tmp_path / "old.db"
+    old = Store.open(path, migrate=False)
+    migrations.apply(old.db, stop_before="m002_topic_matches")
+    save(old, item())
+    assert not old.db["matches"].exists()
+    old.close()
+
+    store = Store.open(path)
+    assert store.db["matches"].exists()
+    assert "topics_fingerprint" in store.db["items"].columns_dict
+    assert store.item(9200, "ru")["title"] == "Заголовок"
+    assert store.schema_version()[:2] == ["m001_initial", "m002_topic_matches"]
+
+
+def test_pending_translations_lifecycle(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    with store.atomic():
+        store.mark_pending(9200, "oz", "https://president.uz/oz/lists/view/9200")
+        store.mark_pending(9200, "oz", "https://president.uz/oz/lists/view/9200")
+    assert store.pending()[0]["attempts"] == 2
+    save(store, item(lang="oz", title="Sarlavha"))
+    assert store.pending() == []
