@@ -132,7 +132,7 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
                     summary = crawler.crawl()
                 else:
                     summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
-                                               max_pages=args.max_pages)
+                                               max_pages=args.max_pages, refresh=args.refresh)
             except Exception as exc:
                 if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
                     raise CliError(f"the cassette {args.replay} holds no response for a request the crawl made: "
@@ -262,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="walk list pages back to this date")
     backfill.add_argument("--max-pages", type=int, default=2000, metavar="N",
                           help="with --since: list pages per language at most (default 2000)")
+    backfill.add_argument("--refresh", action="store_true",
+                          help="with --ids: fetch stored releases again, to catch edits (kept as versions)")
     backfill.add_argument("--replay", metavar="CASSETTE", help="answer requests from a recorded cassette")
     backfill.set_defaults(func=lambda a: run_pass(a, "backfill"))
 

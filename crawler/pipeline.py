@@ -113,13 +113,18 @@ class Crawler:
         ids: tuple[int, int] | None = None,
         since: dt.date | None = None,
         max_pages: int = 2000,
+        refresh: bool = False,
     ) -> RunSummary:
-        """Older releases: by list pages, by an id range, or back to a date. Resumable."""
+        """Older releases: by list pages, by an id range, or back to a date. Resumable.
+
+        With `refresh`, an id range is fetched again even where it is stored, to catch edits
+        that kept their headline (an edit stores a new version; an unchanged page stores nothing).
+        """
         if ids is not None:
             first, last = ids
 
             def discover(summary: RunSummary) -> list[tuple[int, str]]:
-                return self._id_range_candidates(first, last)
+                return self._id_range_candidates(first, last, refresh=refresh)
 
             return self._run("backfill", discover, limit=None, absent_is_pending=False)
 
@@ -296,8 +301,8 @@ class Crawler:
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
-    def _id_range_candidates(self, first: int, last: int) -> list[tuple[int, str]]:
-        stored = {(r[0], r[1]) for r in self.store.db.execute(
+    def _id_range_candidates(self, first: int, last: int, *, refresh: bool = False) -> list[tuple[int, str]]:
+        stored = set() if refresh else {(r[0], r[1]) for r in self.store.db.execute(
             "select id, lang from items where id between ? and ?", [first, last])}
         settled = {(r[0], r[1]) for r in self.store.db.execute(
             "select id, lang from pending_translations where id between ? and ? and state != 'pending'", [first, last])}

@@ -115,3 +115,19 @@ def test_backfill_killed_midway_resumes_without_duplicates(tmp_path, mirror):
     with Store.open(tmp_path / "store.db") as store:
         runs = store.last_runs(5)
         assert [r["outcome"] for r in runs] == ["ok", "interrupted"]
+
+
+def test_refresh_fetches_a_stored_range_again_and_keeps_edits(tmp_path, mirror):
+    config = write_config(tmp_path, mirror.base_url, languages=("en",))
+    target = IDS[3]
+    assert main(["backfill", "--ids", f"{target}-{target}", "--config", config]) == 0
+    original = mirror.release(target).versions["en"]
+    mirror.edit(target, "en", paragraphs=original.paragraphs[:-1] + [original.paragraphs[-1] + " Corrected."])
+    assert main(["backfill", "--ids", f"{target}-{target}", "--config", config]) == 0
+    with Store.open(tmp_path / "store.db") as store:
+        assert store.item(target, "en")["version"] == 1  # without --refresh, nothing stored is fetched
+    assert main(["backfill", "--ids", f"{target}-{target}", "--refresh", "--config", config]) == 0
+    with Store.open(tmp_path / "store.db") as store:
+        item = store.item(target, "en")
+        assert item["version"] == 2 and item["body"].endswith("Corrected.")
+        assert len(store.versions(target, "en")) == 1

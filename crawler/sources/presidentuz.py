@@ -1,8 +1,7 @@
 """The president.uz adapter: every site-specific address and markup rule lives here.
 
-What is known about the site, and how sure, is in SITE.md (kept in the repo's docs as
-docs/SITE-ASSUMPTIONS.md). The parser tries the configured selectors first and falls back to the
-page's structure when they find nothing; every parse says which path it used, so a layout change
+What is known about the site, and how sure, is in docs/SITE.md, with the assumptions this module
+makes. The parser tries the configured selectors first and falls back to the page's structure when they find nothing; every parse says which path it used, so a layout change
 shows up in `crawl_runs` and in `presswatch status` instead of as silence.
 """
 
@@ -252,7 +251,8 @@ class PresidentUz:
         if not match or not text.strip():
             return False
         address = match.group(1)
-        return address is None or self.parse_item_url(address) is not None
+        # The address cites a release page; its host may be a mirror's or the canonical one.
+        return address is None or self._item_path.match(urlsplit(address).path) is not None
 
 
 # --- helpers ---------------------------------------------------------------------------------
