@@ -133,6 +133,11 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
                 else:
                     summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
                                                max_pages=args.max_pages, refresh=args.refresh)
+                if kind == "crawl":
+                    # A crawl run from cron reports health transitions just as the daemon does.
+                    from crawler.health import report_transitions
+
+                    report_transitions(store, config)
             except Exception as exc:
                 if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
                     raise CliError(f"the cassette {args.replay} holds no response for a request the crawl made: "
