@@ -1,0 +1,174 @@
+"""Topic tagging throughput: presswatch's matcher against a naive regex baseline, side by side.
+
+    python bench/bench_topics.py [--repeat 200] [--lang uz] [--copies 10]
+
+The release is the seed (president.uz/uz/lists/view/5782, Uzbek Cyrillic) followed by Uzbek
+sentences of the labeled corpus until it holds about 1,000 words, cleaned by crawler.normalize as
+the store holds it. It fires all three default topics (about 50 matches), so every stage (folding,
+lookups, conflicts, snippets) is exercised; the corpus sentences make it denser in matches than a
+release, so the seed alone is measured too. With --lang ru or en the text is corpus sentences only:
+about 500 words, nearly every sentence a match, so per-match work weighs more than in a release.
+
+- presswatch, cold: the fold memo and the per-key lookup memo are emptied before each run, as for
+  the first release after a start (every distinct word is folded).
+- presswatch, warm: the same release again (a running daemon has seen most words before).
+- naive: one compiled regex per configured term of the release's language, run over the
+  lower-cased text (no folding: it would miss Latin-script text and apostrophe variants, so it
+  does less work than presswatch, not more).
+Each figure is the median of --repeat runs (the best in brackets); the methods run in the same
+process, interleaved, so load on the machine hits them alike. A last line repeats the measure with
+the default topics --copies times over: presswatch's lookups cost the same whatever the number of
+terms (its time there grows with the matches, ten times as many), the naive baseline's grows
+linearly with the terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+from crawler.normalize import clean_paragraphs, clean_text, join_body
+from crawler.topics import TopicSet, load_topics, tokenize
+from crawler.topics.fold import LEXICON_OF, clear_fold_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "tests" / "data" / "seed_5782_uz.txt"
+CORPUS = ROOT / "tests" / "data" / "topics_corpus.jsonl"
+TARGET_WORDS = 1000
+
+
+def release_text(lang: str, target_words: int = TARGET_WORDS) -> tuple[str, str]:
+    """(title, body) of about `target_words` words, cleaned as the store holds them."""
+    seed = SEED.read_text(encoding="utf-8").strip()
+    head, _, rest = seed.partition("\n\n")
+    paragraphs = rest.split("\n Манба")[0].split("\n\n") if lang == "uz" else []
+    count = len(tokenize(" ".join(paragraphs), lang))
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        if count >= target_words:
+            break
+        if case["lang"] == lang:
+            paragraphs.append(case["text"])
+            count += len(tokenize(case["text"], lang))
+    paragraphs = clean_paragraphs(paragraphs)
+    title = clean_text(head) if lang == "uz" else paragraphs.pop(0)
+    return title, join_body(paragraphs)
+
+
+def with_copies(topics: TopicSet, copies: int) -> TopicSet:
+    """The topics repeated under new names: as many terms as a user with that many topic files."""
+    renamed = [
+        dataclasses.replace(topic, name=f"{topic.name}_{copy}") if copy else topic
+        for copy in range(copies)
+        for topic in topics.topics
+    ]
+    return TopicSet(renamed, f"{copies} x default")
+
+
+def naive_patterns(topics: TopicSet, lang: str) -> list[re.Pattern[str]]:
+    """One regex per configured term (include or exclude) of the language, as written."""
+    lexicon = LEXICON_OF[lang]
+    compiled = []
+    for topic in topics.topics:
+        terms = topic.languages.get(lexicon)
+        for pattern in (terms.include + terms.exclude) if terms else ():
+            words = re.split(r"[\s\-]+", pattern.term.lower())
+            parts = [re.escape(w.rstrip("*")) + (r"\w*" if w.endswith("*") else r"\b") for w in words]
+            compiled.append(re.compile(r"\b" + r"[\s\-–—]+".join(parts)))
+    return compiled
+
+
+def naive_tag(patterns: list[re.Pattern[str]], title: str, body: str) -> list[tuple[int, int]]:
+    spans = []
+    for text in (title.lower(), body.lower()):
+        for pattern in patterns:
+            spans.extend(m.span() for m in pattern.finditer(text))
+    return spans
+
+
+def measure(topics: TopicSet, patterns: list[re.Pattern[str]], title: str, body: str, lang: str, repeat: int):
+    """Seconds per run of each method, interleaved so that load on the machine hits all alike."""
+    timings: dict[str, list[float]] = {"presswatch, cold": [], "presswatch, warm": [], "naive regex": []}
+    for _ in range(repeat):
+        clear_fold_cache()
+        topics.clear_memos()
+        start = time.perf_counter()
+        topics.match_item(title, body, lang)
+        timings["presswatch, cold"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        topics.match_item(title, body, lang)
+        timings["presswatch, warm"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        naive_tag(patterns, title, body)
+        timings["naive regex"].append(time.perf_counter() - start)
+    return timings
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def best_ms(samples: list[float]) -> float:
+    return min(samples) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--lang", choices=("uz", "oz", "ru", "en"), default="uz")
+    parser.add_argument("--copies", type=int, default=10, help="for the scaling line: the topics this many times")
+    args = parser.parse_args()
+
+    topics = load_topics()
+    title, body = release_text(args.lang)
+    words = len(tokenize(title, args.lang)) + len(tokenize(body, args.lang))
+    patterns = naive_patterns(topics, args.lang)
+    timings = measure(topics, patterns, title, body, args.lang, args.repeat)
+    matches = topics.match_item(title, body, args.lang)
+
+    fired = sorted({m.topic for m in matches})
+    print(f"release: {words} words ({args.lang}), {len(body) + len(title)} characters; "
+          f"{len(matches)} matches, topics {', '.join(fired)}")
+    print(f"naive baseline: {len(patterns)} regexes ({args.lang} terms of the default topics)")
+    print(f"{args.repeat} runs each; median (and best), interleaved\n")
+    print(f"{'':<18} {'ms/release':>17} {'words/s':>21}")
+    for name, samples in timings.items():
+        median, best = median_ms(samples), best_ms(samples)
+        speed = f"{words / (median / 1000):,.0f} ({words / (best / 1000):,.0f})"
+        print(f"{name:<18} {median:>8.3f} ({best:>6.3f}) {speed:>21}")
+    print()
+    for name in ("presswatch, cold", "presswatch, warm"):
+        ratio = median_ms(timings["naive regex"]) / median_ms(timings[name])
+        best_ratio = best_ms(timings["naive regex"]) / best_ms(timings[name])
+        print(f"speed-up over naive, {name.split(', ')[1]}: {ratio:.1f}x (best {best_ratio:.1f}x)")
+
+    if args.lang == "uz":
+        seed_title, seed_body = release_text("uz", target_words=0)
+        seed_words = len(tokenize(seed_title, "uz")) + len(tokenize(seed_body, "uz"))
+        seed_matches = len(topics.match_item(seed_title, seed_body, "uz"))
+        alone = {name: median_ms(samples) for name, samples in
+                 measure(topics, patterns, seed_title, seed_body, "uz", args.repeat).items()}
+        print(f"\nthe seed release alone ({seed_words} words, {seed_matches} matches): "
+              f"presswatch cold {alone['presswatch, cold']:.3f} ms, warm {alone['presswatch, warm']:.3f} ms, "
+              f"naive {alone['naive regex']:.3f} ms: "
+              f"{alone['naive regex'] / alone['presswatch, cold']:.1f}x cold, "
+              f"{alone['naive regex'] / alone['presswatch, warm']:.1f}x warm")
+
+    many = with_copies(topics, args.copies)
+    many_patterns = naive_patterns(many, args.lang)
+    scaled = {name: median_ms(samples) for name, samples in
+              measure(many, many_patterns, title, body, args.lang, max(args.repeat // 4, 10)).items()}
+    print(f"\nscaling, the default topics {args.copies} times ({len(many_patterns)} regexes for the naive baseline):")
+    print(f"  presswatch cold {scaled['presswatch, cold']:.3f} ms, warm {scaled['presswatch, warm']:.3f} ms, "
+          f"naive {scaled['naive regex']:.3f} ms: "
+          f"{scaled['naive regex'] / scaled['presswatch, cold']:.1f}x cold, "
+          f"{scaled['naive regex'] / scaled['presswatch, warm']:.1f}x warm")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Topic detection: which configured topics a release is about, and on which words.
+
+    from crawler.topics import load_topics
+    topics = load_topics()                      # the packaged default (config/topics.toml)
+    for match in topics.match_item(title, body, lang="uz"):
+        print(match.topic, match.term, match.text, match.start, match.end, match.snippet)
+
+fold.py folds and tokenizes, patterns.py reads, validates and lints topic files, matcher.py
+matches, evaluate.py measures precision and recall on a labeled corpus, commands.py is the CLI.
+"""
+
+from crawler.topics.fold import Token, fold, guess_language, tokenize
+from crawler.topics.matcher import Conflict, Explanation, Match, TopicExplanation, TopicSet
+from crawler.topics.patterns import lint, load_topics
+
+__all__ = [
+    "Conflict",
+    "Explanation",
+    "Match",
+    "Token",
+    "TopicExplanation",
+    "TopicSet",
+    "fold",
+    "guess_language",
+    "lint",
+    "load_topics",
+    "tokenize",
+]
