@@ -1,0 +1,300 @@
+"""`presswatch serve`: the store in Datasette, read-only, on 127.0.0.1.
+
+Datasette is optional (`pip install 'presswatch[web]'`). It runs in this process so that the
+plugin in crawler/web_plugin.py (SQL folding functions, the home page of releases) is registered
+without an entry point. SCHEMA below is the one description of every table and column: Datasette
+shows it, and docs/QUERY.md is checked against it by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawler.cli import EXIT_OK, EXIT_USAGE, CliError, common_options, load, open_existing_store, store_path
+
+INSTALL_HINT = "Datasette is not installed: pip install 'presswatch[web]'"
+
+# table -> (description, {column: description})
+SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
+    "items": (
+        "One row per language version of a release, as last seen (earlier texts: item_versions).",
+        {
+            "id": "Release id: the number in /{lang}/lists/view/ID; the same for every language of a release",
+            "lang": "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English",
+            "url": "Address of this version on president.uz",
+            "title": "Headline as published (Unicode NFC, white space cleaned)",
+            "published": "Release date, YYYY-MM-DD (from the page, else from the list); may be null",
+            "body": "The paragraphs, joined by a blank line",
+            "paragraphs": "JSON array of the paragraphs",
+            "images": "JSON array of the release's image addresses (absolute)",
+            "links": "JSON array of the links in the body paragraphs (absolute)",
+            "content_hash": "SHA-256 of headline, date and paragraphs: a new hash is an edit",
+            "parse_path": "selectors (the configured CSS selectors found the text) or fallback (layout drift)",
+            "version": "1 for the first text seen, +1 for each edit",
+            "first_seen": "When this version was first stored (UTC, ISO 8601)",
+            "last_seen": "When the crawler last fetched it (UTC)",
+            "changed_at": "When the current text was stored (UTC): first_seen, or the time of the last edit",
+            "topics_fingerprint": "Which topic definitions tagged it; differs from the current one → `presswatch retag`",
+        },
+    ),
+    "item_versions": (
+        "Earlier texts of edited versions: the row items held before each edit.",
+        {
+            "id": "Release id", "lang": "Language code",
+            "version": "Number of this earlier text (items.version counts on)",
+            "title": "Headline of that text", "published": "Date it carried", "body": "Its paragraphs, joined",
+            "paragraphs": "JSON array", "images": "JSON array", "links": "JSON array",
+            "content_hash": "SHA-256 of that text",
+            "first_seen": "When this text was first stored (UTC)",
+            "replaced_at": "When an edit replaced it (UTC)",
+        },
+    ),
+    "matches": (
+        "Topic tags: one row per match of a topic term in a stored version (title or body).",
+        {
+            "id": "Release id", "lang": "Language code of the tagged version",
+            "topic": "Topic name (e.g. kazakhstan, border, water)", "label": "Topic label for people",
+            "term": "The configured pattern that matched (e.g. чегара*)",
+            "field": "title or body", "start": "Offset of the match in that field (characters)",
+            "end": "Offset just after the match", "text": "The matched text as published",
+            "snippet": "The sentence around the match", "tagged_at": "When it was tagged (UTC)",
+        },
+    ),
+    "listings": (
+        "What the list pages showed: every release id seen on a list, per language.",
+        {
+            "id": "Release id", "lang": "Language code", "url": "Address of the release",
+            "title": "Headline on the list (may be shortened)", "list_date": "Date on the list, YYYY-MM-DD",
+            "first_listed": "First seen on a list (UTC)", "last_listed": "Last seen on a list (UTC)",
+            "recheck": "1: listed under a new headline since it was stored, so its page is fetched again",
+        },
+    ),
+    "pending_translations": (
+        "Language versions that answered 404: retried with a growing delay, then given up.",
+        {
+            "id": "Release id", "lang": "Missing language", "url": "Address tried",
+            "state": "pending (retried), gave_up (too many attempts or too old), absent (no such release)",
+            "attempts": "Fetches tried", "first_missing": "First 404 (UTC)", "last_attempt": "Last fetch (UTC)",
+        },
+    ),
+    "http_cache": (
+        "Validators for conditional GET of list pages (ETag / Last-Modified).",
+        {"url": "List page address", "etag": "ETag last answered", "last_modified": "Last-Modified last answered",
+         "checked_at": "When it was fetched (UTC)"},
+    ),
+    "crawl_runs": (
+        "One row per crawl or backfill pass.",
+        {
+            "id": "Run number", "kind": "crawl or backfill", "started": "Start (UTC)", "finished": "End (UTC)",
+            "outcome": "running, ok, partial (some pages failed), failed or interrupted",
+            "pages_fetched": "Pages read", "requests": "HTTP requests sent (retries included)",
+            "new": "New language versions stored", "changed": "Edited versions stored",
+            "errors": "Pages that failed (crawl_errors)", "list_items": "Entries read on list pages",
+            "list_path": "selectors, fallback, empty or mixed: how the lists were parsed",
+            "message": "Why a run failed or stopped",
+        },
+    ),
+    "crawl_errors": (
+        "Every page that failed in a run, and why.",
+        {
+            "id": "Error number", "run_id": "crawl_runs.id", "url": "Page address", "item_id": "Release id, if any",
+            "lang": "Language code, if any", "kind": "fetch or parse", "reason": "The error, one line",
+            "at": "When (UTC)",
+        },
+    ),
+    "backfill_progress": (
+        "Where a resumable backfill stopped, per job and language.",
+        {"job": "lists:all (--pages) or lists:YYYY-MM-DD (--since)", "lang": "Language code",
+         "last_page": "Last list page read", "done": "1 when the job reached its end",
+         "updated": "Last progress (UTC)"},
+    ),
+    "search_text": (
+        "Search index source: each version's title and body folded (Uzbek Cyrillic → Latin, apostrophes "
+        "dropped, lower case), indexed by search_fts. Written by presswatch, not by triggers.",
+        {
+            "rowid": "Row number, the rowid of search_fts", "id": "Release id", "lang": "Language code",
+            "title": "Folded headline", "body": "Folded body",
+            "content_hash": "items.content_hash of the text it was folded from",
+            "fold_version": "Folding rules used; rows of another version are folded again",
+        },
+    ),
+    "search_stale": (
+        "Versions whose folded text is due (queued by triggers on items; emptied by the crawler's "
+        "search hook, `presswatch search` and `presswatch serve`).",
+        {"id": "Release id", "lang": "Language code"},
+    ),
+}
+
+# FTS5 tables: searched through MATCH, listed for the documentation.
+FTS_TABLES = {
+    "items_fts": "FTS5 over items.title and items.body as published (unicode61); rowid = items.rowid",
+    "search_fts": "FTS5 over search_text.title and .body (folded); rowid = search_text.rowid",
+}
+
+_LANG_ORDER = "case {0} when 'uz' then 0 when 'oz' then 1 when 'ru' then 2 when 'en' then 3 else 4 end"
+
+CANNED_QUERIES: dict[str, dict[str, Any]] = {
+    "latest_by_topic": {
+        "title": "Latest releases per topic",
+        "description": "The ten newest releases tagged with each topic, in any language.",
+        "sql": f"""
+with tagged as (select distinct topic, id from matches),
+ranked as (
+  select tagged.topic, tagged.id, r.published,
+         row_number() over (partition by tagged.topic order by r.published desc, tagged.id desc) as n
+  from tagged join (select id, max(published) as published from items group by id) r on r.id = tagged.id
+)
+select ranked.topic, ranked.published, ranked.id,
+  (select title from items i where i.id = ranked.id order by {_LANG_ORDER.format('i.lang')} limit 1) as title,
+  (select group_concat(lang, ' ') from items i where i.id = ranked.id) as languages
+from ranked where n <= 10
+order by ranked.topic, ranked.published desc, ranked.id desc
+""".strip(),
+    },
+    "release": {
+        "title": "A release in all its languages",
+        "description": "Every stored language version of release :id, with its topics.",
+        "sql": f"""
+select i.lang, i.title, i.published, i.url, i.version, i.first_seen, i.changed_at,
+  (select group_concat(distinct m.topic) from matches m where m.id = i.id and m.lang = i.lang) as topics,
+  i.body
+from items i where i.id = cast(:id as integer)
+order by {_LANG_ORDER.format('i.lang')}
+""".strip(),
+    },
+    "mentioning": {
+        "title": "Releases mentioning a term, in any script",
+        "description": "Qozog'iston, Qozogʻiston and Қозоғистон find the same releases; end a word "
+        "with * for a prefix (чегара*). Best matches first.",
+        "sql": """
+select i.id, i.lang, i.published, i.title, i.url, round(h.score, 3) as score
+from (
+  select s.id, s.lang, bm25(search_fts, 5.0, 1.0) as score
+    from search_fts join search_text s on s.rowid = search_fts.rowid
+    where search_fts match presswatch_query(:term, 'uz') and s.lang in ('uz', 'oz')
+  union all
+  select s.id, s.lang, bm25(search_fts, 5.0, 1.0)
+    from search_fts join search_text s on s.rowid = search_fts.rowid
+    where search_fts match presswatch_query(:term, 'ru') and s.lang = 'ru'
+  union all
+  select s.id, s.lang, bm25(search_fts, 5.0, 1.0)
+    from search_fts join search_text s on s.rowid = search_fts.rowid
+    where search_fts match presswatch_query(:term, 'en') and s.lang = 'en'
+) h join items i on i.id = h.id and i.lang = h.lang
+order by h.score limit 100
+""".strip(),
+    },
+}
+
+HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
+
+
+def build_metadata(database: str) -> dict[str, Any]:
+    """Datasette metadata for a store opened under the name `database` (the file's stem)."""
+    tables: dict[str, Any] = {
+        name: {"description": description, "columns": dict(columns)}
+        for name, (description, columns) in SCHEMA.items()
+    }
+    tables["items"].update({"fts_table": "items_fts", "fts_pk": "rowid", "sort_desc": "published"})
+    tables["crawl_runs"]["sort_desc"] = "id"
+    for name in HIDDEN_TABLES:
+        tables.setdefault(name, {})["hidden"] = True
+    return {
+        "title": "presswatch",
+        "description": "Press releases of the President of Uzbekistan (president.uz) in Uzbek (Cyrillic "
+        "and Latin), Russian and English, collected by presswatch. Read-only.",
+        "source": "president.uz",
+        "source_url": "https://president.uz/",
+        "databases": {
+            database: {
+                "description": "The presswatch store: see docs/QUERY.md for every table.",
+                "tables": tables,
+                "queries": CANNED_QUERIES,
+            }
+        },
+    }
+
+
+def make_datasette(path: Path):
+    """A Datasette instance over the store with presswatch's metadata and plugin (no server)."""
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from crawler import web_plugin
+
+    if not pm.is_registered(web_plugin):
+        pm.register(web_plugin, name="presswatch")
+    return Datasette(
+        [str(path)],
+        metadata=build_metadata(path.stem),
+        # No arbitrary SQL writes exist in Datasette 0.x; these keep a public-facing copy modest.
+        settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False},
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("datasette") is None or importlib.util.find_spec("uvicorn") is None:
+        raise CliError(INSTALL_HINT, EXIT_USAGE)
+    config = load(args)
+    path = store_path(config, args)
+    with open_existing_store(config, args) as store:
+        # Datasette only reads: fold whatever is queued so term search sees every version.
+        from crawler.query import catch_up
+
+        catch_up(store)
+    _check_port(args.host, args.port)
+    import uvicorn
+
+    datasette = make_datasette(path)
+    asyncio.run(datasette.invoke_startup())
+    print(f"presswatch: serving {path} read-only at http://{_url_host(args.host)}:{args.port}/ (Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    try:
+        uvicorn.run(datasette.app(), host=args.host, port=args.port, log_level="warning", lifespan="on")
+    except SystemExit as exc:  # uvicorn exits when it cannot bind the port
+        raise CliError(f"cannot serve on {args.host}:{args.port} (is the port in use?)") from exc
+    return EXIT_OK
+
+
+def _check_port(host: str, port: int) -> None:
+    """Say plainly that the port is taken, before Datasette starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CliError(f"cannot serve on {host}: {exc.strerror}", EXIT_USAGE) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CliError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
+    return int(text)
+
+
+def register(subparsers) -> None:
+    serve = subparsers.add_parser(
+        "serve", parents=[common_options()],
+        help="browse and query the store in Datasette (read-only, needs presswatch[web])",
+        description="Open the store in Datasette: the newest releases on the front page, every table "
+        "with descriptions, full-text search, canned queries (latest releases per topic, a release in "
+        "all its languages, releases mentioning a term in any script). Read-only.")
+    serve.add_argument("--port", type=_port, default=8001, help="port (default 8001)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.set_defaults(func=cmd_serve)

@@ -1,0 +1,102 @@
+"""The Datasette plugin `presswatch serve` registers: folding in SQL, and a home page of releases.
+
+SQL functions, on every connection Datasette opens:
+  presswatch_fold(text [, lang])   text folded like the search index (lang: uz, oz, ru, en; default uz)
+  presswatch_query(text, family)   a safe FTS5 query for search_fts, as `presswatch search` builds it
+                                   (family: uz for both Uzbek scripts, ru, en); '""' (no hit) when
+                                   the text holds no word
+
+Canned queries are SQL, and folding is Python: these functions are how the "releases mentioning a
+term in any script" query folds its :term exactly like the index was folded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+HOME_RELEASES = 40
+
+HOME_TEMPLATE = """{% extends "base.html" %}
+{% block title %}presswatch: president.uz press releases{% endblock %}
+{% block content %}
+<h1>president.uz press releases</h1>
+<p>The newest of {{ "{:,}".format(total) }} stored language versions.
+<a href="{{ urls.database(database) }}">All tables and queries</a> ·
+<a href="{{ urls.query(database, 'latest_by_topic') }}">latest releases per topic</a></p>
+<form action="{{ urls.query(database, 'mentioning') }}" method="get">
+  <p><label>Find a word in any script: <input type="search" name="term" placeholder="Qozog'iston, чегара*"></label>
+  <input type="submit" value="Search"></p>
+</form>
+<table class="rows-and-columns">
+  <thead><tr><th>published</th><th>release</th><th>versions</th></tr></thead>
+  <tbody>
+  {% for release in releases %}
+    <tr class="release">
+      <td>{{ release.published or "" }}</td>
+      <td><a href="{{ urls.query(database, 'release') }}?id={{ release.id }}">{{ release.id }}</a></td>
+      <td>{% for version in release.versions %}
+        <div lang="{{ version.lang }}"><code>{{ version.lang }}</code>
+          <a class="release-title" href="{{ version.url }}">{{ version.title }}</a></div>
+      {% endfor %}</td>
+    </tr>
+  {% else %}
+    <tr><td colspan="3">No releases stored yet: run <code>presswatch crawl</code>.</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+{% endblock %}
+"""
+
+
+def fold(text: str | None, lang: str | None = "uz") -> str | None:
+    from crawler.query import fold_text
+
+    return None if text is None else fold_text(text, lang or "uz")
+
+
+def fts_query(text: str | None, family: str | None) -> str:
+    from crawler.query import QueryError, compile_plain
+
+    try:
+        return compile_plain(text or "", family or "uz").fts
+    except QueryError:
+        return '""'  # an empty phrase: matches nothing, raises nothing
+
+
+@hookimpl
+def prepare_connection(conn) -> None:
+    conn.create_function("presswatch_fold", 1, fold, deterministic=True)
+    conn.create_function("presswatch_fold", 2, fold, deterministic=True)
+    conn.create_function("presswatch_query", 2, fts_query, deterministic=True)
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    # Registered only by `presswatch serve`: its front page is the releases, not a table list.
+    return [(r"^/$", home)]
+
+
+async def home(datasette, request) -> Response:
+    database = datasette.get_database()
+    total = (await database.execute("select count(*) from items")).first()[0]
+    rows = await database.execute(
+        """
+        with latest as (select id from items group by id order by max(published) desc, id desc limit ?)
+        select i.id, i.lang, i.title, i.url, i.published from items i join latest using (id)
+        order by i.published desc, i.id desc,
+                 case i.lang when 'uz' then 0 when 'oz' then 1 when 'ru' then 2 when 'en' then 3 else 4 end
+        """,
+        [HOME_RELEASES],
+    )
+    releases: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        release = releases.setdefault(row["id"], {"id": row["id"], "published": row["published"], "versions": []})
+        release["versions"].append(dict(row))
+    template = datasette.jinja_env.from_string(HOME_TEMPLATE)
+    html = await datasette.render_template(
+        template, {"database": database.name, "releases": list(releases.values()), "total": total}, request=request
+    )
+    return Response.html(html)
