@@ -85,13 +85,12 @@ def open_existing_store(config: Config, args: argparse.Namespace | None = None):
 # --- crawl and backfill ------------------------------------------------------------------------
 def release_hooks(config: Config) -> list[Callable]:
     """What runs inside the transaction that stores a release: topic tags, alert outbox."""
-    hooks: list[Callable] = []
-    try:
-        from crawler.tagging import tag_hook
-    except ImportError:
-        return hooks
-    hooks.append(tag_hook(config))
-    return hooks
+    from crawler.alerts import alerts_hook
+    from crawler.query import search_hook
+    from crawler.tagging import tag_hook
+
+    # Order matters: alerts read the topic matches that tagging writes in the same transaction.
+    return [search_hook, tag_hook(config), alerts_hook(config)]
 
 
 def _replay(path: str | None):
@@ -133,11 +132,13 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
                 else:
                     summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
                                                max_pages=args.max_pages, refresh=args.refresh)
-                if kind == "crawl":
-                    # A crawl run from cron reports health transitions just as the daemon does.
+                if kind == "crawl" and not args.replay:
+                    # A crawl run from cron reports health and delivers alerts just as the daemon does.
+                    from crawler.alerts import deliver_pending
                     from crawler.health import report_transitions
 
                     report_transitions(store, config)
+                    deliver_pending(store, config)
             except Exception as exc:
                 if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
                     raise CliError(f"the cassette {args.replay} holds no response for a request the crawl made: "

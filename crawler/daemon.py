@@ -437,7 +437,7 @@ class Daemon:
         health.report_transitions(self.store, config, active.notify_ops)
         if active.deliver is not None and not self._stop.is_set():
             try:
-                active.deliver(self.store, config)
+                active.deliver(self.store, config, should_stop=self._stop.is_set)
             except Exception as exc:
                 log.error("alert delivery failed: %s: %s", type(exc).__name__, exc, extra={"event": "alerts_error"})
         job = self._scheduler.get_job("crawl")
