@@ -226,6 +226,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if report.get("healthy", True) else EXIT_FAILED
 
 
+def cmd_retag(args: argparse.Namespace) -> int:
+    from crawler.tagging import load_topicset, retag
+
+    config = load(args)
+    topics = load_topicset(config)
+    try:
+        lock = StoreLock(store_path(config, args)).acquire()
+    except StoreLocked as exc:
+        raise CliError(str(exc), EXIT_LOCKED) from None
+    try:
+        with open_existing_store(config, args) as store:
+            result = retag(store, topics, everything=args.all, progress=not args.quiet)
+            per_topic = dict(store.db.execute("select topic, count(distinct id) from matches group by topic"))
+    finally:
+        lock.release()
+    topics_line = ", ".join(f"{topic} {count}" for topic, count in sorted(per_topic.items())) or "none"
+    print(f"retagged {result['versions']} language versions ({result['matches']} matches); "
+          f"releases per topic: {topics_line}")
+    return EXIT_OK
+
+
 # --- the parser -----------------------------------------------------------------------------------
 FEATURE_MODULES = (
     "crawler.topics.commands",
@@ -287,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "Exit code 1 when unhealthy, so monitoring can call it.")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
+
+    retag = sub.add_parser("retag", parents=[common], help="tag the stored releases again after the topics changed",
+                           description="Tag every language version whose tags came from other topic definitions "
+                           "(all of them with --all). Idempotent: a second run finds nothing to do. Commits in "
+                           "batches, so an interrupted retag keeps its progress. Never sends alerts.")
+    retag.add_argument("--all", action="store_true", help="retag every version, not only the stale ones")
+    retag.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    retag.set_defaults(func=cmd_retag)
 
     for name in FEATURE_MODULES:
         try:
