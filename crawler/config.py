@@ -8,6 +8,7 @@ A mistake raises ConfigError naming the file, the key and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -177,11 +178,22 @@ class Config:
 
 # Checks beyond the type, by "section.key"; each returns a problem or None.
 def _check_url(value: str) -> str | None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"not a valid URL ({exc}): {value!r}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"not an http(s) URL: {value!r}"
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return f"must be the site's root (scheme and host only), got {value!r}"
+    return None
+
+
+def _check_contact(value: str) -> str | None:
+    # It goes into the User-Agent header, which is ASCII without control characters.
+    if not all(" " <= char <= "~" for char in value):
+        return f"must be printable ASCII (it goes into the User-Agent header; percent-encode the rest), got {value!r}"
     return None
 
 
@@ -204,6 +216,13 @@ def _not_negative(value: float) -> str | None:
     return None if value >= 0 else f"must be 0 or more, got {value}"
 
 
+def _at_most(limit: float, unit: str):
+    def check(value: float) -> str | None:
+        return None if value <= limit else f"must be at most {limit:g} {unit}, got {value:g}"
+
+    return check
+
+
 def _template(*names: str):
     def check(value: str) -> str | None:
         if not value.startswith("/"):
@@ -211,6 +230,10 @@ def _template(*names: str):
         for name in names:
             if "{" + name + "}" not in value:
                 return f"must contain {{{name}}}, got {value!r}"
+        try:  # the crawl fills it with str.format: any other {field} or a lone brace would fail there
+            value.format(**{name: 1 for name in names})
+        except (KeyError, IndexError, ValueError) as exc:
+            return f"only {', '.join('{' + n + '}' for n in names)} may stand in braces ({exc!s}), got {value!r}"
         return None
 
     return check
@@ -245,9 +268,16 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.max_response_bytes": _positive,
     "source.max_attempts": _positive,
     "source.max_retry_wait": _not_negative,
+    "source.backoff_base": _not_negative,
+    "source.max_releases_per_run": _positive,
+    "source.pending_max_attempts": _positive,
+    "source.pending_max_age_days": _positive,
+    "source.pending_retry_minutes": _not_negative,
     "source.max_list_pages": _positive,
     "source.list_path": _template("lang"),
     "source.item_path": _template("lang", "id"),
+    "source.contact": _check_contact,
+    "selectors.item_title": lambda v: None if v else "needs at least one selector",
     "store.path": lambda v: None if v.strip() else "must not be empty",
     "schedule.interval_minutes": _positive,
     "schedule.jitter_seconds": _not_negative,
@@ -255,11 +285,12 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "schedule.misfire_grace_seconds": _not_negative,
     "schedule.stop_timeout_seconds": _positive,
     "health.drift_runs": _positive,
-    "health.silent_hours": _positive,
+    "health.silent_hours": lambda v: _positive(v) or _at_most(876_000, "hours (100 years)")(v),
     "health.failing_runs": _positive,
-    "alerts.horizon_days": _not_negative,
+    "alerts.horizon_days": lambda v: _not_negative(v) or _at_most(36_500, "days (100 years)")(v),
     "alerts.max_attempts": _positive,
     "alerts.retry_base_seconds": _not_negative,
+    "alerts.retry_max_seconds": _not_negative,
     "alerts.digest_hour": lambda v: None if 0 <= v <= 23 else f"must be an hour from 0 to 23, got {v}",
     "alerts.routes.name": lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]+", v) else
     f"a route name is letters, digits, '_', '.' or '-', got {v!r}",
@@ -268,6 +299,9 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "alerts.routes.urls": lambda v: None if v else "a route needs at least one Apprise URL",
     "alerts.routes": _check_routes,
 }
+
+# No setting needs a number this large; beyond it waits and dates overflow (threading, datetime).
+_MAX_NUMBER = 10**9
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -321,10 +355,15 @@ def _coerce(value: Any, hint: Any, file: str, key: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(file, key, f"expected an integer, got {_show(value)}")
+        if abs(value) > _MAX_NUMBER:  # TOML allows 64-bit integers; tomllib reads any size
+            raise ConfigError(file, key, f"must be at most {_MAX_NUMBER:,} in size, got {_show(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(file, key, f"expected a number, got {_show(value)}")
+        # inf, nan and 1e300 seconds are mistakes, and would overflow a wait or a date further on
+        if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
+            raise ConfigError(file, key, f"must be a finite number at most {_MAX_NUMBER:,} in size, got {_show(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -389,7 +428,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         return dataclasses.replace(build_section(Config, defaults, DEFAULT_NAME, ""), origin=DEFAULT_NAME)
     file = str(chosen)
     try:
-        text = Path(chosen).read_text(encoding="utf-8")
+        # utf-8-sig: editors on Windows save UTF-8 with a byte order mark, which tomllib refuses
+        text = Path(chosen).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(file, "file", "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -25,6 +25,8 @@ _TITLE_SEPARATORS = (" - ", " | ", " — ", " – ", " :: ")
 _DATE_REACH = 12
 # SITE.md: "a date follows it within a few hundred characters".
 _LIST_DATE_REACH = 600
+# The store keys releases by a SQLite INTEGER (64-bit); a larger "id" in an anchor is no release.
+_MAX_ID = 2**63 - 1
 
 
 class ParseError(Exception):
@@ -89,12 +91,17 @@ class PresidentUz:
 
     def parse_item_url(self, href: str, page_url: str | None = None) -> tuple[str, int] | None:
         """(lang, id) when `href` points to a release on this site, else None."""
-        absolute = urljoin(page_url or self.base_url + "/", href.strip())
-        parts = urlsplit(absolute)
-        if parts.hostname != urlsplit(self.base_url).hostname:
+        try:
+            absolute = urljoin(page_url or self.base_url + "/", href.strip())
+            parts = urlsplit(absolute)
+            if parts.hostname != urlsplit(self.base_url).hostname:
+                return None
+        except ValueError:  # a malformed href ("http://[::1") is no release of ours, not a crash
             return None
         match = self._item_path.match(parts.path)
-        return (match["lang"], int(match["id"])) if match else None
+        if not match or int(match["id"]) > _MAX_ID:
+            return None
+        return match["lang"], int(match["id"])
 
     # --- list pages ------------------------------------------------------------------------
     def parse_list(self, html: str, lang: str, page_url: str) -> ListPage:
@@ -187,12 +194,12 @@ class PresidentUz:
         published = _date_near(elements, position)
         container = paragraphs_nodes[0].parent if paragraphs_nodes else None
         images = _unique(
-            urljoin(url, src)
+            _absolute(url, src)
             for src in og_images + [img.attributes.get("src") or "" for img in (container.css("img") if container else [])]
             if "/uploads/" in src
         )
         links = _unique(
-            urljoin(url, a.attributes.get("href") or "")
+            _absolute(url, a.attributes.get("href") or "")
             for node in paragraphs_nodes
             for a in node.css("a[href]")
             if (a.attributes.get("href") or "").strip() and not (a.attributes.get("href") or "").startswith(("#", "javascript:"))
@@ -337,8 +344,16 @@ def _own_date(element: LexborNode) -> bool:
     return len(text) < 40 and is_date_line(text)
 
 
+def _absolute(base: str, href: str) -> str | None:
+    try:
+        return urljoin(base, href)
+    except ValueError:  # a malformed address ("http://[::1") in the page: left out, not a crash
+        return None
+
+
 def _unique(values) -> list[str]:
     seen: dict[str, None] = {}
     for value in values:
-        seen.setdefault(value, None)
+        if value is not None:
+            seen.setdefault(value, None)
     return list(seen)
