@@ -1,0 +1,235 @@
+"""Release-page parsing throughput: presswatch against a lexbor floor and a BeautifulSoup rewrite.
+
+    python bench/bench_parse.py [--releases 50] [--rounds 7]
+
+The pages are what the local mirror renders (crawler.mirror.render_item_page): `--releases`
+sample releases in all four languages plus the seed release (president.uz/uz/lists/view/5782, 33
+paragraphs) in all four, with site chrome and a sidebar of five other releases, so about 200
+pages. Measured side by side in one process, interleaved round by round; each figure is the best
+round (the least disturbed by the machine):
+
+- presswatch: `PresidentUz.parse_item` (selectolax/lexbor, chrome strip, headline, date line,
+  largest <p> run after the headline, normalization, images and links).
+- lexbor floor: `LexborHTMLParser(html)` and the text of every `<p>`: parsing alone, no logic.
+- BeautifulSoup: the same extraction written with bs4, what one would write without presswatch
+  (html.parser; lxml too when it is installed). It uses the same normalizer and configured
+  phrases, and is checked to give the same title, date and paragraphs as presswatch on every page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import os
+import platform
+import re
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from bs4 import BeautifulSoup, Tag
+from selectolax.lexbor import LexborHTMLParser
+
+from crawler.config import SelectorsConfig, SourceConfig
+from crawler.mirror import LANGS, render_item_page, sample_releases, seed_release
+from crawler.normalize import clean_paragraphs, clean_text, is_date_line, parse_item_date
+from crawler.sources.presidentuz import PresidentUz
+
+BASE = "https://president.uz"
+Page = tuple[str, str, str]  # html, lang, url
+Parsed = tuple[str, str | None, list[str]]  # title, published, paragraphs
+
+
+def pages(count: int) -> list[Page]:
+    releases = sample_releases(count) + [seed_release()]
+    out = []
+    for index, release in enumerate(releases):
+        others = releases[max(0, index - 5) : index]
+        for lang in LANGS:
+            html = render_item_page(release, lang, others=others)
+            out.append((html, lang, f"{BASE}/{lang}/lists/view/{release.id}"))
+    return out
+
+
+# --- the three implementations ------------------------------------------------------------------
+
+ADAPTER = PresidentUz(SourceConfig(), SelectorsConfig())
+
+
+def presswatch(page: Page) -> Parsed:
+    item = ADAPTER.parse_item(*page)
+    return item.title, item.published, item.paragraphs
+
+
+def lexbor_floor(page: Page) -> list[str]:
+    tree = LexborHTMLParser(page[0])
+    return [node.text() for node in tree.css("p")]
+
+
+class Bs4Parser:
+    """The extraction presswatch does, written with BeautifulSoup: strip chrome, find the headline
+    (h1, og:title, <title> minus the site suffix), the DD.MM.YYYY line nearest it, the largest run
+    of sibling <p> after it, then drop chrome phrases, the headline, date lines and the closing
+    source line."""
+
+    CHROME_TAGS = ["script", "style", "noscript", "template", "header", "footer", "nav", "form", "iframe"]
+    SEPARATORS = (" - ", " | ", " — ", " – ", " :: ")
+
+    def __init__(self, parser: str, selectors: SelectorsConfig = SelectorsConfig()) -> None:
+        self.parser = parser
+        self.suffixes = selectors.title_suffixes
+        self.chrome = {clean_text(p).casefold() for p in selectors.chrome_phrases}
+        labels = "|".join(re.escape(label) for label in selectors.source_labels)
+        self.source_line = re.compile(rf"(?:(?:{labels})\s*[:：]?\s*)?(https?://\S+)?", re.IGNORECASE)
+        self.item_path = re.compile(r"/[a-z]{2}/lists/view/\d+/?$")
+
+    def __call__(self, page: Page) -> Parsed:
+        html = re.sub(r"<br\s*/?>", "\n", page[0], flags=re.IGNORECASE)
+        soup = BeautifulSoup(html, self.parser)
+        for node in soup.find_all(self.CHROME_TAGS):
+            node.decompose()
+        title, headline = self.headline(soup)
+        elements = [node for node in soup.body.descendants if isinstance(node, Tag)] if soup.body else []
+        position = next((i for i, node in enumerate(elements) if node is headline), -1)
+        run = self.paragraph_run(elements, position, headline)
+        paragraphs = self.strip(clean_paragraphs([p.get_text() for p in run]), title)
+        return title, self.date_near(elements, position), paragraphs
+
+    def headline(self, soup: BeautifulSoup) -> tuple[str, Tag | None]:
+        for h1 in soup.find_all("h1"):
+            if text := self.strip_suffix(clean_text(h1.get_text())):
+                return text, h1
+        og = soup.find("meta", attrs={"property": "og:title"})
+        raw = og.get("content", "") if og else (soup.title.get_text() if soup.title else "")
+        title = self.strip_suffix(clean_text(raw))
+        best = None
+        for node in soup.body.find_all(["p", "div", "h1", "h2", "h3", "span", "strong", "b"]) if soup.body else []:
+            if clean_text(node.get_text()) == title:
+                best = node
+        return title, best
+
+    def strip_suffix(self, title: str) -> str:
+        for suffix in self.suffixes:
+            for separator in self.SEPARATORS:
+                if title.endswith(separator + suffix):
+                    return title[: -len(separator + suffix)].strip()
+            if title == suffix:
+                return ""
+        return title
+
+    @staticmethod
+    def paragraph_run(elements: list[Tag], start: int, headline: Tag | None) -> list[Tag]:
+        groups: dict[int, list[Tag]] = {}
+        for node in elements[start + 1 :]:
+            if node.name != "p" or not clean_text(node.get_text()) or node.parent is None:
+                continue
+            if headline is not None and node.parent is headline:
+                continue
+            groups.setdefault(id(node.parent), []).append(node)
+        if not groups:
+            return []
+        return max(groups.values(), key=lambda nodes: sum(len(n.get_text()) for n in nodes))
+
+    @staticmethod
+    def date_near(elements: list[Tag], position: int) -> str | None:
+        def own_date(node: Tag) -> bool:
+            text = node.get_text()
+            return len(text) < 40 and is_date_line(text)
+
+        if position < 0:
+            found = [node for node in elements if own_date(node)]
+            return parse_item_date(found[0].get_text()) if found else None
+        for distance in range(1, 13):
+            for index in (position - distance, position + distance):
+                if 0 <= index < len(elements) and own_date(elements[index]):
+                    return parse_item_date(elements[index].get_text())
+        return None
+
+    def strip(self, paragraphs: list[str], title: str) -> list[str]:
+        kept = [p for p in paragraphs if p.casefold() not in self.chrome and p != title and not is_date_line(p)]
+        while kept and self.is_source_line(kept[-1]):
+            kept.pop()
+        return kept
+
+    def is_source_line(self, text: str) -> bool:
+        match = self.source_line.fullmatch(text)
+        if not match or not text.strip():
+            return False
+        return match.group(1) is None or self.item_path.match(urlsplit(match.group(1)).path) is not None
+
+
+# --- measuring ---------------------------------------------------------------------------------------
+
+def rate(fn: Callable[[Page], object], corpus: list[Page], passes: int) -> float:
+    """Pages per second over `passes` passes of the corpus."""
+    started = time.perf_counter()
+    for _ in range(passes):
+        for page in corpus:
+            fn(page)
+    return passes * len(corpus) / (time.perf_counter() - started)
+
+
+def passes_for(fn: Callable[[Page], object], corpus: list[Page], seconds: float = 0.3) -> int:
+    """Enough passes for one measurement to last `seconds`: a 10 ms pass is mostly noise."""
+    return max(1, round(seconds * rate(fn, corpus, 1) / len(corpus)))
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {dt.date.today().isoformat()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--releases", type=int, default=50, help="sample releases (x4 languages, plus the seed)")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+
+    corpus = pages(args.releases)
+    size = sum(len(page[0].encode()) for page in corpus) / len(corpus)
+    print(f"bench_parse: {len(corpus)} release pages (4 languages, seed included), {size / 1024:.1f} KiB on average")
+    print(f"machine: {machine()}")
+
+    implementations: dict[str, Callable[[Page], object]] = {
+        "presswatch (PresidentUz.parse_item)": presswatch,
+        "lexbor floor (parse + <p> text)": lexbor_floor,
+        "BeautifulSoup, html.parser": Bs4Parser("html.parser"),
+    }
+    if importlib.util.find_spec("lxml") is not None:
+        implementations["BeautifulSoup, lxml"] = Bs4Parser("lxml")
+    else:
+        print("(lxml is not installed: the BeautifulSoup + lxml line is left out)")
+
+    for name, fn in implementations.items():
+        if name.startswith("BeautifulSoup"):
+            agree = sum(fn(page) == presswatch(page) for page in corpus)
+            print(f"check: {name} gives the same title, date and paragraphs on {agree}/{len(corpus)} pages")
+
+    # interleaved: one round of each in turn, so drift in machine speed hits all alike
+    passes = {name: passes_for(fn, corpus) for name, fn in implementations.items()}
+    rates = {name: 0.0 for name in implementations}
+    for _ in range(args.rounds):
+        for name, fn in implementations.items():
+            rates[name] = max(rates[name], rate(fn, corpus, passes[name]))
+
+    ours = rates["presswatch (PresidentUz.parse_item)"]
+    print()
+    print(f"{'implementation':40} {'pages/s':>10} {'ms/page':>9} {'vs presswatch':>14}")
+    for name, pages_per_s in rates.items():
+        print(f"{name:40} {pages_per_s:10.0f} {1000 / pages_per_s:9.2f} {pages_per_s / ours:13.2f}x")
+    print()
+    floor = rates["lexbor floor (parse + <p> text)"]
+    print(f"presswatch runs at {ours / floor:.2f} of the lexbor floor ({floor / ours:.1f}x the floor's time per page)")
+    for name, pages_per_s in rates.items():
+        if name.startswith("BeautifulSoup"):
+            print(f"presswatch is {ours / pages_per_s:.1f}x as fast as {name}")
+
+
+if __name__ == "__main__":
+    main()
