@@ -21,12 +21,7 @@ Figures are release pages per second, best round of --rounds.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib.util
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,31 +35,9 @@ from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
 from crawler.pipeline import Crawler
 from crawler.store import Store
+from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 PER_PAGE = 12
-
-
-class MirrorProcess:
-    """`python -m crawler.mirror` on a free port of 127.0.0.1, in its own process."""
-
-    def __init__(self, releases: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "crawler.mirror", "--host", "127.0.0.1", "--port", "0",
-             "--releases", str(releases), "--per-page", str(PER_PAGE)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        first = self.process.stdout.readline() if self.process.stdout else ""
-        if " on http://127.0.0.1:" not in first:
-            self.close()
-            raise SystemExit(f"the mirror did not start: {first!r}")
-        self.base_url = first.split(" on ", 1)[1].split()[0]
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def config_for(base_url: str, store: Path) -> Config:
@@ -113,16 +86,6 @@ def httpx_floor(urls: list[str]) -> float:
         return time.perf_counter() - started
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {dt.date.today().isoformat()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--releases", type=int, default=100, help="sample releases on the mirror (plus the seed)")
@@ -130,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
 
     pages = -(-(args.releases + 1) // PER_PAGE) + 1
-    mirror = MirrorProcess(args.releases)
+    mirror = MirrorProcess("--releases", str(args.releases), "--per-page", str(PER_PAGE))
     try:
         best = {name: 0.0 for name in [*VARIANTS, "httpx floor"]}
         count = 0

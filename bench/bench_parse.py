@@ -19,10 +19,7 @@ round (the least disturbed by the machine):
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib.util
-import os
-import platform
 import re
 import time
 from collections.abc import Callable
@@ -35,6 +32,7 @@ from crawler.config import SelectorsConfig, SourceConfig
 from crawler.mirror import LANGS, render_item_page, sample_releases, seed_release
 from crawler.normalize import clean_paragraphs, clean_text, is_date_line, parse_item_date
 from crawler.sources.presidentuz import PresidentUz
+from common import machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 BASE = "https://president.uz"
 Page = tuple[str, str, str]  # html, lang, url
@@ -173,16 +171,6 @@ def rate(fn: Callable[[Page], object], corpus: list[Page], passes: int) -> float
 def passes_for(fn: Callable[[Page], object], corpus: list[Page], seconds: float = 0.3) -> int:
     """Enough passes for one measurement to last `seconds`: a 10 ms pass is mostly noise."""
     return max(1, round(seconds * rate(fn, corpus, 1) / len(corpus)))
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {dt.date.today().isoformat()}"
 
 
 def main() -> None:

@@ -16,11 +16,6 @@ samples and over the second half (after warm-up). Flat means the slope stays wit
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,32 +27,11 @@ from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
 from crawler.pipeline import Crawler
 from crawler.store import Store
+from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 # A poll whose memory grows by more than this per 100 polls after warm-up is a leak worth a look
 # (1,000 polls add 1,000 crawl_runs rows; SQLite's page cache is bounded).
 FLAT_KIB_PER_100 = 64.0
-
-
-class MirrorProcess:
-    """`python -m crawler.mirror` on a free port of 127.0.0.1, in its own process."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "crawler.mirror", "--host", "127.0.0.1", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        first = self.process.stdout.readline() if self.process.stdout else ""
-        if " on http://127.0.0.1:" not in first:
-            self.close()
-            raise SystemExit(f"the mirror did not start: {first!r}")
-        self.base_url = first.split(" on ", 1)[1].split()[0]
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def slope(points: list[tuple[int, float]]) -> float:
@@ -69,16 +43,6 @@ def slope(points: list[tuple[int, float]]) -> float:
     mean_y = sum(y for _, y in points) / n
     var = sum((x - mean_x) ** 2 for x, _ in points)
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {dt.date.today().isoformat()}"
 
 
 def main() -> int:

@@ -420,6 +420,17 @@ def _parse(text: str, file: str) -> dict[str, Any]:
         raise ConfigError(file, "syntax", str(exc)) from None
 
 
+def read_text_file(path: str | os.PathLike[str]) -> str:
+    """A TOML file's text, or a ConfigError naming the file."""
+    try:
+        # utf-8-sig: editors on Windows save UTF-8 with a byte order mark, which tomllib refuses
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "file", f"cannot read it: {exc}") from None
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """The embedded default, overlaid by `path`, or else by $PRESSWATCH_CONFIG when set."""
     defaults = _parse(default_text(), DEFAULT_NAME)
@@ -427,14 +438,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if chosen is None:
         return dataclasses.replace(build_section(Config, defaults, DEFAULT_NAME, ""), origin=DEFAULT_NAME)
     file = str(chosen)
-    try:
-        # utf-8-sig: editors on Windows save UTF-8 with a byte order mark, which tomllib refuses
-        text = Path(chosen).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(file, "file", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "file", f"cannot read it: {exc}") from None
-    user = _parse(text, file)
+    user = _parse(read_text_file(chosen), file)
     # The user's keys are validated against the user's file name, so messages point there.
     build_section(Config, user, file, "")
     merged = _merge(defaults, user)

@@ -8,12 +8,14 @@ mirror listens. Every other name goes to the real resolver, and nothing else ask
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,20 @@ def wait_for(condition, timeout: float, what: str, process: subprocess.Popen):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@contextlib.contextmanager
+def daemon(config: Path, stderr, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """`presswatch run` on `config`; killed at the end whatever happened."""
+    env = env or {k: v for k, v in os.environ.items() if k != "PRESSWATCH_CONFIG"}
+    process = subprocess.Popen([sys.executable, "-m", "crawler", "run", "--config", str(config)],
+                               cwd=config.parent, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+
+
 def test_dns_failure_is_survived_logged_once_per_run_and_recovered_from(tmp_path):
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -81,25 +97,18 @@ def test_dns_failure_is_survived_logged_once_per_run_and_recovered_from(tmp_path
         env.update(PYTHONPATH=os.pathsep.join([str(hooks), env.get("PYTHONPATH", "")]),
                    PW_DNS_DOWN_FLAG=str(flag))
         log = tmp_path / "daemon.log"
-        with open(log, "w", encoding="utf-8") as stderr:
-            process = subprocess.Popen([sys.executable, "-m", "crawler", "run", "--config", str(config)],
-                                       cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-            try:
-                store = tmp_path / "store.db"
-                failed = wait_for(lambda: [r for r in runs(store) if r[0] == "failed"][2:], 30,
-                                  "three failed runs", process)
-                assert all("Name or service not known" in message for _, message in failed)
-                assert mirror.requests.count() == 0  # nothing reached the site while its name did not resolve
-                flag.unlink()
-                wait_for(lambda: any(r[0] == "ok" for r in runs(store)), 30, "a run after DNS came back", process)
-                with sqlite3.connect(store) as db:
-                    assert db.execute("select count(*) from items").fetchone()[0] == 3
-                process.terminate()
-                assert process.wait(timeout=10) == 0
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait(timeout=5)
+        with open(log, "w", encoding="utf-8") as stderr, daemon(config, stderr, env) as process:
+            store = tmp_path / "store.db"
+            failed = wait_for(lambda: [r for r in runs(store) if r[0] == "failed"][2:], 30,
+                              "three failed runs", process)
+            assert all("Name or service not known" in message for _, message in failed)
+            assert mirror.requests.count() == 0  # nothing reached the site while its name did not resolve
+            flag.unlink()
+            wait_for(lambda: any(r[0] == "ok" for r in runs(store)), 30, "a run after DNS came back", process)
+            with sqlite3.connect(store) as db:
+                assert db.execute("select count(*) from items").fetchone()[0] == 3
+            process.terminate()
+            assert process.wait(timeout=10) == 0
     text = log.read_text(encoding="utf-8")
     assert "Traceback" not in text
     failure_lines = [line for line in text.splitlines() if "Name or service not known" in line]
@@ -116,11 +125,8 @@ def test_a_suspended_host_makes_up_missed_runs_with_one_run_not_a_burst(tmp_path
             f'[schedule]\ninterval_minutes = 0.01\njitter_seconds = 0\nmisfire_grace_seconds = 60\n',
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if k != "PRESSWATCH_CONFIG"}
-        process = subprocess.Popen([sys.executable, "-m", "crawler", "run", "--config", str(config)],
-                                   cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         store = tmp_path / "store.db"
-        try:
+        with daemon(config, subprocess.DEVNULL) as process:
             wait_for(lambda: len(runs(store)) >= 2, 30, "two runs", process)
             process.send_signal(signal.SIGSTOP)
             before = len(runs(store))
@@ -131,10 +137,6 @@ def test_a_suspended_host_makes_up_missed_runs_with_one_run_not_a_burst(tmp_path
             wait_for(lambda: len(runs(store)) >= before + 2, 30, "the schedule going on", process)
             process.terminate()
             assert process.wait(timeout=10) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=5)
     # Six missed runs fired one after another would be six; coalesced they are one, and the interval
     # grid may put the next regular run inside the same 0.45 s.
     assert 1 <= after_wake <= 2, f"{after_wake} runs right after the wake-up; missed runs must coalesce"

@@ -21,10 +21,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from crawler.config import ConfigError
+from crawler.config import ConfigError, read_text_file
 from crawler.topics.fold import JOINERS, LEXICONS, fold_word, is_word_character
 from crawler.topics.matcher import TopicSet
 
@@ -193,13 +192,7 @@ def load_topics(path: str | os.PathLike[str] | None = None) -> TopicSet:
     if path is None:
         return TopicSet(parse_topics(default_topics_text(), DEFAULT_TOPICS_NAME), DEFAULT_TOPICS_NAME)
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(file, "file", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "file", f"cannot read it: {exc}") from None
-    return TopicSet(parse_topics(text, file), file)
+    return TopicSet(parse_topics(read_text_file(path), file), file)
 
 
 # --- lint ---------------------------------------------------------------------------------------
