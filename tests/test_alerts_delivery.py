@@ -146,6 +146,36 @@ def test_a_route_with_two_urls_resends_only_to_the_one_that_failed(tmp_path, web
     assert webhook.keys("/flaky") == ["presswatch:1:water:newsroom"]
 
 
+def test_a_new_topic_due_during_a_partial_delivery_is_not_merged_into_a_resend(tmp_path, webhook):
+    """URL /up got the water alert, /flaky did not; then the release gains a topic. The water
+    alert goes to /flaky only, the new one to both: no URL gets an alert twice."""
+    config = make_config(route("newsroom", webhook.url("/up"), webhook.url("/flaky")), retry_base_seconds=0)
+    store = armed(tmp_path)
+    queue(store, config, 1, topic="water")
+    flaky = {"down": True}
+    original = webhook.server.RequestHandlerClass.do_POST
+
+    def do_post(handler):
+        if handler.path == "/flaky" and flaky["down"]:
+            handler.rfile.read(int(handler.headers["Content-Length"]))
+            handler.send_response(500)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        original(handler)
+
+    webhook.server.RequestHandlerClass.do_POST = do_post
+    moment = later(NOW, seconds=1)
+    assert deliver_pending(store, config, now=moment).retrying == 1
+    queue(store, config, 1, topic="border")
+    flaky["down"] = False
+    deliver_pending(store, config, now=later(moment, seconds=1))
+    deliver_pending(store, config, now=later(moment, hours=1))
+    assert sorted(webhook.keys("/up")) == ["presswatch:1:border:newsroom", "presswatch:1:water:newsroom"]
+    assert sorted(webhook.keys("/flaky")) == ["presswatch:1:border:newsroom", "presswatch:1:water:newsroom"]
+    assert {r["status"] for r in outbox(store)} == {"sent"}
+
+
 def test_an_hourly_digest_holds_several_releases_and_waits_for_the_hour(tmp_path, webhook):
     config = make_config(route("hourly", webhook.url("/digest"), mode="hourly"),
                          route("now", webhook.url("/now")))

@@ -290,19 +290,23 @@ def _rows(store: Store, where: str, params: list[Any]) -> list[dict[str, Any]]:
 
 def due_messages(store: Store, config: Config, now: dt.datetime) -> list[Outgoing]:
     """Due rows grouped into messages: an ops row alone; an immediate release with all its due topics
-    for one route; a digest route's rows of one period. Keys depend only on the group's content, so
+    for one route; a digest route's rows of one period (in each case, rows that reached the same
+    URLs so far). Keys depend only on the group's content, so
     the same group gets the same key again after a crash."""
     routes = {r.name: r for r in config.alerts.routes}
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in _rows(store, "status = ? and due_at <= ?", [PENDING, iso(now)]):
         if row["route"] not in routes:
             continue
+        # Rows that reached different URLs already never share a message: a message goes to the
+        # URLs none of its rows reached, so merging them would resend to some URL.
+        reached = tuple(sorted(json.loads(row["done_urls"] or "[]")))
         if row["kind"] == "ops":
             group = ("ops", row["key"])
         elif row["period"]:
-            group = ("digest", row["route"], row["period"])
+            group = ("digest", row["route"], row["period"], reached)
         else:
-            group = ("alert", row["route"], row["release_id"])
+            group = ("alert", row["route"], row["release_id"], reached)
         groups.setdefault(group, []).append(row)
     out = []
     for group, rows in groups.items():
