@@ -22,6 +22,7 @@ import html
 import logging
 import math
 import re
+import signal
 import socket
 import socketserver
 import struct
@@ -1590,6 +1591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--layout", choices=LAYOUTS, default="default")
     args = parser.parse_args(argv)
 
+    # Ctrl-C stops it even when started in the background of a script, where SIGINT comes ignored
+    # and Python would keep ignoring it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     releases = sample_releases(args.releases) + [seed_release()]
     mirror = Mirror(releases, per_page=args.per_page, host=args.host, port=args.port)
     mirror.set_layout(args.layout)
