@@ -9,7 +9,7 @@ lookups, conflicts, snippets) is exercised; the corpus sentences make it denser 
 release, so the seed alone is measured too. With --lang ru or en the text is corpus sentences only:
 about 500 words, nearly every sentence a match, so per-match work weighs more than in a release.
 
-- presswatch, cold: the fold memo and the per-key lookup memo are emptied before each run, as for
+- presswatch, cold: the fold memo and the per-word lookup memo are emptied before each run, as for
   the first release after a start (every distinct word is folded).
 - presswatch, warm: the same release again (a running daemon has seen most words before).
 - naive: one compiled regex per configured term of the release's language, run over the

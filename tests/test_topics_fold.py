@@ -189,3 +189,17 @@ def test_tokenizer_matches_the_reference_definition(text):
     assert [(t.start, t.end, t.text) for t in tokens] == expected
     # Batch folding gives each word the key it gets alone.
     assert [t.key for t in tokens] == [fold_word(t.text) for t in tokens]
+
+
+TRANSLATE_ALPHABET = (
+    "abcxyz\n" + "абвгдеёжзийчшщъыьэюяўқғҳ" + _A + "\u0307" + "öõŏōğḡşșçñéü" + "ΑβªЄі" + "\x01\x07"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=TRANSLATE_ALPHABET, max_size=80), st.sampled_from(["uz", "ru", "en"]))
+def test_fast_translation_gives_exactly_what_the_table_says(text, lexicon):
+    from crawler.topics.fold import _english_translate, _russian_translate, _uzbek_translate
+
+    translate = {"uz": _uzbek_translate, "ru": _russian_translate, "en": _english_translate}[lexicon]
+    assert translate(text) == text.translate(translate.table)

@@ -19,11 +19,12 @@ Keys are memoized per word (see split_words): a release repeats its words, and s
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from itertools import accumulate, compress, repeat
 from operator import is_
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 # Bumped whenever a key can change for the same input; part of TopicSet.fingerprint, so a store
 # re-tags after an upgrade that changes folding.
@@ -62,6 +63,9 @@ _COMMON_LETTER = "[a-zA-Z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0400-\u0481\u0
 _SPLIT_COMMON = re.compile(
     rf"({_COMMON_LETTER}++(?:[{APOSTROPHES}]{{1,2}}{_COMMON_LETTER}++)*+{_FINAL_APOSTROPHE})"
 )
+# Without apostrophes (Cyrillic text mostly has none) a token is a run of letters: a simpler
+# regex, a quarter faster.
+_SPLIT_COMMON_PLAIN = re.compile(f"({_COMMON_LETTER}++)")
 _LETTER_OR_MARK = re.compile(f"{_LETTER}|{_MARK}")
 # Gaps are mostly spaces, digits and punctuation; this finds anything else (cheaply, by ranges),
 # and only then is the exact letter-or-mark test run.
@@ -94,9 +98,79 @@ _UZBEK_LETTERS = {
     "ö": "o", "õ": "o", "ŏ": "o", "ō": "o", "ğ": "g", "ḡ": "g",
     "ş": "sh", "ș": "sh", "ç": "ch", "ñ": "ng",
 }
-_UZBEK_TABLE = str.maketrans({**_UZBEK_LETTERS, **_DROPPED})
-_RUSSIAN_TABLE = str.maketrans({"ё": "е", **_DROPPED})
-_ENGLISH_TABLE = str.maketrans(_DROPPED)
+
+
+UNDEFINED = "\ufffe"  # a charmap codec's "no character here"
+
+
+class Translator:
+    """`str.translate(table)` for the characters that folded words hold, at C speed.
+
+    str.translate looks every non-ASCII character up in a dict through a Python call, some 60 ns a
+    character: it was the dearest step of tagging a release seen for the first time. The
+    characters of casefolded words are few (ASCII, Cyrillic, the reform letters, apostrophes), so
+    each is encoded to one byte by a charmap codec, bytes are mapped and deleted by
+    bytes.translate, and decoded back by another charmap; an output longer than one character
+    travels as a control character (words never hold one) and is put in by str.replace. Text with
+    any other character takes str.translate, so the result is always exactly the table's.
+    """
+
+    def __init__(self, mapping: dict[str, str | None], also: str = "") -> None:
+        """`mapping` as str.maketrans takes it (one character to a string or None); `also`: other
+        characters the words are expected to hold, which map to themselves."""
+        self.table = str.maketrans(mapping)
+        mapping = {chr(code): out for code, out in self.table.items()}
+        placeholders = [*map(chr, range(1, 9)), *map(chr, range(14, 32))]
+        # A placeholder in the input is not encodable, so such text takes str.translate.
+        inputs = [UNDEFINED if chr(code) in placeholders else chr(code) for code in range(128)]
+        inputs += sorted((set(mapping) | set(also)) - set(map(chr, range(128))))
+        if len(inputs) > 256:
+            raise ValueError(f"{len(inputs) - 128} non-ASCII characters: a byte holds at most 128")
+        unused_placeholders = iter(placeholders)
+        multiple: dict[str, str] = {}  # output of several characters -> its placeholder
+        outputs = [chr(code) for code in range(128)]
+        byte_map = bytearray(range(256))
+        deleted = bytearray()
+        for byte, char in enumerate(inputs):
+            if char == UNDEFINED:
+                continue
+            out = mapping.get(char, char)
+            if out is None:
+                deleted.append(byte)
+                continue
+            if len(out) > 1:
+                out = multiple.setdefault(out, next(unused_placeholders))
+            if out not in outputs:
+                outputs.append(out)
+            byte_map[byte] = outputs.index(out)
+        if len(outputs) > 256:
+            raise ValueError(f"{len(outputs) - 128} non-ASCII outputs: a byte holds at most 128")
+        self._encoding = codecs.charmap_build("".join(inputs).ljust(256, UNDEFINED))
+        self._decoding = "".join(outputs).ljust(256, UNDEFINED)
+        self._bytes_table = bytes(byte_map)
+        self._deleted = bytes(deleted)
+        self._expansions = [(placeholder, out) for out, placeholder in multiple.items()]
+
+    def __call__(self, text: str) -> str:
+        try:
+            encoded = codecs.charmap_encode(text, "strict", self._encoding)[0]
+        except UnicodeEncodeError:
+            return text.translate(self.table)
+        translated = encoded.translate(self._bytes_table, self._deleted)
+        text = codecs.charmap_decode(translated, "strict", self._decoding)[0]
+        for placeholder, out in self._expansions:
+            if placeholder in text:
+                text = text.replace(placeholder, out)
+        return text
+
+
+# Casefolded Latin-1 and Cyrillic letters that fold to themselves, so that words holding them
+# (names, loanwords, Russian words in Uzbek text) stay on the fast path.
+_LATIN_1_LOWER = "".join(chr(c) for c in range(0xDF, 0x100) if chr(c).isalpha())
+_CYRILLIC_LOWER = "".join(map(chr, range(0x430, 0x460)))
+_uzbek_translate = Translator({**_UZBEK_LETTERS, **_DROPPED}, also=_LATIN_1_LOWER + _CYRILLIC_LOWER)
+_russian_translate = Translator({"ё": "е", **_DROPPED}, also=_LATIN_1_LOWER + _CYRILLIC_LOWER)
+_english_translate = Translator(_DROPPED, also=_LATIN_1_LOWER + _CYRILLIC_LOWER)
 
 
 class Token(NamedTuple):
@@ -122,15 +196,15 @@ def _fold_uzbek(lines: str) -> str:
         lines = _E_AS_YE.sub("ye", lines)
     if "ц" in lines:
         lines = _TS_AFTER_VOWEL.sub("ts", lines)
-    return lines[1:].translate(_UZBEK_TABLE)
+    return _uzbek_translate(lines[1:])
 
 
 def _fold_russian(lines: str) -> str:
-    return lines.casefold().translate(_RUSSIAN_TABLE)
+    return _russian_translate(lines.casefold())
 
 
 def _fold_english(lines: str) -> str:
-    return lines.casefold().translate(_ENGLISH_TABLE)
+    return _english_translate(lines.casefold())
 
 
 # Each folds a batch of words, one a line: one call of each C string method for the whole batch
@@ -174,19 +248,54 @@ def clear_fold_cache() -> None:
         cache.clear()
 
 
+def keys_of(words: list[str], lexicon: str) -> list[str]:
+    """The keys of tokens of a term list's language (`lexicon_of(lang)`), memoized per word."""
+    cache = _fold_cache[lexicon]
+    if len(cache) > FOLD_CACHE_LIMIT:
+        cache.clear()
+    # Looked up in bulk (C speed); only words never seen before are folded, in one batch.
+    keys = list(map(cache.get, words))
+    if None in keys:
+        missing = list(dict.fromkeys(compress(words, map(is_, keys, repeat(None)))))
+        batch = missing
+        if not unicodedata.is_normalized("NFC", "\n".join(missing)):
+            # The memo is keyed by the word as written, its key is that of the word's NFC form.
+            batch = [unicodedata.normalize("NFC", word) for word in missing]
+        cache.update(zip(missing, fold_words(batch, lexicon)))
+        keys = list(map(cache.__getitem__, words))
+    return keys
+
+
 class Words:
     """The tokens of a text as parallel lists, the form the matcher scans."""
 
-    __slots__ = ("parts", "keys", "_starts")
+    __slots__ = ("parts", "lexicon", "_keys", "_starts", "_located")
 
-    def __init__(self, parts: list[str], keys: list[str]) -> None:
+    def __init__(self, parts: list[str], lexicon: str) -> None:
         self.parts = parts  # [gap, word, gap, word, ..., gap]: word i is parts[2*i + 1]
-        self.keys = keys
+        self.lexicon = lexicon
+        self._keys: list[str] | None = None
         self._starts: list[int] | None = None
+        self._located: dict[int, int] = {}
 
     @property
     def words(self) -> list[str]:
         return self.parts[1::2]
+
+    @property
+    def keys(self) -> list[str]:
+        """The key of each word; computed on first use (the matcher memoizes by word instead)."""
+        if self._keys is None:
+            self._keys = keys_of(self.words, self.lexicon)
+        return self._keys
+
+    def key(self, i: int) -> str:
+        """The key of word i alone."""
+        if self._keys is not None:
+            return self._keys[i]
+        word = self.parts[2 * i + 1]
+        key = _fold_cache[self.lexicon].get(word)
+        return key if key is not None else keys_of([word], self.lexicon)[0]
 
     @property
     def starts(self) -> list[int]:
@@ -196,8 +305,23 @@ class Words:
             self._starts = list(accumulate(map(len, self.parts)))[0:-1:2]
         return self._starts
 
+    def locate(self, words: Iterable[int]) -> None:
+        """Find where these words start, for span(): cheaper than all the offsets when the words
+        are few (the words of a text's matches)."""
+        parts, located = self.parts, self._located
+        position = summed = 0  # position: the length of parts[:summed]
+        for word in sorted(set(words)):
+            end = 2 * word + 1
+            # join, then len: C code that only copies characters, no call per part.
+            position += len("".join(parts[summed:end]))
+            summed = end
+            located[word] = position
+
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Offsets from the start of word `first` to the end of word `last`."""
+        located = self._located
+        if first in located and last in located:
+            return located[first], located[last] + len(self.parts[2 * last + 1])
         starts = self.starts
         return starts[first], starts[last] + len(self.parts[2 * last + 1])
 
@@ -207,31 +331,16 @@ class Words:
 
 
 def split_words(text: str, lang: str = "uz") -> Words:
-    """Every token of `text` with its key; offsets refer to `text` as given."""
+    """Every token of `text`, keys computed on demand; offsets refer to `text` as given."""
     lexicon = lexicon_of(lang)
-    parts = _SPLIT_COMMON.split(text)
+    if any(apostrophe in text for apostrophe in APOSTROPHES):
+        parts = _SPLIT_COMMON.split(text)
+    else:
+        parts = _SPLIT_COMMON_PLAIN.split(text)
     gaps = "".join(parts[0::2])
     if _UNUSUAL_GAP_CHARACTER.search(gaps) and _LETTER_OR_MARK.search(gaps):
         parts = _SPLIT.split(text)
-    if unicodedata.is_normalized("NFC", text):
-        cache = _fold_cache[lexicon]
-        if len(cache) > FOLD_CACHE_LIMIT:
-            cache.clear()
-        normalize = None
-    else:
-        # Each word is normalized before folding (offsets still refer to the text as given); such
-        # keys are not shared with those of normalized words.
-        cache = {}
-        normalize = unicodedata.normalize
-    words = parts[1::2]
-    # Looked up in bulk (C speed); only words never seen before are folded, in one batch.
-    keys = list(map(cache.get, words))
-    if None in keys:
-        missing = list(dict.fromkeys(compress(words, map(is_, keys, repeat(None)))))
-        batch = [normalize("NFC", word) for word in missing] if normalize else missing
-        cache.update(zip(missing, fold_words(batch, lexicon)))
-        keys = list(map(cache.__getitem__, words))
-    return Words(parts, keys)
+    return Words(parts, lexicon)
 
 
 def tokenize(text: str, lang: str = "uz") -> list[Token]:

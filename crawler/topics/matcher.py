@@ -3,8 +3,10 @@
 Per term list (uz, ru, en) the patterns are indexed by their first word: a dict of exact keys and
 a dict of prefixes. A token looks up its key, then `key[:n]` for the prefix lengths n present,
 longest first — O(token length) whatever the number of patterns. A guard keyed by the first few
-letters skips the prefix loop for most tokens, and the result per key is memoized (a release
-repeats its words). A multi-word pattern is checked from its first word onwards.
+letters skips the prefix loop for most tokens, and the result is memoized per word as written (a
+release repeats its words, and so do releases): a word seen before costs one dict lookup and is
+not folded again. A multi-word pattern is checked from its first word onwards, and only the
+tokens of matches get their offsets computed.
 
 Conflicts: within a topic, an include occurrence loses to any exclude occurrence sharing a token
 with it whose pattern is at least as specific (more literal characters; a tie goes to the exclude).
@@ -18,11 +20,20 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from bisect import bisect_left, bisect_right
-from itertools import compress
-from operator import itemgetter, methodcaller
-from typing import TYPE_CHECKING, Iterable, Sequence
+from itertools import chain, compress, repeat
+from operator import is_, itemgetter, methodcaller, or_
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
-from crawler.topics.fold import FOLD_CACHE_LIMIT, FOLD_VERSION, JOINERS, LEXICONS, Words, lexicon_of, split_words
+from crawler.topics.fold import (
+    FOLD_CACHE_LIMIT,
+    FOLD_VERSION,
+    JOINERS,
+    LEXICONS,
+    Words,
+    keys_of,
+    lexicon_of,
+    split_words,
+)
 
 if TYPE_CHECKING:
     from crawler.topics.patterns import Pattern, Topic
@@ -40,9 +51,11 @@ _SPAN = methodcaller("span")
 _SENTENCE_END = re.compile(r"[.!?…\n](?:(?<=[.!?…])[.!?…]*[\"'»”)\]]*(?=\s)|(?<=\n)[^\S\n]*\n)")
 
 
-@dataclass(frozen=True)
-class Match:
-    """One reason a topic fired: `text == field_text[start:end]`."""
+class Match(NamedTuple):
+    """One reason a topic fired: `text == field_text[start:end]`.
+
+    A named tuple rather than a dataclass: a release makes dozens, and a frozen dataclass costs
+    three times as much to build."""
 
     topic: str
     label: str
@@ -54,7 +67,7 @@ class Match:
     snippet: str
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return self._asdict()
 
 
 @dataclass(frozen=True)
@@ -145,30 +158,36 @@ class _Index:
         self.guard = {head: sorted(lengths, reverse=True) for head, lengths in lengths_by_head.items()}
         self.memo: dict[str, tuple[_Entry, ...]] = {}
 
-    def _learn(self, keys: list[str]) -> None:
-        """Memoize the entries of keys not seen before; most have none, found at C speed."""
-        keys = list(dict.fromkeys(keys))
-        exact = list(map(self.exact.get, keys))
-        prefix_lengths = list(map(self.guard.get, map(itemgetter(slice(0, self.guard_length)), keys)))
-        self.memo.update(dict.fromkeys(keys, ()))
-        for key, found, lengths in zip(keys, exact, prefix_lengths):
-            if found or lengths:
-                entries = list(found or ())
-                for n in lengths or ():
-                    if n <= len(key):
-                        entries.extend(self.prefix.get(key[:n], ()))
-                self.memo[key] = tuple(entries)
+    def _entries_of_key(self, key: str) -> tuple[_Entry, ...]:
+        entries = list(self.exact.get(key, ()))
+        for n in self.guard.get(key[: self.guard_length], ()):
+            if n <= len(key):
+                entries.extend(self.prefix.get(key[:n], ()))
+        return tuple(entries)
 
-    def first_word_hits(self, keys: list[str]) -> list[tuple[int, tuple[_Entry, ...]]]:
+    def _learn(self, words: list[str], lexicon: str) -> None:
+        """Memoize the entries of words not seen before; most have none, found at C speed."""
+        words = list(dict.fromkeys(words))
+        keys = keys_of(words, lexicon)
+        head = itemgetter(slice(0, self.guard_length))
+        candidates = map(or_, map(self.exact.__contains__, keys), map(self.guard.__contains__, map(head, keys)))
+        learned = dict.fromkeys(words, ())
+        for word, key in compress(zip(words, keys), candidates):
+            learned[word] = self._entries_of_key(key)
+        self.memo.update(learned)
+
+    def first_word_hits(self, words: Words) -> list[tuple[int, tuple[_Entry, ...]]]:
         """(token number, entries whose first word matches it) for every token with any."""
-        # Memoized per key: a release repeats its words, and so do releases.
+        # Memoized per word as written: a release repeats its words, and so do releases; a word
+        # seen before costs one dict lookup, with no folding.
         if len(self.memo) > FOLD_CACHE_LIMIT:
             self.memo.clear()
-        found = list(map(self.memo.get, keys))
+        written = words.words
+        found = list(map(self.memo.get, written))
         if None in found:
-            self._learn([key for key, entries in zip(keys, found) if entries is None])
-            found = list(map(self.memo.__getitem__, keys))
-        return [(number, found[number]) for number in compress(range(len(keys)), found)]
+            self._learn(list(compress(written, map(is_, found, repeat(None)))), words.lexicon)
+            found = list(map(self.memo.__getitem__, written))
+        return list(compress(enumerate(found), found))
 
 
 class _Sentences:
@@ -179,6 +198,7 @@ class _Sentences:
         spans = list(map(_SPAN, _SENTENCE_END.finditer(text)))
         self.boundaries = [start for start, _ in spans]  # where each boundary begins
         self.starts = [0] + [end for _, end in spans]  # where each sentence begins
+        self._whole: dict[tuple[int, int], str] = {}  # a sentence often holds several matches
 
     def _end_before(self, boundary: int) -> int:
         """Where the sentence before boundary number `boundary` ends, its punctuation kept."""
@@ -193,7 +213,10 @@ class _Sentences:
         first = self.starts[bisect_right(self.starts, start) - 1]
         last = self._end_before(bisect_left(self.boundaries, end))
         if last - first <= SNIPPET_SENTENCE_MAX:
-            return " ".join(text[first:last].split())
+            sentence = self._whole.get((first, last))
+            if sentence is None:
+                sentence = self._whole[first, last] = " ".join(text[first:last].split())
+            return sentence
         low, high = max(first, start - SNIPPET_SIDE), min(last, end + SNIPPET_SIDE)
         # Cut at word boundaries: drop a partial word at either edge.
         if low > first and not text[low - 1].isspace():
@@ -230,7 +253,8 @@ def _resolve(
 
 def _most_specific(survivors: list[_Occurrence]) -> list[_Occurrence]:
     """One include per stretch of tokens: the most specific, then the earliest."""
-    if len(survivors) == 1:
+    # Found in token order: when no two share a token, all are reported.
+    if all(earlier[2] < later[1] for earlier, later in zip(survivors, survivors[1:])):
         return survivors
     covered: set[int] = set()
     reported = []
@@ -276,7 +300,7 @@ class TopicSet:
         return tuple(t.name for t in self.topics)
 
     def clear_memos(self) -> None:
-        """Forget the per-key lookups (benchmarks measure a cold start with it)."""
+        """Forget the per-word lookups (benchmarks measure a cold start with it)."""
         for index in self._indexes.values():
             index.memo.clear()
 
@@ -314,16 +338,25 @@ class TopicSet:
     def _occurrences(self, words: Words, index: _Index) -> list[_Occurrence]:
         """Every (entry, first token, last token) where all of a pattern's words match."""
         found = []
-        keys = words.keys
-        count = len(keys)
-        for first, entries in index.first_word_hits(keys):
+        count = len(words.parts) // 2
+        for first, entries in index.first_word_hits(words):
+            second = None  # the key of the next token, once a multi-word pattern needs it
             for entry in entries:
+                if not entry.rest:
+                    found.append((entry, first, first))
+                    continue
+                # Most multi-word patterns fail on the second word: test it first, cheaply.
+                if second is None:
+                    second = words.key(first + 1) if first + 1 < count else ""
+                expected, is_prefix = entry.rest[0]
+                if not (second.startswith(expected) if is_prefix else second == expected):
+                    continue
                 last = first
                 for expected, is_prefix in entry.rest:
                     following = last + 1
                     if following >= count:
                         break
-                    key = keys[following]
+                    key = words.key(following)
                     if not (key.startswith(expected) if is_prefix else key == expected):
                         break
                     if not _GAP.fullmatch(words.gap_after(last)):
@@ -344,19 +377,27 @@ class TopicSet:
             by_topic.setdefault(occurrence[0].topic, ([], []))[occurrence[0].exclude].append(occurrence)
         matches: dict[int, list[Match]] = {}
         conflicts: dict[int, list[Conflict]] = {}
-        sentences = _Sentences(text) if by_topic else None
+        if not by_topic:
+            return matches, conflicts
+        decided = {}
         for number, (includes, excludes) in by_topic.items():
-            topic = self.topics[number]
             survivors, lost = _resolve(includes, excludes) if excludes else (includes, [])
-            reported = sorted(
-                ((entry, *words.span(first, last)) for entry, first, last in _most_specific(survivors)),
-                key=itemgetter(1),
-            )
+            decided[number] = (_most_specific(survivors), lost)
+        words.locate(
+            token
+            for reported, lost in decided.values()
+            for occurrence in chain(reported, (o for _, include, exclude in lost for o in (include, exclude)))
+            for token in occurrence[1:]
+        )
+        snippet = _Sentences(text).snippet
+        for number, (reported, lost) in decided.items():
+            topic = self.topics[number]
             if reported:
-                name, label, snippet = topic.name, topic.label, sentences.snippet
+                name, label = topic.name, topic.label
+                spans = sorted(((words.span(first, last), entry) for entry, first, last in reported), key=itemgetter(0))
                 matches[number] = [
                     Match(name, label, entry.pattern.term, field, start, end, text[start:end], snippet(start, end))
-                    for entry, start, end in reported
+                    for (start, end), entry in spans
                 ]
             if lost:
                 conflicts[number] = [_conflict(topic.name, field, text, words, *c) for c in lost]
