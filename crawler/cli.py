@@ -99,8 +99,13 @@ def _replay(path: str | None):
 
     if not path:
         return contextlib.nullcontext()
+    if not Path(path).is_file() and Path(path + ".yaml").is_file():
+        path += ".yaml"  # "cassettes/crawl_twice" names cassettes/crawl_twice.yaml
     if not Path(path).is_file():
-        raise CliError(f"no cassette at {path}", EXIT_USAGE)
+        folder = Path(path).parent
+        known = sorted(str(c.with_suffix("")) for c in folder.glob("*.yaml")) if folder.is_dir() else []
+        hint = f"; cassettes there: {', '.join(known)}" if known else ""
+        raise CliError(f"no cassette at {path}{hint}", EXIT_USAGE)
     import vcr
 
     return vcr.VCR(record_mode="none", match_on=("method", "scheme", "host", "port", "path", "query")).use_cassette(
@@ -276,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Read list page 1 of each language (and further pages while they hold "
                            "unseen releases), fetch every release not yet stored, store it, print a summary.")
     crawl.add_argument("--replay", metavar="CASSETTE",
-                       help="answer requests from a recorded cassette (cassettes/*.yaml) instead of the network")
+                       help="answer requests from a recorded cassette instead of the network: a file, or its name without .yaml (cassettes/crawl_twice)")
     crawl.set_defaults(func=lambda a: run_pass(a, "crawl"))
 
     backfill = sub.add_parser("backfill", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,

@@ -114,6 +114,18 @@ def test_replay_of_a_missing_cassette(store, capsys):
     assert "no cassette at nope.yaml" in capsys.readouterr().err
 
 
+def test_replay_names_the_cassettes_there_when_one_is_missing(store, capsys):
+    folder = str(Path(CASSETTE).parent)
+    assert main(["crawl", "--replay", f"{folder}/nope", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert f"no cassette at {folder}/nope" in err and f"{folder}/crawl_twice" in err
+
+
+def test_replay_takes_a_cassette_name_without_its_extension(store, capsys):
+    assert main(["crawl", "--replay", CASSETTE.removesuffix(".yaml"), "--store", store]) == 0
+    assert "32 new" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("command", [[], ["crawl"], ["backfill"], ["show"], ["status"]])
 def test_help_explains_every_command(command, capsys):
     with pytest.raises(SystemExit) as done:
