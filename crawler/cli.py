@@ -281,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Read list page 1 of each language (and further pages while they hold "
                            "unseen releases), fetch every release not yet stored, store it, print a summary.")
     crawl.add_argument("--replay", metavar="CASSETTE",
-                       help="answer requests from a recorded cassette instead of the network: a file, or its name without .yaml (cassettes/crawl_twice)")
+                       help="answer requests from a recorded cassette instead of the network: "
+                       "a file, or its name without .yaml (cassettes/crawl_twice)")
     crawl.set_defaults(func=lambda a: run_pass(a, "crawl"))
 
     backfill = sub.add_parser("backfill", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,

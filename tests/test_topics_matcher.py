@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from crawler.topics import Match, load_topics
+from crawler.topics import Match, load_topics, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = (ROOT / "tests" / "data" / "seed_5782_uz.txt").read_text(encoding="utf-8")
@@ -246,11 +248,6 @@ def test_known_gaps(topics, text, lang, fired, why):
 
 
 # --- offsets and memo, on generated text ---------------------------------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from crawler.topics import tokenize  # noqa: E402
 
 PIECES = [
     "Қозоғистон", "Qozog‘iston", "QOZOG'ISTON", "қозоқ", "томон", "чегара", "chegarasi", "сув", "suv",

@@ -14,7 +14,7 @@ The table is TOPICS.md's, applied exactly. What it leaves open is decided (and c
 е after an apostrophe is "ye" (the apostrophe stands for ъ), a word-final oʻ/gʻ keeps its
 apostrophe in the token, and Russian ё folds to е.
 
-Keys are memoized per word (see split_words): a release repeats its words, and so do releases.
+Keys are memoized per word (see keys_of): a release repeats its words, and so do releases.
 """
 
 from __future__ import annotations

@@ -340,23 +340,17 @@ class TopicSet:
         found = []
         count = len(words.parts) // 2
         for first, entries in index.first_word_hits(words):
-            second = None  # the key of the next token, once a multi-word pattern needs it
+            second = None  # the next token's key: the patterns starting here all test it
             for entry in entries:
-                if not entry.rest:
-                    found.append((entry, first, first))
-                    continue
-                # Most multi-word patterns fail on the second word: test it first, cheaply.
-                if second is None:
-                    second = words.key(first + 1) if first + 1 < count else ""
-                expected, is_prefix = entry.rest[0]
-                if not (second.startswith(expected) if is_prefix else second == expected):
-                    continue
                 last = first
                 for expected, is_prefix in entry.rest:
                     following = last + 1
                     if following >= count:
                         break
-                    key = words.key(following)
+                    if following == first + 1:
+                        key = second = words.key(following) if second is None else second
+                    else:
+                        key = words.key(following)
                     if not (key.startswith(expected) if is_prefix else key == expected):
                         break
                     if not _GAP.fullmatch(words.gap_after(last)):
