@@ -6,7 +6,8 @@
         print(match.topic, match.term, match.text, match.start, match.end, match.snippet)
 
 fold.py folds and tokenizes, patterns.py reads, validates and lints topic files, matcher.py
-matches, evaluate.py measures precision and recall on a labeled corpus, commands.py is the CLI.
+matches (prefilter.py points it at the few words worth a look), evaluate.py measures precision
+and recall on a labeled corpus, commands.py is the CLI.
 """
 
 from crawler.topics.fold import Token, fold, guess_language, tokenize

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from itertools import accumulate, compress, repeat
 from operator import is_
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 # Bumped whenever a key can change for the same input; part of TopicSet.fingerprint, so a store
 # re-tags after an upgrade that changes folding.
@@ -49,16 +49,16 @@ _MARK = r"[\u0300-\u036f\u0483-\u0487]"
 _FINAL_APOSTROPHE = rf"(?:(?<=[oOgG])[{APOSTROPHES}])?"
 # Possessive quantifiers: what follows a run of letters never gives letters back, so they change
 # no match, only spare the engine the attempts (a third faster on Latin text with apostrophes).
-_TOKEN = re.compile(
+TOKEN = re.compile(
     rf"(?:{_LETTER}{_MARK}*+)++(?:[{APOSTROPHES}]{{1,2}}(?:{_LETTER}{_MARK}*+)++)*+{_FINAL_APOSTROPHE}"
 )
 # Splitting on a captured token gives [gap, word, gap, word, ..., gap] as plain strings, cheaper
 # than a match object per token; offsets are running sums of the lengths.
-_SPLIT = re.compile(f"({_TOKEN.pattern})")
+_SPLIT = re.compile(f"({TOKEN.pattern})")
 # The regex engine tests explicit ranges far faster than "\w minus digits": so first split with
 # the letters of the Latin and Cyrillic blocks only. When a gap then holds another letter (Greek,
 # ª, ...) or a combining mark, the text is split again with the full definition, so the tokens
-# are always those of _TOKEN.
+# are always those of TOKEN.
 _COMMON_LETTER = "[a-zA-Z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0400-\u0481\u048a-\u04ff]"
 _SPLIT_COMMON = re.compile(
     rf"({_COMMON_LETTER}++(?:[{APOSTROPHES}]{{1,2}}{_COMMON_LETTER}++)*+{_FINAL_APOSTROPHE})"
@@ -267,16 +267,15 @@ def keys_of(words: list[str], lexicon: str) -> list[str]:
 
 
 class Words:
-    """The tokens of a text as parallel lists, the form the matcher scans."""
+    """The tokens of a text as parallel lists."""
 
-    __slots__ = ("parts", "lexicon", "_keys", "_starts", "_located")
+    __slots__ = ("parts", "lexicon", "_keys", "_starts")
 
     def __init__(self, parts: list[str], lexicon: str) -> None:
         self.parts = parts  # [gap, word, gap, word, ..., gap]: word i is parts[2*i + 1]
         self.lexicon = lexicon
         self._keys: list[str] | None = None
         self._starts: list[int] | None = None
-        self._located: dict[int, int] = {}
 
     @property
     def words(self) -> list[str]:
@@ -289,45 +288,13 @@ class Words:
             self._keys = keys_of(self.words, self.lexicon)
         return self._keys
 
-    def key(self, i: int) -> str:
-        """The key of word i alone."""
-        if self._keys is not None:
-            return self._keys[i]
-        word = self.parts[2 * i + 1]
-        key = _fold_cache[self.lexicon].get(word)
-        return key if key is not None else keys_of([word], self.lexicon)[0]
-
     @property
     def starts(self) -> list[int]:
-        """Offset of each word in the text; computed on first use (most texts match nothing)."""
+        """Offset of each word in the text; computed on first use."""
         if self._starts is None:
             # Word i starts where the running length of parts[0 .. 2i] ends.
             self._starts = list(accumulate(map(len, self.parts)))[0:-1:2]
         return self._starts
-
-    def locate(self, words: Iterable[int]) -> None:
-        """Find where these words start, for span(): cheaper than all the offsets when the words
-        are few (the words of a text's matches)."""
-        parts, located = self.parts, self._located
-        position = summed = 0  # position: the length of parts[:summed]
-        for word in sorted(set(words)):
-            end = 2 * word + 1
-            # join, then len: C code that only copies characters, no call per part.
-            position += len("".join(parts[summed:end]))
-            summed = end
-            located[word] = position
-
-    def span(self, first: int, last: int) -> tuple[int, int]:
-        """Offsets from the start of word `first` to the end of word `last`."""
-        located = self._located
-        if first in located and last in located:
-            return located[first], located[last] + len(self.parts[2 * last + 1])
-        starts = self.starts
-        return starts[first], starts[last] + len(self.parts[2 * last + 1])
-
-    def gap_after(self, i: int) -> str:
-        """The text between word i and word i + 1."""
-        return self.parts[2 * i + 2]
 
 
 def split_words(text: str, lang: str = "uz") -> Words:
@@ -407,7 +374,7 @@ def guess_language(text: str) -> str:
     and endings of each language (two points and one). Latin: oʻ/gʻ, reform letters and q without
     u count for Uzbek, then words and endings as for Cyrillic. A tie goes to Russian or English.
     """
-    words = [m.group().casefold() for m in _TOKEN.finditer(text)]
+    words = [m.group().casefold() for m in TOKEN.finditer(text)]
     keys = fold_words(words, "uz")
     cyrillic = len(_CYRILLIC.findall(text))
     latin = len(_LATIN.findall(text))

@@ -1,12 +1,11 @@
 """Matching topics on the tokens of the original text.
 
-Per term list (uz, ru, en) the patterns are indexed by their first word: a dict of exact keys and
-a dict of prefixes. A token looks up its key, then `key[:n]` for the prefix lengths n present,
-longest first — O(token length) whatever the number of patterns. A guard keyed by the first few
-letters skips the prefix loop for most tokens, and the result is memoized per word as written (a
-release repeats its words, and so do releases): a word seen before costs one dict lookup and is
-not folded again. A multi-word pattern is checked from its first word onwards, and only the
-tokens of matches get their offsets computed.
+Per term list (uz, ru, en) the patterns are indexed word by word (see _Index): a token's key is
+looked up among the first words, and only after a hit is the next token looked up among the
+second words of the patterns that hit. Few words of a release can start any pattern; the
+prefilter (prefilter.py) points at them at C speed, and only they are tokenized, folded and
+looked up. Their lookups are memoized per word as written: a word seen before costs one dict
+lookup and is not folded again. Text the prefilter cannot read has every word looked up.
 
 Conflicts: within a topic, an include occurrence loses to any exclude occurrence sharing a token
 with it whose pattern is at least as specific (more literal characters; a tie goes to the exclude).
@@ -29,11 +28,12 @@ from crawler.topics.fold import (
     FOLD_VERSION,
     JOINERS,
     LEXICONS,
-    Words,
+    TOKEN,
     keys_of,
     lexicon_of,
     split_words,
 )
+from crawler.topics.prefilter import Prefilter, byte_table, encode
 
 if TYPE_CHECKING:
     from crawler.topics.patterns import Pattern, Topic
@@ -49,6 +49,24 @@ _SPAN = methodcaller("span")
 # A sentence ends at . ! ? … (and closing quotes) before white space, or at a blank line. Both
 # branches start with one character class so the regex engine can skip to candidates.
 _SENTENCE_END = re.compile(r"[.!?…\n](?:(?<=[.!?…])[.!?…]*[\"'»”)\]]*(?=\s)|(?<=\n)[^\S\n]*\n)")
+_CLOSING = "\"'»”)]"
+
+
+def _sentence_byte(char: str) -> bytes:
+    if char in ".!?…":
+        return b"."
+    if char == "\n":
+        return b"\n"
+    if char in _CLOSING:
+        return b'"'
+    return b" " if char.isspace() else b"x"
+
+
+# The same boundaries found in the prefilter's encoding of a text, each character class one byte:
+# two regexes that each start with a literal, which the regex engine skips to several times
+# faster than to the class that starts _SENTENCE_END (the two cannot overlap: no byte in common).
+_SENTENCE_BYTES = byte_table(_sentence_byte)
+_SENTENCE_ENDS_IN_BYTES = (re.compile(rb'\.\.*"*(?=[ \n])'), re.compile(rb"\n *\n"))
 
 
 class Match(NamedTuple):
@@ -135,87 +153,166 @@ class _Entry:
 
     topic: int
     pattern: Pattern
-    rest: tuple[tuple[str, bool], ...]  # the words after the first
     specificity: int
     exclude: bool
 
 
-class _Index:
-    """The patterns of one term list, by their first word."""
+class _Group(NamedTuple):
+    """The patterns sharing a word (one exact key, or one prefix) at some depth."""
 
-    def __init__(self, entries: Iterable[_Entry]) -> None:
-        self.exact: dict[str, list[_Entry]] = {}
-        self.prefix: dict[str, list[_Entry]] = {}
+    ending: tuple[_Entry, ...]  # the patterns with no word after this one
+    longer: _Index | None  # the others, by their next word
+
+
+_Heads = tuple[_Group, ...]  # the groups whose word matches a key
+
+
+class _Index:
+    """Patterns by their word number `depth`: a dict of exact keys and a dict of prefixes.
+
+    A key looks up its exact entry, then `key[:n]` for the prefix lengths n present, longest
+    first: O(key length) whatever the number of patterns. A guard keyed by the first few letters
+    skips the prefix loop for most keys. Patterns of more words hang below, indexed by their next
+    word, so a text's words are checked against second words only after a first word matched."""
+
+    def __init__(self, entries: Iterable[_Entry], lexicon: str, depth: int = 0) -> None:
+        self.lexicon = lexicon
+        by_word: dict[tuple[str, bool], list[_Entry]] = {}
         for entry in entries:
-            key, is_prefix = entry.pattern.words[0]
-            (self.prefix if is_prefix else self.exact).setdefault(key, []).append(entry)
+            by_word.setdefault(entry.pattern.words[depth], []).append(entry)
+        self.exact: dict[str, _Group] = {}
+        self.prefix: dict[str, _Group] = {}
+        for (key, is_prefix), group in by_word.items():
+            longer = [entry for entry in group if len(entry.pattern.words) > depth + 1]
+            ending = tuple(entry for entry in group if len(entry.pattern.words) == depth + 1)
+            (self.prefix if is_prefix else self.exact)[key] = _Group(
+                ending, _Index(longer, lexicon, depth + 1) if longer else None
+            )
         # The guard: the shortest prefix length, and for each head of that length the prefix
-        # lengths (longest first) worth looking up for a token starting with it.
+        # lengths (longest first) worth looking up for a key starting with it.
         self.guard_length = min((len(p) for p in self.prefix), default=1)
         lengths_by_head: dict[str, set[int]] = {}
         for p in self.prefix:
             lengths_by_head.setdefault(p[: self.guard_length], set()).add(len(p))
         self.guard = {head: sorted(lengths, reverse=True) for head, lengths in lengths_by_head.items()}
-        self.memo: dict[str, tuple[_Entry, ...]] = {}
 
-    def _entries_of_key(self, key: str) -> tuple[_Entry, ...]:
-        entries = list(self.exact.get(key, ()))
+    def heads(self, key: str) -> _Heads:
+        """The groups whose word here matches `key`: the exact one, then prefixes longest first."""
+        group = self.exact.get(key)
+        heads = () if group is None else (group,)
         for n in self.guard.get(key[: self.guard_length], ()):
-            if n <= len(key):
-                entries.extend(self.prefix.get(key[:n], ()))
-        return tuple(entries)
+            if n <= len(key) and key[:n] in self.prefix:
+                heads += (self.prefix[key[:n]],)
+        return heads
 
-    def _learn(self, words: list[str], lexicon: str) -> None:
-        """Memoize the entries of words not seen before; most have none, found at C speed."""
+
+class _FirstWords(_Index):
+    """The index of the patterns' first words, with the prefilter and a memo per written word."""
+
+    def __init__(self, entries: Iterable[_Entry], lexicon: str) -> None:
+        super().__init__(entries, lexicon)
+        self.memo: dict[str, _Heads] = {}
+        self.prefilter = Prefilter([*self.exact, *self.prefix], lexicon)
+
+    def _learn(self, words: list[str]) -> None:
+        """Memoize the heads of words not seen before; most have none, found at C speed."""
         words = list(dict.fromkeys(words))
-        keys = keys_of(words, lexicon)
+        keys = keys_of(words, self.lexicon)
         head = itemgetter(slice(0, self.guard_length))
         candidates = map(or_, map(self.exact.__contains__, keys), map(self.guard.__contains__, map(head, keys)))
-        learned = dict.fromkeys(words, ())
+        learned: dict[str, _Heads] = dict.fromkeys(words, ())
         for word, key in compress(zip(words, keys), candidates):
-            learned[word] = self._entries_of_key(key)
+            learned[word] = self.heads(key)
         self.memo.update(learned)
 
-    def first_word_hits(self, words: Words) -> list[tuple[int, tuple[_Entry, ...]]]:
-        """(token number, entries whose first word matches it) for every token with any."""
+    def heads_of_words(self, written: list[str]) -> list[_Heads]:
+        """The heads of each word as written."""
         # Memoized per word as written: a release repeats its words, and so do releases; a word
         # seen before costs one dict lookup, with no folding.
         if len(self.memo) > FOLD_CACHE_LIMIT:
             self.memo.clear()
-        written = words.words
         found = list(map(self.memo.get, written))
         if None in found:
-            self._learn(list(compress(written, map(is_, found, repeat(None)))), words.lexicon)
+            self._learn(list(compress(written, map(is_, found, repeat(None)))))
             found = list(map(self.memo.__getitem__, written))
-        return list(compress(enumerate(found), found))
+        return found
+
+    def first_word_hits(self, text: str, encoded: bytes | None) -> list[_Hit]:
+        """Every token of `text` that some pattern's first word matches, in text order.
+        `encoded`: the text's prefilter.encode(), or None to look every word up."""
+        if encoded is None:
+            words = split_words(text, self.lexicon)
+            starts, written = words.starts, words.words
+        else:
+            starts, written = _tokens_at(text, self.prefilter.candidates(encoded))
+        hits = []
+        for start, word, heads in zip(starts, written, self.heads_of_words(written)):
+            if heads:
+                hits.append(_Hit(start, start + len(word), heads))
+        return hits
+
+
+class _Hit(NamedTuple):
+    start: int
+    end: int
+    heads: _Heads
+
+
+def _tokens_at(text: str, candidates: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> tuple[list[int], list[str]]:
+    """The tokens the prefilter's candidates point at: (starts, words) in text order, no token twice."""
+    words, places = candidates
+    spans = words
+    if places:
+        spans = list(words)
+        for scan_from, offset in places:
+            if scan_from == offset:
+                token = TOKEN.search(text, offset)
+            else:
+                token = next((t for t in TOKEN.finditer(text, scan_from) if t.end() > offset), None)
+            if token is not None:
+                spans.append(token.span())
+        spans = sorted(set(spans))
+    return [start for start, _ in spans], [text[start:end] for start, end in spans]
+
+
+def _next_tokens(text: str, ends: list[int], lexicon: str) -> dict[int, tuple[int, int, str] | None]:
+    """For each offset where a token ends, (start, end, key) of the next token or None."""
+    tokens = [TOKEN.search(text, end) for end in ends]
+    present = [token for token in tokens if token is not None]
+    keys = iter(keys_of([token.group() for token in present], lexicon))  # one batch: one fold
+    return {
+        end: None if token is None else (token.start(), token.end(), next(keys))
+        for end, token in zip(ends, tokens)
+    }
 
 
 class _Sentences:
     """Sentence boundaries of one text, found in one pass, for every snippet cut from it."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, encoded: bytes | None = None) -> None:
+        """`encoded`: the text's prefilter.encode(), when it has one (the boundaries are the same,
+        found faster)."""
         self.text = text
-        spans = list(map(_SPAN, _SENTENCE_END.finditer(text)))
+        if encoded is None:
+            spans = list(map(_SPAN, _SENTENCE_END.finditer(text)))
+        else:
+            classes = encoded.translate(_SENTENCE_BYTES)
+            spans = sorted(chain.from_iterable(map(_SPAN, r.finditer(classes)) for r in _SENTENCE_ENDS_IN_BYTES))
         self.boundaries = [start for start, _ in spans]  # where each boundary begins
         self.starts = [0] + [end for _, end in spans]  # where each sentence begins
+        # Where the sentence before each boundary ends: its punctuation kept, a blank line not.
+        self.ends = [start if text[start] == "\n" else end for start, end in spans] + [len(text)]
         self._whole: dict[tuple[int, int], str] = {}  # a sentence often holds several matches
-
-    def _end_before(self, boundary: int) -> int:
-        """Where the sentence before boundary number `boundary` ends, its punctuation kept."""
-        if boundary == len(self.boundaries):
-            return len(self.text)
-        position = self.boundaries[boundary]
-        return position if self.text[position] == "\n" else self.starts[boundary + 1]
 
     def snippet(self, start: int, end: int) -> str:
         """The sentence holding text[start:end], or about SNIPPET_SIDE characters each side of it."""
         text = self.text
         first = self.starts[bisect_right(self.starts, start) - 1]
-        last = self._end_before(bisect_left(self.boundaries, end))
+        last = self.ends[bisect_left(self.boundaries, end)]
         if last - first <= SNIPPET_SENTENCE_MAX:
             sentence = self._whole.get((first, last))
             if sentence is None:
-                sentence = self._whole[first, last] = " ".join(text[first:last].split())
+                sentence = self._whole[first, last] = _one_line(text[first:last])
             return sentence
         low, high = max(first, start - SNIPPET_SIDE), min(last, end + SNIPPET_SIDE)
         # Cut at word boundaries: drop a partial word at either edge.
@@ -225,11 +322,21 @@ class _Sentences:
         if high < last and not text[high].isspace():
             space = text.rfind(" ", end, high)
             high = space if space != -1 else high
-        body = " ".join(text[low:high].split())
+        body = _one_line(text[low:high])
         return ("…" if low > first else "") + body + ("…" if high < last else "")
 
 
-_Occurrence = tuple[_Entry, int, int]  # a pattern matched on tokens first..last
+def _one_line(text: str) -> str:
+    """`text` with each run of white space made one space, none at either end."""
+    text = text.strip()
+    # Most sentences need no change, and splitting them into words only to join them again costs
+    # ten times the test. Printable text holds no white space but the plain space.
+    if text.isprintable() and "  " not in text:
+        return text
+    return " ".join(text.split())
+
+
+_Occurrence = tuple[_Entry, int, int]  # a pattern matched on text[start:end], whole tokens
 
 
 def _resolve(
@@ -239,8 +346,12 @@ def _resolve(
     survivors: list[_Occurrence] = []
     conflicts: list[tuple[str, _Occurrence, _Occurrence]] = []
     for include in includes:
-        entry, first, last = include
-        overlapping = [e for e in excludes if e[1] <= last and e[2] >= first]
+        entry, start, end = include
+        # Occurrences cover whole tokens, so overlapping text means a shared token.
+        overlapping = [e for e in excludes if e[1] < end and e[2] > start]
+        if not overlapping:
+            survivors.append(include)
+            continue
         # A tie goes to the exclude.
         winners = [e for e in overlapping if e[0].specificity >= entry.specificity]
         if winners:
@@ -253,24 +364,20 @@ def _resolve(
 
 def _most_specific(survivors: list[_Occurrence]) -> list[_Occurrence]:
     """One include per stretch of tokens: the most specific, then the earliest."""
-    # Found in token order: when no two share a token, all are reported.
-    if all(earlier[2] < later[1] for earlier, later in zip(survivors, survivors[1:])):
+    # Found in text order: when no two share a token, all are reported.
+    if all(earlier[2] <= later[1] for earlier, later in zip(survivors, survivors[1:])):
         return survivors
-    covered: set[int] = set()
-    reported = []
+    reported: list[_Occurrence] = []
     for occurrence in sorted(survivors, key=lambda o: (-o[0].specificity, o[1])):
-        tokens = range(occurrence[1], occurrence[2] + 1)
-        if covered.isdisjoint(tokens):
-            covered.update(tokens)
+        _, start, end = occurrence
+        if all(end <= taken[1] or start >= taken[2] for taken in reported):
             reported.append(occurrence)
-    return reported
+    return sorted(reported, key=itemgetter(1))
 
 
-def _conflict(
-    topic: str, field: str, text: str, words: Words, winner: str, include: _Occurrence, exclude: _Occurrence
-) -> Conflict:
-    start, end = words.span(include[1], include[2])
-    exclude_start, exclude_end = words.span(exclude[1], exclude[2])
+def _conflict(topic: str, field: str, text: str, winner: str, include: _Occurrence, exclude: _Occurrence) -> Conflict:
+    _, start, end = include
+    _, exclude_start, exclude_end = exclude
     return Conflict(
         topic=topic,
         winner=winner,
@@ -289,10 +396,14 @@ def _conflict(
 class TopicSet:
     """Loaded topics, ready to match. Build it with crawler.topics.load_topics()."""
 
+    # False: look every word up instead of the prefilter's candidates (same results, slower; the
+    # tests compare the two).
+    prefilter = True
+
     def __init__(self, topics: Sequence[Topic], source: str) -> None:
         self.topics: tuple[Topic, ...] = tuple(topics)
         self.source = source
-        self._indexes = {lexicon: _Index(self._entries(lexicon)) for lexicon in LEXICONS}
+        self._indexes = {lexicon: _FirstWords(self._entries(lexicon), lexicon) for lexicon in LEXICONS}
         self.fingerprint = self._fingerprint()
 
     @property
@@ -312,7 +423,7 @@ class TopicSet:
             for pattern in terms.include + terms.exclude:
                 if pattern.folds_to_nothing:  # lint reports it; an empty prefix would match everything
                     continue
-                yield _Entry(number, pattern, pattern.words[1:], pattern.specificity, pattern.exclude)
+                yield _Entry(number, pattern, pattern.specificity, pattern.exclude)
 
     def _fingerprint(self) -> str:
         """A stable hash of what decides matches: folding, topics, labels and terms as written."""
@@ -335,66 +446,54 @@ class TopicSet:
 
     # --- matching ---------------------------------------------------------------------------
 
-    def _occurrences(self, words: Words, index: _Index) -> list[_Occurrence]:
-        """Every (entry, first token, last token) where all of a pattern's words match."""
-        found = []
-        count = len(words.parts) // 2
-        for first, entries in index.first_word_hits(words):
-            second = None  # the next token's key: the patterns starting here all test it
-            for entry in entries:
-                last = first
-                for expected, is_prefix in entry.rest:
-                    following = last + 1
-                    if following >= count:
-                        break
-                    if following == first + 1:
-                        key = second = words.key(following) if second is None else second
-                    else:
-                        key = words.key(following)
-                    if not (key.startswith(expected) if is_prefix else key == expected):
-                        break
-                    if not _GAP.fullmatch(words.gap_after(last)):
-                        break
-                    last = following
-                else:
-                    found.append((entry, first, last))
+    def _occurrences(self, text: str, encoded: bytes | None, lexicon: str) -> list[_Occurrence]:
+        """Every (entry, start, end) where all of a pattern's words match, in text order."""
+        hits = self._indexes[lexicon].first_word_hits(text, encoded)
+        following = _next_tokens(text, [h.end for h in hits if any(group.longer for group in h.heads)], lexicon)
+        found: list[_Occurrence] = []
+        for start, end, heads in hits:
+            pending = [(heads, end)]
+            while pending:
+                heads, end = pending.pop()
+                for ending, longer in heads:
+                    found.extend((entry, start, end) for entry in ending)
+                    if longer is None:
+                        continue
+                    if end not in following:  # after the second word of a pattern
+                        following.update(_next_tokens(text, [end], lexicon))
+                    token = following[end]
+                    if token is not None and _GAP.fullmatch(text, end, token[0]):
+                        deeper = longer.heads(token[2])
+                        if deeper:
+                            pending.append((deeper, token[1]))
         return found
 
     def _analyse(self, text: str, lang: str, field: str) -> tuple[dict[int, list[Match]], dict[int, list[Conflict]]]:
         """Matches and conflicts of `text`, by topic number."""
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r} (expected one of {', '.join(FIELDS)})")
-        index = self._indexes[lexicon_of(lang)]
-        words = split_words(text, lang)
+        lexicon = lexicon_of(lang)
+        encoded = encode(text) if self.prefilter else None
         by_topic: dict[int, tuple[list[_Occurrence], list[_Occurrence]]] = {}
-        for occurrence in self._occurrences(words, index):
+        for occurrence in self._occurrences(text, encoded, lexicon):
             by_topic.setdefault(occurrence[0].topic, ([], []))[occurrence[0].exclude].append(occurrence)
         matches: dict[int, list[Match]] = {}
         conflicts: dict[int, list[Conflict]] = {}
         if not by_topic:
             return matches, conflicts
-        decided = {}
+        snippet = _Sentences(text, encoded).snippet
         for number, (includes, excludes) in by_topic.items():
             survivors, lost = _resolve(includes, excludes) if excludes else (includes, [])
-            decided[number] = (_most_specific(survivors), lost)
-        words.locate(
-            token
-            for reported, lost in decided.values()
-            for occurrence in chain(reported, (o for _, include, exclude in lost for o in (include, exclude)))
-            for token in occurrence[1:]
-        )
-        snippet = _Sentences(text).snippet
-        for number, (reported, lost) in decided.items():
             topic = self.topics[number]
+            reported = _most_specific(survivors)
             if reported:
                 name, label = topic.name, topic.label
-                spans = sorted(((words.span(first, last), entry) for entry, first, last in reported), key=itemgetter(0))
                 matches[number] = [
                     Match(name, label, entry.pattern.term, field, start, end, text[start:end], snippet(start, end))
-                    for (start, end), entry in spans
+                    for entry, start, end in reported
                 ]
             if lost:
-                conflicts[number] = [_conflict(topic.name, field, text, words, *c) for c in lost]
+                conflicts[number] = [_conflict(topic.name, field, text, *c) for c in lost]
         return matches, conflicts
 
     def match(self, text: str, lang: str, field: str = "body") -> list[Match]:
