@@ -164,7 +164,11 @@ class _Group(NamedTuple):
     longer: _Index | None  # the others, by their next word
 
 
-_Heads = tuple[_Group, ...]  # the groups whose word matches a key
+# The groups whose word matches a key (the exact one, then prefixes longest first), and whether
+# any has patterns going on past this word. Plain tuples: a named tuple's constructor is a Python
+# function, dear at the rate the matcher makes them.
+_Heads = tuple[tuple[_Group, ...], bool]
+_Hit = tuple[int, int, _Heads]  # a token some pattern's first word matches: start, end, heads
 
 
 class _Index:
@@ -195,15 +199,36 @@ class _Index:
         for p in self.prefix:
             lengths_by_head.setdefault(p[: self.guard_length], set()).add(len(p))
         self.guard = {head: sorted(lengths, reverse=True) for head, lengths in lengths_by_head.items()}
+        self._memo: dict[str, _Heads | tuple[()]] = {}
+        self._below = [group.longer for group in (*self.exact.values(), *self.prefix.values()) if group.longer]
 
-    def heads(self, key: str) -> _Heads:
-        """The groups whose word here matches `key`: the exact one, then prefixes longest first."""
-        group = self.exact.get(key)
-        heads = () if group is None else (group,)
-        for n in self.guard.get(key[: self.guard_length], ()):
-            if n <= len(key) and key[:n] in self.prefix:
-                heads += (self.prefix[key[:n]],)
+    def heads(self, key: str) -> _Heads | tuple[()]:
+        """The groups whose word here matches `key`, or () when none does."""
+        heads = self._memo.get(key)
+        if heads is None:
+            if len(self._memo) > FOLD_CACHE_LIMIT:
+                self._memo.clear()
+            heads = self._memo[key] = self._heads(key)
         return heads
+
+    def clear_memos(self) -> None:
+        self._memo.clear()
+        for index in self._below:
+            index.clear_memos()
+
+    def _heads(self, key: str) -> _Heads | tuple[()]:
+        groups = []
+        group = self.exact.get(key)
+        if group is not None:
+            groups.append(group)
+        for n in self.guard.get(key[: self.guard_length], ()):
+            if n <= len(key):
+                group = self.prefix.get(key[:n])
+                if group is not None:
+                    groups.append(group)
+        if not groups:
+            return ()
+        return tuple(groups), any([group.longer is not None for group in groups])
 
 
 class _FirstWords(_Index):
@@ -211,8 +236,12 @@ class _FirstWords(_Index):
 
     def __init__(self, entries: Iterable[_Entry], lexicon: str) -> None:
         super().__init__(entries, lexicon)
-        self.memo: dict[str, _Heads] = {}
+        self.memo: dict[str, _Heads | tuple[()]] = {}
         self.prefilter = Prefilter([*self.exact, *self.prefix], lexicon)
+
+    def clear_memos(self) -> None:
+        super().clear_memos()
+        self.memo.clear()
 
     def _learn(self, words: list[str]) -> None:
         """Memoize the heads of words not seen before; most have none, found at C speed."""
@@ -220,12 +249,12 @@ class _FirstWords(_Index):
         keys = keys_of(words, self.lexicon)
         head = itemgetter(slice(0, self.guard_length))
         candidates = map(or_, map(self.exact.__contains__, keys), map(self.guard.__contains__, map(head, keys)))
-        learned: dict[str, _Heads] = dict.fromkeys(words, ())
+        learned: dict[str, _Heads | tuple[()]] = dict.fromkeys(words, ())
         for word, key in compress(zip(words, keys), candidates):
             learned[word] = self.heads(key)
         self.memo.update(learned)
 
-    def heads_of_words(self, written: list[str]) -> list[_Heads]:
+    def heads_of_words(self, written: list[str]) -> list[_Heads | tuple[()]]:
         """The heads of each word as written."""
         # Memoized per word as written: a release repeats its words, and so do releases; a word
         # seen before costs one dict lookup, with no folding.
@@ -245,17 +274,11 @@ class _FirstWords(_Index):
             starts, written = words.starts, words.words
         else:
             starts, written = _tokens_at(text, self.prefilter.candidates(encoded))
-        hits = []
-        for start, word, heads in zip(starts, written, self.heads_of_words(written)):
-            if heads:
-                hits.append(_Hit(start, start + len(word), heads))
-        return hits
-
-
-class _Hit(NamedTuple):
-    start: int
-    end: int
-    heads: _Heads
+        return [
+            (start, start + len(word), heads)
+            for start, word, heads in zip(starts, written, self.heads_of_words(written))
+            if heads
+        ]
 
 
 def _tokens_at(text: str, candidates: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> tuple[list[int], list[str]]:
@@ -367,12 +390,18 @@ def _most_specific(survivors: list[_Occurrence]) -> list[_Occurrence]:
     # Found in text order: when no two share a token, all are reported.
     if all(earlier[2] <= later[1] for earlier, later in zip(survivors, survivors[1:])):
         return survivors
+    # The reported occurrences, by start: they never overlap, so a new one overlaps one of them
+    # only if it overlaps its neighbour on either side.
+    starts: list[int] = []
     reported: list[_Occurrence] = []
     for occurrence in sorted(survivors, key=lambda o: (-o[0].specificity, o[1])):
         _, start, end = occurrence
-        if all(end <= taken[1] or start >= taken[2] for taken in reported):
-            reported.append(occurrence)
-    return sorted(reported, key=itemgetter(1))
+        place = bisect_right(starts, start)
+        if (place and reported[place - 1][2] > start) or (place < len(starts) and starts[place] < end):
+            continue
+        starts.insert(place, start)
+        reported.insert(place, occurrence)
+    return reported
 
 
 def _conflict(topic: str, field: str, text: str, winner: str, include: _Occurrence, exclude: _Occurrence) -> Conflict:
@@ -413,7 +442,7 @@ class TopicSet:
     def clear_memos(self) -> None:
         """Forget the per-word lookups (benchmarks measure a cold start with it)."""
         for index in self._indexes.values():
-            index.memo.clear()
+            index.clear_memos()
 
     def _entries(self, lexicon: str) -> Iterable[_Entry]:
         for number, topic in enumerate(self.topics):
@@ -449,27 +478,33 @@ class TopicSet:
     def _occurrences(self, text: str, encoded: bytes | None, lexicon: str) -> list[_Occurrence]:
         """Every (entry, start, end) where all of a pattern's words match, in text order."""
         hits = self._indexes[lexicon].first_word_hits(text, encoded)
-        following = _next_tokens(text, [h.end for h in hits if any(group.longer for group in h.heads)], lexicon)
+        following = _next_tokens(text, [end for _, end, (_, longer) in hits if longer], lexicon)
         found: list[_Occurrence] = []
         for start, end, heads in hits:
             pending = [(heads, end)]
             while pending:
                 heads, end = pending.pop()
-                for ending, longer in heads:
-                    found.extend((entry, start, end) for entry in ending)
+                for ending, longer in heads[0]:
+                    for entry in ending:
+                        found.append((entry, start, end))
                     if longer is None:
                         continue
                     if end not in following:  # after the second word of a pattern
                         following.update(_next_tokens(text, [end], lexicon))
                     token = following[end]
-                    if token is not None and _GAP.fullmatch(text, end, token[0]):
+                    # Most gaps are one space: no regex for them.
+                    if token is not None and (
+                        (token[0] == end + 1 and text[end] == " ") or _GAP.fullmatch(text, end, token[0])
+                    ):
                         deeper = longer.heads(token[2])
                         if deeper:
                             pending.append((deeper, token[1]))
         return found
 
-    def _analyse(self, text: str, lang: str, field: str) -> tuple[dict[int, list[Match]], dict[int, list[Conflict]]]:
-        """Matches and conflicts of `text`, by topic number."""
+    def _analyse(
+        self, text: str, lang: str, field: str, explain: bool = False
+    ) -> tuple[dict[int, list[Match]], dict[int, list[Conflict]]]:
+        """Matches of `text` by topic number, and its conflicts when `explain` (else none)."""
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r} (expected one of {', '.join(FIELDS)})")
         lexicon = lexicon_of(lang)
@@ -492,7 +527,7 @@ class TopicSet:
                     Match(name, label, entry.pattern.term, field, start, end, text[start:end], snippet(start, end))
                     for entry, start, end in reported
                 ]
-            if lost:
+            if lost and explain:
                 conflicts[number] = [_conflict(topic.name, field, text, *c) for c in lost]
         return matches, conflicts
 
@@ -512,7 +547,7 @@ class TopicSet:
 
     def explain(self, text: str, lang: str, field: str = "body") -> Explanation:
         """What fired and on which words, and every include/exclude conflict with its winner."""
-        matches, conflicts = self._analyse(text, lang, field)
+        matches, conflicts = self._analyse(text, lang, field, explain=True)
         return Explanation(
             lang=lang,
             lexicon=lexicon_of(lang),
