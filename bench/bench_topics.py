@@ -6,8 +6,11 @@ The release is the seed (president.uz/uz/lists/view/5782, Uzbek Cyrillic) follow
 sentences of the labeled corpus until it holds about 1,000 words, cleaned by crawler.normalize as
 the store holds it. It fires all three default topics (about 50 matches), so every stage (folding,
 lookups, conflicts, snippets) is exercised; the corpus sentences make it denser in matches than a
-release, so the seed alone is measured too. With --lang ru or en the text is corpus sentences only:
-about 500 words, nearly every sentence a match, so per-match work weighs more than in a release.
+release, so the seed alone is measured too. --lang oz does the same in Latin letters: the seed
+written as the site's /oz/ pages write Uzbek (oʻ and gʻ with U+2018), then oz corpus sentences.
+With --lang ru or en the text is corpus sentences only (there is no real release in those
+languages here): about 500 words, nearly every sentence a match, so per-match work weighs far
+more than in a release.
 
 - presswatch, cold: the fold memo and the per-word lookup memo are emptied before each run, as for
   the first release after a start (every distinct word is folded).
@@ -15,8 +18,8 @@ about 500 words, nearly every sentence a match, so per-match work weighs more th
 - naive: one compiled regex per configured term of the release's language, run over the
   lower-cased text (no folding: it would miss Latin-script text and apostrophe variants, so it
   does less work than presswatch, not more).
-Each figure is the median of --repeat runs (the best in brackets); the methods run in the same
-process, interleaved, so load on the machine hits them alike. A last line repeats the measure with
+Each figure is the median of --repeat samples (the best in brackets); the methods run in the same
+process, interleaved, so load on the machine hits them alike (see measure()). A last line repeats the measure with
 the default topics --copies times over: presswatch's lookups cost the same whatever the number of
 terms (its time there grows with the matches, ten times as many), the naive baseline's grows
 linearly with the terms.
@@ -43,11 +46,44 @@ TARGET_WORDS = 1000
 BATCH = 10  # presswatch releases per sample: about the time of one naive run
 
 
+# Uzbek Cyrillic to Latin as the site's /oz/ pages write it: the case kept, oʻ and gʻ with a
+# turned comma (U+2018), the tutuq ъ as an apostrophe (U+2019).
+_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ё": "yo", "ж": "j", "з": "z", "и": "i",
+    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s",
+    "т": "t", "у": "u", "ф": "f", "х": "x", "ҳ": "h", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "’",
+    "ь": "", "ы": "i", "э": "e", "ю": "yu", "я": "ya", "ў": "o‘", "қ": "q", "ғ": "g‘",
+}
+_VOWELS = set("аеёиоуўэюяы")
+
+
+def to_latin(text: str) -> str:
+    """Uzbek Cyrillic text in the Latin alphabet (the bench's /oz/ version of the seed)."""
+    out = []
+    for i, char in enumerate(text):
+        lower = char.lower()
+        before = text[i - 1].lower() if i else " "
+        if lower == "е":
+            latin = "ye" if not before.isalpha() or before in _VOWELS or before in "ъь" else "e"
+        elif lower == "ц":
+            latin = "ts" if before in _VOWELS else "s"
+        else:
+            latin = _LATIN.get(lower, char)
+        if char != lower and latin:
+            after = text[i + 1] if i + 1 < len(text) else ""
+            latin = latin.upper() if after.isupper() else latin[0].upper() + latin[1:]
+        out.append(latin)
+    return "".join(out)
+
+
 def release_text(lang: str, target_words: int = TARGET_WORDS) -> tuple[str, str]:
-    """(title, body) of about `target_words` words, cleaned as the store holds them."""
+    """(title, body) of about `target_words` words, cleaned as the store holds them: the seed
+    (in Latin letters for oz), then labeled corpus sentences of the language."""
     seed = SEED.read_text(encoding="utf-8").strip()
+    if lang == "oz":
+        seed = to_latin(seed)
     head, _, rest = seed.partition("\n\n")
-    paragraphs = rest.split("\n Манба")[0].split("\n\n") if lang == "uz" else []
+    paragraphs = rest.split("\n Manba" if lang == "oz" else "\n Манба")[0].split("\n\n") if lang in ("uz", "oz") else []
     count = len(tokenize(" ".join(paragraphs), lang))
     for line in CORPUS.read_text(encoding="utf-8").splitlines():
         case = json.loads(line)
@@ -57,7 +93,7 @@ def release_text(lang: str, target_words: int = TARGET_WORDS) -> tuple[str, str]
             paragraphs.append(case["text"])
             count += len(tokenize(case["text"], lang))
     paragraphs = clean_paragraphs(paragraphs)
-    title = clean_text(head) if lang == "uz" else paragraphs.pop(0)
+    title = clean_text(head) if lang in ("uz", "oz") else paragraphs.pop(0)
     return title, join_body(paragraphs)
 
 
@@ -165,12 +201,12 @@ def main() -> None:
         best_ratio = best_ms(timings["naive regex"]) / best_ms(timings[name])
         print(f"speed-up over naive, {name.split(', ')[1]}: {ratio:.1f}x (best {best_ratio:.1f}x)")
 
-    if args.lang == "uz":
-        seed_title, seed_body = release_text("uz", target_words=0)
-        seed_words = len(tokenize(seed_title, "uz")) + len(tokenize(seed_body, "uz"))
-        seed_matches = len(topics.match_item(seed_title, seed_body, "uz"))
+    if args.lang in ("uz", "oz"):
+        seed_title, seed_body = release_text(args.lang, target_words=0)
+        seed_words = len(tokenize(seed_title, args.lang)) + len(tokenize(seed_body, args.lang))
+        seed_matches = len(topics.match_item(seed_title, seed_body, args.lang))
         alone = {name: median_ms(samples) for name, samples in
-                 measure(topics, patterns, seed_title, seed_body, "uz", args.repeat).items()}
+                 measure(topics, patterns, seed_title, seed_body, args.lang, args.repeat).items()}
         print(f"\nthe seed release alone ({seed_words} words, {seed_matches} matches): "
               f"presswatch cold {alone['presswatch, cold']:.3f} ms, warm {alone['presswatch, warm']:.3f} ms, "
               f"naive {alone['naive regex']:.3f} ms: "

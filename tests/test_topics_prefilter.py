@@ -114,7 +114,10 @@ def test_text_outside_the_table_is_matched_the_slow_way(default_pair):
 def test_words_split_by_apostrophe_runs(default_pair, apostrophes):
     # One or two apostrophes join letters into one word; three or more split them, and the word
     # after them starts a pattern.
-    for text in (f"a{apostrophes}suv", f"o{apostrophes}suv", f"{apostrophes}suv", f"x {apostrophes}чегара"):
+    for text in (
+        f"a{apostrophes}suv", f"o{apostrophes}suv", f"{apostrophes}suv", f"x {apostrophes}чегара",
+        f"suv{apostrophes}", f"suv{apostrophes}x", f"chegara{apostrophes}lar", f"qozog{apostrophes}",
+    ):
         _same(default_pair, text, "oz")
 
 

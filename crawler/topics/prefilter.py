@@ -97,9 +97,11 @@ class Prefilter:
             # A word starts after a space, or after three apostrophes or more (one or two between
             # letters join them into one word). Each regex starts with a literal, which the regex
             # engine skips to far faster than to a class such as [ '].
-            # After a space, the run of letters is taken too: without an apostrophe in or after
-            # it, that run is the word, and no token regex need be run on the text.
-            self._regexes = (re.compile(b" " + head + b"[^ ']*+"), re.compile(THREE_APOSTROPHES + head))
+            # After a space the word is taken too, as fold.TOKEN takes it: letters joined by one
+            # or two apostrophes. Unless an apostrophe starts it or follows it (a quote mark, a
+            # final oʻ, three apostrophes), that is the token, found without a regex on the text.
+            word = b"(?:[^ ']++(?:'{1,2}+[^ ']++)*+)?"
+            self._regexes = (re.compile(b" " + head + word), re.compile(THREE_APOSTROPHES + head))
 
     def _alternatives(self, remaining: frozenset[str], skips: bytes) -> bytes:
         """A regex for byte runs whose folding starts with one of `remaining`."""
