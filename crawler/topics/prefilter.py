@@ -91,26 +91,27 @@ class Prefilter:
             table[code] = byte_of_outputs[outputs]
         self._table = bytes(table)
         heads = frozenset(head[:HEAD_LETTERS] for head in heads if head)
-        self._memo: dict[frozenset[str], bytes] = {}
         self._regexes: tuple[re.Pattern[bytes], ...] = ()
         if heads:
             skips = _class([APOSTROPHE, DROPPED]) + b"*"
-            head = b"(?=" + skips + self._alternatives(heads, skips) + b")"
+            head = b"(?=" + skips + self._alternatives(heads, skips, {}) + b")"
             # A word starts after a space, or after three apostrophes or more (one or two between
             # letters join them into one word). Each regex starts with a literal, which the regex
             # engine skips to far faster than to a class such as [ '].
+            #
             # After a space the word is taken too, as fold.TOKEN takes it: letters joined by one
             # or two apostrophes. Unless an apostrophe starts it or follows it (a quote mark, a
             # final oʻ, three apostrophes), that is the token, found without a regex on the text.
             word = b"(?:[^ ']++(?:'{1,2}+[^ ']++)*+)?"
             self._regexes = (re.compile(b" " + head + word), re.compile(THREE_APOSTROPHES + head))
 
-    def _alternatives(self, remaining: frozenset[str], skips: bytes) -> bytes:
-        """A regex for byte runs whose folding starts with one of `remaining`."""
+    def _alternatives(self, remaining: frozenset[str], skips: bytes, memo: dict[frozenset[str], bytes]) -> bytes:
+        """A regex for byte runs whose folding starts with one of `remaining` (`memo`: the
+        regexes already built for other sets, which the trie's branches often share)."""
         if "" in remaining:
             return b""
-        if remaining in self._memo:
-            return self._memo[remaining]
+        if remaining in memo:
+            return memo[remaining]
         bytes_by_rest: dict[frozenset[str], list[int]] = {}
         for byte, outputs in self.outputs_of_byte.items():
             rest = set()
@@ -123,11 +124,11 @@ class Prefilter:
             if rest:
                 bytes_by_rest.setdefault(frozenset(rest), []).append(byte)
         branches = [
-            _class(group) + (b"" if "" in rest else skips + self._alternatives(rest, skips))
+            _class(group) + (b"" if "" in rest else skips + self._alternatives(rest, skips, memo))
             for rest, group in bytes_by_rest.items()
         ]
         # No letter folds to what is wanted: a regex that matches nothing, never the empty one.
-        self._memo[remaining] = regex = b"(?:" + b"|".join(branches) + b")" if branches else b"(?!)"
+        memo[remaining] = regex = b"(?:" + b"|".join(branches) + b")" if branches else b"(?!)"
         return regex
 
     def candidates(self, encoded: bytes) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
