@@ -2,7 +2,7 @@
 
     python bench/bench_backfill.py [--releases 100] [--rounds 3]
 
-The mirror (`python -m crawler.mirror`, `--releases` sample releases plus the seed, in all four
+The mirror (`python -m devsites.mirror`, `--releases` sample releases plus the seed, in all four
 languages, 12 per list page) runs in its own process, so its CPU is not the crawler's. No
 politeness delay, no latency. Measured in one run, round by round:
 

@@ -2,7 +2,7 @@
 
     python bench/bench_parse.py [--releases 50] [--rounds 7]
 
-The pages are what the local mirror renders (crawler.mirror.render_item_page): `--releases`
+The pages are what the local mirror renders (devsites.mirror.render_item_page): `--releases`
 sample releases in all four languages plus the seed release (president.uz/uz/lists/view/5782, 33
 paragraphs) in all four, with site chrome and a sidebar of five other releases, so about 200
 pages. Measured side by side in one process, interleaved round by round; each figure is the best
@@ -29,10 +29,10 @@ from bs4 import BeautifulSoup, Tag
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.config import SelectorsConfig, SourceConfig
-from crawler.mirror import LANGS, render_item_page, sample_releases, seed_release
 from crawler.normalize import clean_paragraphs, clean_text, is_date_line, parse_item_date
 from crawler.sources.presidentuz import PresidentUz
 from common import machine  # noqa: E402  (bench/ is on sys.path when run as a script)
+from devsites.mirror import LANGS, render_item_page, sample_releases, seed_release  # noqa: E402  (common puts the checkout on sys.path)
 
 BASE = "https://president.uz"
 Page = tuple[str, str, str]  # html, lang, url

@@ -2,7 +2,7 @@
 
     python bench/bench_steady.py [--polls 1000] [--sample-every 100]
 
-The mirror (`python -m crawler.mirror`, 24 sample releases plus the seed, four languages) runs in
+The mirror (`python -m devsites.mirror`, 24 sample releases plus the seed, four languages) runs in
 its own process, so the CPU time measured is the crawler's alone. A first crawl stores everything;
 then the crawler polls `--polls` times in this process, as the daemon does: one Fetcher kept
 across runs, a new Crawler (with the tagging hook) per run, one store.

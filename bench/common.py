@@ -7,6 +7,12 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
+
+# devsites/ (the local mirror) lives in the checkout, not in the installed package.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def machine() -> str:
@@ -20,13 +26,13 @@ def machine() -> str:
 
 
 class MirrorProcess:
-    """`python -m crawler.mirror` on a free port of 127.0.0.1, in its own process, so the server's
+    """`python -m devsites.mirror` on a free port of 127.0.0.1, in its own process, so the server's
     work is not counted against the crawler's CPU time."""
 
     def __init__(self, *mirror_args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crawler.mirror", "--host", "127.0.0.1", "--port", "0", *mirror_args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [sys.executable, "-m", "devsites.mirror", "--host", "127.0.0.1", "--port", "0", *mirror_args],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
         )
         first = self.process.stdout.readline() if self.process.stdout else ""
         if " on http://127.0.0.1:" not in first:

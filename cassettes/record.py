@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from crawler.config import Config, load_config  # noqa: E402
 from crawler.fetch import Fetcher  # noqa: E402
-from crawler.mirror import Charset, Mirror, Release, Status, sample_releases, seed_release  # noqa: E402
+from devsites.mirror import Charset, Mirror, Release, Status, sample_releases, seed_release  # noqa: E402
 from crawler.pipeline import Crawler  # noqa: E402
 from crawler.store import Store  # noqa: E402
 

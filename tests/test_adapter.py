@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from crawler.config import load_config
-from crawler.mirror import render_item_page, render_list_page, sample_releases, seed_release
+from devsites.mirror import render_item_page, render_list_page, sample_releases, seed_release
 from crawler.sources import ParseError, PresidentUz
 
 RELEASES = sample_releases(12)

@@ -316,7 +316,7 @@ def test_crawls_of_the_mirror_first_silent_then_one_message_per_new_release(tmp_
     from crawler.alerts import alerts_hook
     from crawler.config import load_config
     from crawler.fetch import Fetcher
-    from crawler.mirror import Mirror, sample_releases
+    from devsites.mirror import Mirror, sample_releases
     from crawler.pipeline import Crawler
 
     today = dt.datetime.now(TASHKENT).date()

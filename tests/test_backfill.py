@@ -11,7 +11,7 @@ import time
 import pytest
 
 from crawler.cli import main
-from crawler.mirror import Latency, Mirror, sample_releases
+from devsites.mirror import Latency, Mirror, sample_releases
 from crawler.store import Store
 
 RELEASES = sample_releases(40, first_id=9180)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.mirror import Latency, Mirror, sample_releases
+from devsites.mirror import Latency, Mirror, sample_releases
 
 pytestmark = pytest.mark.slow
 

@@ -171,7 +171,7 @@ def test_layout_drift_falls_back_and_is_reported(replay):
 
 
 def test_legacy_and_wrongly_declared_encodings(replay):
-    from crawler.mirror import seed_release
+    from devsites.mirror import seed_release
 
     run = replay("legacy_encoding")
     summary = run.crawl()

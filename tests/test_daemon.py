@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.mirror import Hang, Latency, Mirror, sample_releases
+from devsites.mirror import Hang, Latency, Mirror, sample_releases
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.mirror import Mirror, sample_releases
+from devsites.mirror import Mirror, sample_releases
 
 pytestmark = pytest.mark.slow
 

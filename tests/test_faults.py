@@ -18,7 +18,7 @@ import pytest
 
 from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
-from crawler.mirror import (
+from devsites.mirror import (
     Charset,
     Fault,
     Hang,

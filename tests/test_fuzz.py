@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from crawler.config import Config, SelectorsConfig, SourceConfig
 from crawler.fetch import Fetcher
-from crawler.mirror import (
+from devsites.mirror import (
     LANGS,
     Fault,
     Mirror,

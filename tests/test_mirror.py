@@ -19,7 +19,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
-from crawler.mirror import (
+from devsites.mirror import (
     LANGS,
     SITE_NAMES,
     Charset,
@@ -545,7 +545,7 @@ def test_stop_and_restart():
 
 
 def test_demo_entry_point_runs_and_stops_on_ctrl_c():
-    command = [sys.executable, "-m", "crawler.mirror", "--port", "0", "--releases", "5"]
+    command = [sys.executable, "-m", "devsites.mirror", "--port", "0", "--releases", "5"]
     root = Path(__file__).resolve().parent.parent
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=root) as proc:
         try:

@@ -24,7 +24,7 @@ import pytest
 
 from crawler.config import Config, SourceConfig
 from crawler.fetch import Fetcher, OffsiteError, TooLargeError
-from crawler.mirror import Fault, Mirror, Oversized, Redirect, Response, sample_releases
+from devsites.mirror import Fault, Mirror, Oversized, Redirect, Response, sample_releases
 from crawler.pipeline import Crawler
 from crawler.store import Store
 

@@ -1583,7 +1583,7 @@ def _html_response(page_html: str, modified: int, request_headers) -> Response:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.mirror", description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devsites.mirror", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (default: 8080)")
     parser.add_argument("--releases", type=int, default=24, help="sample releases, plus the seed release")
