@@ -8,7 +8,7 @@ politeness delay, no latency. Measured in one run, round by round:
 
 - presswatch backfill: `Crawler.backfill(pages=N)` into a fresh store: list pages of every
   language, then every release page fetched, parsed, normalized and stored (FTS index included)
-  in its own transaction with the hooks `presswatch backfill` runs (`crawler.cli.release_hooks`:
+  in its own transaction with the hooks `presswatch backfill` runs (`crawler.app.build_crawler`:
   search index, topic tagging, alert outbox; the output names them).
 - tagging only: the same with the topic-tagging hook alone (when crawler.topics is installed).
 - no hooks: fetch, parse, normalize, store: what the hooks cost.
@@ -21,7 +21,6 @@ Figures are release pages per second, best round of --rounds.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,8 +28,8 @@ from pathlib import Path
 
 import httpx
 
-from crawler.cli import release_hooks
-from crawler.tagging import tag_hook
+from crawler.app import build_crawler
+from crawler.tagging import Tagger
 from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
 from crawler.pipeline import Crawler
@@ -45,18 +44,21 @@ def config_for(base_url: str, store: Path) -> Config:
     return Config(source=source, store=StoreConfig(path=str(store)))
 
 
-HookSet = Callable[[Config], list]
-TAGGING = importlib.util.find_spec("crawler.topics") is not None
-VARIANTS: dict[str, HookSet] = {"presswatch backfill": release_hooks}
-if TAGGING:
-    VARIANTS["presswatch backfill, tagging only"] = lambda config: [tag_hook(config)]
-VARIANTS["presswatch backfill, no hooks"] = lambda config: []
+HookSet = Callable[[Config, Store, Fetcher], Crawler]
+VARIANTS: dict[str, HookSet] = {
+    "presswatch backfill": build_crawler,
+    "presswatch backfill, tagging only": lambda c, s, f: Crawler(c, s, f, tagger=Tagger.from_config(c)),
+    "presswatch backfill, no hooks": lambda c, s, f: Crawler(c, s, f),
+}
 
 
-def hook_names(hooks: HookSet) -> str:
+def hook_names(make: HookSet) -> str:
     config = config_for("http://127.0.0.1:9", Path("unused.db"))
-    names = [getattr(hook, "__qualname__", type(hook).__name__).split(".<locals>")[0] for hook in hooks(config)]
-    return ", ".join(names) or "none"
+    with Store.open(":memory:") as store:
+        crawler = make(config, store, None)
+        steps = (["tagging"] if crawler.tagger else []) + [
+            getattr(hook, "__qualname__", type(hook).__name__).split(".<locals>")[0] for hook in crawler.hooks]
+    return ", ".join(steps) or "none"
 
 
 def presswatch_backfill(base_url: str, pages: int, hooks: HookSet) -> tuple[float, int, list[str]]:
@@ -64,7 +66,7 @@ def presswatch_backfill(base_url: str, pages: int, hooks: HookSet) -> tuple[floa
     with tempfile.TemporaryDirectory() as folder:
         config = config_for(base_url, Path(folder) / "store.db")
         with Store.open(config.store.path) as store, Fetcher(config.source) as fetcher:
-            crawler = Crawler(config, store, fetcher, hooks=hooks(config))
+            crawler = hooks(config, store, fetcher)
             started = time.perf_counter()
             summary = crawler.backfill(pages=pages)
             elapsed = time.perf_counter() - started
@@ -108,8 +110,7 @@ def main() -> None:
     print(f"bench_backfill: {count} release pages ({args.releases + 1} releases x 4 languages, {pages} list pages "
           f"per language), mirror in its own process, no delay")
     print(f"machine: {machine()}")
-    print(f"hooks of the first line (as `presswatch backfill`): {hook_names(release_hooks)}")
-    print(f"topic tagging: {'on' if TAGGING else 'off: crawler.topics is not installed'}")
+    print(f"hooks of the first line (as `presswatch backfill`): {hook_names(build_crawler)}")
     print()
     ours = best["presswatch backfill"]
     print(f"{'':38} {'release pages/s':>16} {'ms/page':>9} {'vs floor':>9}")

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import psutil
 
-from crawler.cli import release_hooks
+from crawler.app import build_crawler
 from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
-from crawler.pipeline import Crawler
 from crawler.store import Store
 from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
@@ -57,9 +56,8 @@ def main() -> int:
     try:
         source = SourceConfig(base_url=mirror.base_url, request_delay=0.0, backoff_base=0.01, read_timeout=10.0)
         config = Config(source=source, store=StoreConfig(path=str(Path(folder.name) / "store.db")))
-        hooks = release_hooks(config)
         with Store.open(config.store.path) as store, Fetcher(config.source) as fetcher:
-            first = Crawler(config, store, fetcher, hooks=hooks).crawl()
+            first = build_crawler(config, store, fetcher).crawl()
             print(f"bench_steady: first crawl: {first.line()}")
             print(f"machine: {machine()}")
 
@@ -68,7 +66,7 @@ def main() -> int:
             samples: list[tuple[int, float]] = [(0, me.memory_info().rss / 1024)]
             release_pages = new = 0
             for poll in range(1, args.polls + 1):
-                summary = Crawler(config, store, fetcher, hooks=hooks).crawl()
+                summary = build_crawler(config, store, fetcher).crawl()
                 new += summary.new + summary.changed
                 release_pages += summary.pages_fetched - len(config.source.languages)
                 if summary.outcome != "ok":

@@ -18,15 +18,13 @@
   2, 4, 8... schedule intervals, at most an hour (or one interval if that is longer). The first
   run that succeeds ends the backoff.
 - After each run: health transitions (crawler.health) are logged and sent to the ops route, and
-  pending alerts are delivered, when crawler.alerts is part of the build.
+  pending alerts are delivered.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
-import importlib
 import logging
 import os
 import re
@@ -36,21 +34,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crawler import health
-from crawler.cli import (
-    EXIT_CODES,
-    EXIT_LOCKED,
-    EXIT_OK,
-    CliError,
-    common_options,
-    load,
-    open_store,
-    release_hooks,
-    store_path,
-)
+from crawler import app, health
+from crawler.alerts import deliver_pending, notify_ops
+from crawler.clock import exponential_backoff
 from crawler.config import Config, ScheduleConfig
-from crawler.lock import StoreLock, StoreLocked
+from crawler.fetch import Fetcher
+from crawler.pipeline import Crawler
 from crawler.store import Store
+from crawler.tagging import Tagger
 
 log = logging.getLogger("presswatch.daemon")
 
@@ -60,45 +51,6 @@ BEAT_SECONDS = 60.0
 # Warnings held back during one run at most (a failed run drops them; a good run prints them).
 _HELD_WARNINGS = 200
 _CRAWL_LOGGERS = ("presswatch.crawl", "presswatch.fetch")
-
-
-# --- the command --------------------------------------------------------------------------------
-def register(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser(
-        "run", parents=[common_options()], formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="the background service: crawl on a schedule until stopped",
-        description="Crawl at start and then on the [schedule] of the config, until SIGTERM or SIGINT.\n"
-        "SIGHUP reloads the config (a bad one is refused and the running one stays).\n"
-        "One daemon per store. One log line per event on stderr (--log-format json: JSON lines).\n"
-        "Service setup, logs and monitoring: docs/SERVICE.md.",
-        epilog=EXIT_CODES + "  On SIGTERM/SIGINT the daemon exits 0 within schedule.stop_timeout_seconds.\n",
-    )
-    run.set_defaults(func=cmd_run)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    # Until the daemon installs its own handlers: a stop while starting exits 0, nothing half-done.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _exit_while_starting)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is being read right now anyway
-    config = load(args)
-    path = store_path(config, args)
-    try:
-        lock = StoreLock(path).acquire()
-    except StoreLocked as exc:
-        raise CliError(f"{exc}; not starting a second daemon", EXIT_LOCKED) from None
-    try:
-        store = open_store(config, args)
-        try:
-            return Daemon(config, store, reload=lambda: load(args)).serve()
-        finally:
-            store.close()
-    finally:
-        lock.release()
-
-
-def _exit_while_starting(signum: int, frame: Any) -> None:
-    raise SystemExit(EXIT_OK)
 
 
 # --- scheduling ---------------------------------------------------------------------------------
@@ -165,8 +117,7 @@ def backoff_delay(failures: int, threshold: int, interval: float, cap: float = B
     """
     if failures < threshold:
         return 0.0
-    exponent = min(failures - threshold + 1, 30)
-    return min(interval * 2.0**exponent, max(cap, interval))
+    return exponential_backoff(failures - threshold + 2, interval, max(cap, interval))
 
 
 # --- logging during a run --------------------------------------------------------------------------
@@ -204,34 +155,20 @@ class _HeldWarnings(logging.Filter):
             log.warning("%d more warnings from this run not shown", self.dropped)
 
 
-# --- alerts (optional feature) -------------------------------------------------------------------
-def _alerts_function(module: str, name: str) -> Callable | None:
-    """A function of crawler.alerts when that feature is part of the build, else None."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError as exc:
-        if not (exc.name or "").startswith("crawler.alerts"):
-            log.warning("alerts unavailable: %s", exc)
-        return None
-
-
 @dataclasses.dataclass(frozen=True)
 class _Active:
     """What a run uses, swapped as one piece on SIGHUP so a run never mixes two configs."""
 
     config: Config
+    source: Any
+    tagger: Any
     hooks: tuple[Callable, ...]
-    deliver: Callable | None
-    notify_ops: Callable | None
 
 
 def _activate(config: Config) -> _Active:
-    return _Active(
-        config=config,
-        hooks=tuple(release_hooks(config)),
-        deliver=_alerts_function("crawler.alerts.deliver", "deliver_pending"),
-        notify_ops=_alerts_function("crawler.alerts", "notify_ops"),
-    )
+    # Built here, so a reload with a bad topics file is refused before anything changes.
+    return _Active(config=config, source=app.source(config), tagger=Tagger.from_config(config),
+                   hooks=tuple(app.release_hooks(config)))
 
 
 # --- the daemon -----------------------------------------------------------------------------------
@@ -321,7 +258,7 @@ class Daemon:
             log.warning("the run did not end within %g s; exiting now (SQLite rolls back the release in hand)",
                         timeout, extra={"event": "daemon_stop_forced"})
             logging.shutdown()
-            os._exit(EXIT_OK)
+            os._exit(0)
         try:
             self._scheduler.shutdown(wait=False)
             health.beat(self.store, self._beat_id, "stopped")
@@ -330,7 +267,7 @@ class Daemon:
         finally:
             self._busy.release()
         log.info("stopped in %.1f s", time.monotonic() - started, extra={"event": "daemon_stop"})
-        return EXIT_OK
+        return 0
 
     def _interrupt_crawl(self) -> None:
         crawler = self._crawler
@@ -409,10 +346,7 @@ class Daemon:
             held.release(show=not failed)
         self._after_run(active, summary, time.monotonic() - started)
 
-    def _make_crawler(self, active: _Active):
-        from crawler.fetch import Fetcher
-        from crawler.pipeline import Crawler
-
+    def _make_crawler(self, active: _Active) -> Crawler:
         # interrupt() is final, and a reload may change the source: then a new Fetcher. Otherwise
         # keep it, with its robots.txt and connections, from run to run.
         if self._fetcher is None or self._fetcher.interrupted or self._fetcher_source != active.config.source:
@@ -422,10 +356,11 @@ class Daemon:
             self._fetcher_source = active.config.source
         beat_id = self._beat_id
 
-        def beat_hook(store: Store, item: Any, outcome: str) -> None:
+        def beat_hook(store: Store, version: Any) -> None:
             health.beat(store, beat_id)
 
-        return Crawler(active.config, self.store, self._fetcher, hooks=[*active.hooks, beat_hook])
+        return Crawler(active.config, self.store, self._fetcher, source=active.source, tagger=active.tagger,
+                       hooks=[*active.hooks, beat_hook])
 
     def _after_run(self, active: _Active, summary: Any, seconds: float) -> None:
         config = active.config
@@ -434,10 +369,10 @@ class Daemon:
         self._resume_at = time.time() + delay if delay else 0.0
         if summary is not None:
             self._log_run_end(summary, seconds, failures, delay)
-        health.report_transitions(self.store, config, active.notify_ops)
-        if active.deliver is not None and not self._stop.is_set():
+        health.report_transitions(self.store, config, notify_ops)
+        if not self._stop.is_set():
             try:
-                active.deliver(self.store, config, should_stop=self._stop.is_set)
+                deliver_pending(self.store, config, should_stop=self._stop.is_set)
             except Exception as exc:
                 log.error("alert delivery failed: %s: %s", type(exc).__name__, exc, extra={"event": "alerts_error"})
         job = self._scheduler.get_job("crawl")

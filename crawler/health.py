@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from crawler.alerts.outbox import notify_ops as queue_for_ops
+from crawler.clock import now_utc
 from crawler.config import Config
-from crawler.normalize import now_utc
 from crawler.store import Store
 
 log = logging.getLogger("presswatch.health")
@@ -224,14 +225,11 @@ def report_transitions(store: Store, config: Config, notify_ops: Callable | None
                        now: dt.datetime | None = None) -> list[HealthEvent]:
     """Record the transitions after a run, log each in one line and queue it for the ops routes.
 
-    `notify_ops`: True looks up `crawler.alerts.notify_ops` (absent from a build without alerts),
-    None or False sends nothing, a callable is used as is.
+    `notify_ops`: True queues through the alert outbox, None or False sends nothing, a callable is
+    used as is.
     """
     if notify_ops is True:
-        try:
-            from crawler.alerts import notify_ops
-        except ImportError:
-            notify_ops = None
+        notify_ops = queue_for_ops
     events = record_transitions(store, config, now)
     for event in events:
         level = logging.WARNING if event.state == "started" else logging.INFO

@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from crawler.config import Config
 from crawler.fetch import FetchError, Fetcher, Interrupted, OffsiteError, RefusedError, TooLargeError
-from crawler.normalize import now_utc
+from crawler.model import ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
 from crawler.progress import Progress
-from crawler.sources.presidentuz import ParsedItem, ParseError, PresidentUz
+from crawler.sources.base import Source
 from crawler.store import Store
 
 log = logging.getLogger("presswatch.crawl")
 
-# Called inside the transaction that stores one release version, with its outcome
-# ("new", "changed" or "unchanged"): topic tagging and the alert outbox hang here.
-ReleaseHook = Callable[[Store, ParsedItem, str], None]
+# Called inside the transaction that stores a new or changed release version, after tagging:
+# the search index and the alert outbox hang here.
+ReleaseHook = Callable[[Store, StoredVersion], None]
+
+
+class Tagger(Protocol):
+    """Tags a version in the transaction that stores it; returns its matches (crawler.tagging)."""
+
+    def __call__(self, store: Store, item: ParsedItem) -> list[Any]: ...
 
 # After this many release pages in a row fail to fetch, the site is taken to be down for this run.
 _CONSECUTIVE_FAILURES = 3
@@ -38,7 +44,7 @@ _PENDING_RETRY_CAP_MINUTES = 12 * 60
 class RunSummary:
     run_id: int
     kind: str
-    outcome: str = "running"
+    outcome: str = RunOutcome.RUNNING
     pages_fetched: int = 0
     requests: int = 0
     new: int = 0
@@ -85,13 +91,18 @@ class Crawler:
         store: Store,
         fetcher: Fetcher | None = None,
         *,
+        source: Source | None = None,
+        tagger: Tagger | None = None,
         hooks: Iterable[ReleaseHook] = (),
         progress: bool = False,
     ) -> None:
+        from crawler.sources import create_source
+
         self.config = config
         self.store = store
         self.fetcher = fetcher or Fetcher(config.source)
-        self.source = PresidentUz(config.source, config.selectors)
+        self.source = source or create_source(config.source, config.selectors)
+        self.tagger = tagger
         self.hooks = list(hooks)
         self.show_progress = progress
         self._stopping = threading.Event()
@@ -136,7 +147,7 @@ class Crawler:
 
     # --- run frame ---------------------------------------------------------------------------
     def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True) -> RunSummary:
-        self._close_stale_runs()
+        self.store.close_stale_runs()
         summary = RunSummary(run_id=self.store.start_run(kind), kind=kind)
         requests_before = self.fetcher.requests_made
         try:
@@ -145,15 +156,15 @@ class Crawler:
                 candidates = candidates[:limit]
             self._fetch_releases(summary, candidates, absent_is_pending)
             self.store.give_up_pending(self.config.source.pending_max_attempts, self.config.source.pending_max_age_days)
-            summary.outcome = "ok" if summary.errors == 0 else "partial"
+            summary.outcome = RunOutcome.OK if summary.errors == 0 else RunOutcome.PARTIAL
         except (Interrupted, StopRequested):
-            summary.outcome = "interrupted"
+            summary.outcome = RunOutcome.INTERRUPTED
             summary.message = "stopped before the run was complete"
         except RunAborted as exc:
-            summary.outcome = "failed"
+            summary.outcome = RunOutcome.FAILED
             summary.message = str(exc)
         except BaseException as exc:
-            summary.outcome = "failed"
+            summary.outcome = RunOutcome.FAILED
             summary.message = f"internal error: {type(exc).__name__}: {exc}"[:500]
             raise
         finally:
@@ -166,15 +177,6 @@ class Crawler:
                 list_items=summary.list_items, list_path=summary.list_path or None, message=summary.message or None,
             )
         return summary
-
-    def _close_stale_runs(self) -> None:
-        """A run left 'running' belongs to a process that died (we hold the store's lock)."""
-        with self.store.atomic() as db:
-            db.execute(
-                "update crawl_runs set outcome = 'interrupted', finished = coalesce(finished, ?), "
-                "message = coalesce(message, 'the process ended during the run') where outcome = 'running'",
-                [now_utc()],
-            )
 
     # --- lists -------------------------------------------------------------------------------
     def _crawl_lists(self, summary: RunSummary) -> list[tuple[int, str]]:
@@ -214,7 +216,7 @@ class Crawler:
         since: dt.date | None = None,
     ) -> None:
         job = f"lists:{since.isoformat() if since else 'all'}"
-        first_page = 1 if only_while_unseen else self._resume_page(job, lang)
+        first_page = 1 if only_while_unseen else self.store.resume_page(job, lang)
         progress = Progress(f"list pages {lang}", total=max_pages, enabled=self.show_progress and not only_while_unseen)
         for page_number in range(first_page, max_pages + 1):
             self._check_stop()
@@ -237,7 +239,7 @@ class Crawler:
             self.store.record_listing(listing.entries)
             self.store.save_validators(url, page.etag, page.last_modified)
             if not only_while_unseen:
-                self._save_resume_page(job, lang, page_number, done=not listing.next_page)
+                self.store.save_resume_page(job, lang, page_number, done=not listing.next_page)
             progress.advance(1, f"page {page_number}, {len(listing.entries)} items")
             if not listing.entries or not listing.next_page:
                 break
@@ -248,70 +250,17 @@ class Crawler:
                 break
         progress.close()
 
-    def _resume_page(self, job: str, lang: str) -> int:
-        row = self.store.db.execute(
-            "select last_page, done from backfill_progress where job = ? and lang = ?", [job, lang]
-        ).fetchone()
-        if not row or row[1]:
-            return 1
-        return row[0] + 1
-
-    def _save_resume_page(self, job: str, lang: str, page: int, *, done: bool) -> None:
-        with self.store.atomic() as db:
-            db["backfill_progress"].upsert(
-                {"job": job, "lang": lang, "last_page": page, "done": int(done), "updated": now_utc()},
-                pk=("job", "lang"),
-            )
-
     # --- what to fetch ---------------------------------------------------------------------------
     def _candidates(self, since: dt.date | None = None) -> list[tuple[int, str]]:
-        """(id, lang) to fetch: every id listed or stored in any language, in each configured
-        language that is neither stored nor a missing translation whose retry is not yet due."""
-        languages = list(self.config.source.languages)
-        placeholders = ",".join("?" for _ in languages)
-        since_clause = "and list_date >= ?" if since else ""
-        rows = self.store.db.execute(
-            f"""
-            with ids(id) as (
-                select id from listings where 1 {since_clause}
-                union select id from items
-            ),
-            langs(lang) as (select value from json_each(?))
-            select ids.id, langs.lang from ids, langs
-            where (not exists (select 1 from items i where i.id = ids.id and i.lang = langs.lang)
-                   or exists (select 1 from listings l where l.id = ids.id and l.lang = langs.lang and l.recheck))
-              and not exists (
-                select 1 from pending_translations p
-                where p.id = ids.id and p.lang = langs.lang
-                  and (p.state != 'pending'
-                       or (julianday(?) - julianday(p.last_attempt)) * 1440.0
-                          < min(? * (1 << (p.attempts - 1)), ?))
-              )
-              and langs.lang in ({placeholders})
-            order by ids.id, langs.lang
-            """,
-            ([since.isoformat()] if since else [])
-            + [
-                json.dumps(languages),
-                now_utc(),
-                self.config.source.pending_retry_minutes,
-                _PENDING_RETRY_CAP_MINUTES,
-                *languages,
-            ],
-        ).fetchall()
-        return [(row[0], row[1]) for row in rows]
+        return self.store.candidates(
+            list(self.config.source.languages),
+            retry_minutes=self.config.source.pending_retry_minutes,
+            retry_cap_minutes=_PENDING_RETRY_CAP_MINUTES,
+            since=since.isoformat() if since else None,
+        )
 
     def _id_range_candidates(self, first: int, last: int, *, refresh: bool = False) -> list[tuple[int, str]]:
-        stored = set() if refresh else {(r[0], r[1]) for r in self.store.db.execute(
-            "select id, lang from items where id between ? and ?", [first, last])}
-        settled = {(r[0], r[1]) for r in self.store.db.execute(
-            "select id, lang from pending_translations where id between ? and ? and state != 'pending'", [first, last])}
-        return [
-            (item_id, lang)
-            for item_id in range(first, last + 1)
-            for lang in self.config.source.languages
-            if (item_id, lang) not in stored and (item_id, lang) not in settled
-        ]
+        return self.store.id_range_candidates(first, last, list(self.config.source.languages), refresh=refresh)
 
     # --- releases ----------------------------------------------------------------------------
     def _fetch_releases(self, summary: RunSummary, candidates: list[tuple[int, str]], absent_is_pending: bool) -> None:
@@ -355,26 +304,24 @@ class Crawler:
 
     def _note_missing(self, item_id: int, lang: str, url: str, absent_is_pending: bool) -> None:
         """A 404 for a release known in another language is 'not translated yet': retried later."""
-        known = absent_is_pending or self.store.db.execute(
-            "select 1 from items where id = ? union select 1 from listings where id = ?", [item_id, item_id]
-        ).fetchone()
-        with self.store.atomic() as db:
-            self.store.mark_pending(item_id, lang, url)
-            if not known:
-                db["pending_translations"].update((item_id, lang), {"state": "absent"})
+        known = absent_is_pending or self.store.is_known(item_id)
+        self.store.note_missing(item_id, lang, url, absent=not known)
 
     def _store(self, summary: RunSummary, item: ParsedItem) -> None:
         with self.store.atomic():
             outcome = self.store.save_item(item)
-            for hook in self.hooks:
-                hook(self.store, item, outcome)
-        if outcome == "new":
+            if outcome != StoreOutcome.UNCHANGED:
+                matches = self.tagger(self.store, item) if self.tagger else []
+                version = StoredVersion(item, outcome, tuple(matches))
+                for hook in self.hooks:
+                    hook(self.store, version)
+        if outcome == StoreOutcome.NEW:
             summary.new += 1
-        elif outcome == "changed":
+        elif outcome == StoreOutcome.CHANGED:
             summary.changed += 1
         else:
             summary.unchanged += 1
-        if outcome != "unchanged":
+        if outcome != StoreOutcome.UNCHANGED:
             summary.stored.append((item.id, item.lang, outcome))
             log.info("%s %s/%s: %s", outcome, item.id, item.lang, item.title[:100])
 

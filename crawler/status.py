@@ -13,8 +13,9 @@ import socket
 from typing import Any
 
 from crawler import health
+from crawler.alerts import alerts_summary
 from crawler.config import Config
-from crawler.normalize import today_tashkent
+from crawler.sources import source_for
 from crawler.store import Store
 
 # A live daemon refreshes its heartbeat every minute and during runs; silence this long is death.
@@ -23,11 +24,10 @@ _MIN_STALE_SECONDS = 15 * 60
 
 def collect_status(store: Store, config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.timezone.utc)
-    db = store.db
-    per_lang = {lang: count for lang, count in db.execute("select lang, count(*) from items group by lang")}
-    today = today_tashkent().isoformat()
+    per_lang = store.versions_per_language()
+    today = source_for(config).today().isoformat()
     runs = store.last_runs(1)
-    last_error = db.execute("select at, url, reason from crawl_errors order by id desc limit 1").fetchone()
+    last_error = store.last_error()
     last_success = health.last_success(store)
     conditions = _conditions(store, config, now)
     daemon = _daemon(store, config, now)
@@ -36,34 +36,23 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
         problems.append(f"daemon: {daemon['detail']}")
     return {
         "store": str(store.path),
-        "releases": db.execute("select count(distinct id) from items").fetchone()[0],
+        "releases": store.release_count(),
         "language_versions": sum(per_lang.values()),
         "per_language": per_lang,
-        "stored_today": db.execute(
-            "select count(*) from items where substr(first_seen, 1, 10) = ? or published = ?", [today, today]
-        ).fetchone()[0],
+        "stored_today": store.stored_on(today),
         "pending_translations": len(store.pending()),
         "last_run": runs[0] if runs else None,
         "last_success": last_success,
         "last_success_age_seconds": _round(health.age_seconds(last_success, now)),
         "consecutive_failures": health.consecutive_failures(store),
-        "last_error": {"at": last_error[0], "url": last_error[1], "reason": last_error[2]} if last_error else None,
+        "last_error": last_error,
         "conditions": conditions,
         "health_events": health.recent_events(store, 10),
         "daemon": daemon,
-        "alerts": _alerts(store, config),
+        "alerts": alerts_summary(store, config),
         "problems": problems,
         "healthy": not problems,
     }
-
-
-def _alerts(store: Store, config: Config) -> dict[str, Any] | None:
-    """Outbox counts and routes, when crawler.alerts is part of the build."""
-    try:
-        from crawler.alerts import alerts_summary
-    except ImportError:
-        return None
-    return alerts_summary(store, config)
 
 
 def _round(value: float | None) -> float | None:
@@ -110,45 +99,3 @@ def _stale_after(config: Config) -> float:
     except ValueError:
         interval = config.schedule.interval_minutes * 60
     return max(3 * interval, _MIN_STALE_SECONDS)
-
-
-def print_status(report: dict[str, Any]) -> None:
-    print(f"store: {report['store']}")
-    langs = ", ".join(f"{lang} {count}" for lang, count in sorted(report["per_language"].items()))
-    print(f"releases: {report['releases']} ({report['language_versions']} language versions: {langs or 'none'})")
-    print(f"stored today: {report['stored_today']}; missing translations waiting: {report['pending_translations']}")
-    run = report["last_run"]
-    if run:
-        print(f"last run: #{run['id']} {run['kind']} {run['outcome']} at {run['finished'] or run['started']}: "
-              f"{run['new']} new, {run['changed']} changed, {run['errors']} errors")
-    else:
-        print("last run: none yet")
-    if report["last_success"]:
-        age = health.describe_age(report["last_success_age_seconds"])
-        print(f"last success: {report['last_success']} ({age} ago)")
-    else:
-        print("last success: never")
-    print(f"failed runs in a row: {report['consecutive_failures']}")
-    if report["last_error"]:
-        error = report["last_error"]
-        print(f"last error: {error['at']} {error['url']}: {error['reason']}")
-    daemon = report["daemon"]
-    if daemon:
-        where = f"pid {daemon['pid']} on {daemon['host']}"
-        next_run = f", next run {daemon['next_run']}" if daemon["status"] == "running" and daemon["next_run"] else ""
-        print(f"daemon: {daemon['status']} ({where}): {daemon['detail']}{next_run}")
-    else:
-        print("daemon: never ran on this store")
-    alerts = report.get("alerts")
-    if alerts:
-        counts = ", ".join(f"{status} {count}" for status, count in sorted(alerts["outbox"].items()))
-        print(f"alerts: {len(alerts['routes'])} routes; outbox: {counts or 'empty'}")
-    print(f"health: {'ok' if report['healthy'] else 'UNHEALTHY'}")
-    for condition in report["conditions"]:
-        if condition["active"]:
-            since = f" since {condition['since']}" if condition["since"] else ""
-            print(f"  {condition['label']}: ACTIVE{since}: {condition['detail']}")
-        else:
-            print(f"  {condition['label']}: ok")
-    if daemon and daemon["status"] == "dead":
-        print(f"  daemon: DEAD: {daemon['detail']}")

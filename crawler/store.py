@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from crawler.normalize import join_body, now_utc
-from crawler.sources.presidentuz import ListEntry, ParsedItem
+from crawler.clock import now_utc
+from crawler.model import ListEntry, ParsedItem, RunOutcome, StoreOutcome
+from crawler.normalize import join_body
+from crawler.sources.base import language_order_sql
 
 migrations = Migrations("presswatch")
 
@@ -244,7 +246,14 @@ class Store:
                 conn.execute("ROLLBACK")
             raise
         else:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (a deferred constraint, a full disk) can leave the transaction
+                # open; the next write would then commit half of this one with its own.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def schema_version(self) -> list[str]:
         return [m.name for m in migrations.applied(self.db)]
@@ -254,16 +263,16 @@ class Store:
         rows = list(self.db["items"].rows_where("id = ? and lang = ?", [item_id, lang]))
         return _decode(rows[0]) if rows else None
 
-    def release(self, item_id: int) -> list[dict[str, Any]]:
-        """Every stored language version of a release, in the configured language order."""
-        order = "case lang when 'uz' then 0 when 'oz' then 1 when 'ru' then 2 when 'en' then 3 else 4 end"
+    def release(self, item_id: int, language_order: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every stored language version of a release, in the source's language order."""
+        order = language_order_sql("lang", language_order) + ", lang"
         return [_decode(r) for r in self.db["items"].rows_where("id = ?", [item_id], order_by=order)]
 
     def versions(self, item_id: int, lang: str) -> list[dict[str, Any]]:
         rows = self.db["item_versions"].rows_where("id = ? and lang = ?", [item_id, lang], order_by="version")
         return [_decode(r) for r in rows]
 
-    def save_item(self, item: ParsedItem, now: str | None = None) -> str:
+    def save_item(self, item: ParsedItem, now: str | None = None) -> StoreOutcome:
         """Store one language version: 'new', 'changed' (old text kept in item_versions) or 'unchanged'.
 
         Call inside `atomic()` together with whatever else belongs to the same release.
@@ -275,7 +284,7 @@ class Store:
         self.db.execute("update listings set recheck = 0 where id = ? and lang = ? and recheck", [item.id, item.lang])
         if existing and existing["content_hash"] == digest:
             self.db["items"].update((item.id, item.lang), {"last_seen": now})
-            return "unchanged"
+            return StoreOutcome.UNCHANGED
         row = {
             "id": item.id, "lang": item.lang, "url": item.url, "title": item.title,
             "published": item.published, "body": join_body(item.paragraphs),
@@ -286,7 +295,7 @@ class Store:
         }
         if existing is None:
             self.db["items"].insert({**row, "version": 1, "first_seen": now})
-            return "new"
+            return StoreOutcome.NEW
         old = self.db["items"].get((item.id, item.lang))
         self.db["item_versions"].insert(
             {
@@ -298,7 +307,36 @@ class Store:
             replace=True,
         )
         self.db["items"].update((item.id, item.lang), {**row, "version": old["version"] + 1})
-        return "changed"
+        return StoreOutcome.CHANGED
+
+    def any_published(self, item_id: int) -> str | None:
+        """The date of any stored language version of a release."""
+        row = self.db.execute(
+            "select published from items where id = ? and published is not null limit 1", [item_id]
+        ).fetchone()
+        return row[0] if row else None
+
+    def is_known(self, item_id: int) -> bool:
+        """Stored or listed in some language."""
+        return self.db.execute(
+            "select 1 from items where id = ? union select 1 from listings where id = ?", [item_id, item_id]
+        ).fetchone() is not None
+
+    def languages(self) -> tuple[str, ...]:
+        """Every language a version is stored in."""
+        return tuple(row[0] for row in self.db.execute("select distinct lang from items order by lang"))
+
+    def versions_per_language(self) -> dict[str, int]:
+        return dict(self.db.execute("select lang, count(*) from items group by lang").fetchall())
+
+    def release_count(self) -> int:
+        return self.db.execute("select count(distinct id) from items").fetchone()[0]
+
+    def stored_on(self, date: str) -> int:
+        """Versions first stored, or published, on `date` (YYYY-MM-DD)."""
+        return self.db.execute(
+            "select count(*) from items where substr(first_seen, 1, 10) = ? or published = ?", [date, date]
+        ).fetchone()[0]
 
     def known_ids(self) -> set[int]:
         return {row[0] for row in self.db.execute("select distinct id from items")}
@@ -335,7 +373,80 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    # --- what to fetch -----------------------------------------------------------------------
+    def candidates(self, languages: list[str], *, retry_minutes: float, retry_cap_minutes: float,
+                   since: str | None = None, now: str | None = None) -> list[tuple[int, str]]:
+        """(id, lang) to fetch: every id listed or stored in any language, in each of `languages`
+        that is neither stored (or marked for a recheck) nor a missing translation whose retry,
+        doubling from `retry_minutes` up to `retry_cap_minutes`, is not yet due."""
+        placeholders = ",".join("?" for _ in languages)
+        since_clause = "and list_date >= ?" if since else ""
+        rows = self.db.execute(
+            f"""
+            with ids(id) as (
+                select id from listings where 1 {since_clause}
+                union select id from items
+            ),
+            langs(lang) as (select value from json_each(?))
+            select ids.id, langs.lang from ids, langs
+            where (not exists (select 1 from items i where i.id = ids.id and i.lang = langs.lang)
+                   or exists (select 1 from listings l where l.id = ids.id and l.lang = langs.lang and l.recheck))
+              and not exists (
+                select 1 from pending_translations p
+                where p.id = ids.id and p.lang = langs.lang
+                  and (p.state != 'pending'
+                       or (julianday(?) - julianday(p.last_attempt)) * 1440.0
+                          < min(? * (1 << (p.attempts - 1)), ?))
+              )
+              and langs.lang in ({placeholders})
+            order by ids.id, langs.lang
+            """,
+            ([since] if since else [])
+            + [json.dumps(languages), now or now_utc(), retry_minutes, retry_cap_minutes, *languages],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def id_range_candidates(self, first: int, last: int, languages: list[str], *,
+                            refresh: bool = False) -> list[tuple[int, str]]:
+        """(id, lang) of an id range not yet stored (all with `refresh`) nor settled as absent."""
+        stored = set() if refresh else {(r[0], r[1]) for r in self.db.execute(
+            "select id, lang from items where id between ? and ?", [first, last])}
+        settled = {(r[0], r[1]) for r in self.db.execute(
+            "select id, lang from pending_translations where id between ? and ? and state != 'pending'",
+            [first, last])}
+        return [
+            (item_id, lang)
+            for item_id in range(first, last + 1)
+            for lang in languages
+            if (item_id, lang) not in stored and (item_id, lang) not in settled
+        ]
+
+    # --- backfill progress --------------------------------------------------------------------
+    def resume_page(self, job: str, lang: str) -> int:
+        """The list page a backfill job continues at (1 when it never ran or completed)."""
+        row = self.db.execute(
+            "select last_page, done from backfill_progress where job = ? and lang = ?", [job, lang]
+        ).fetchone()
+        if not row or row[1]:
+            return 1
+        return row[0] + 1
+
+    def save_resume_page(self, job: str, lang: str, page: int, *, done: bool) -> None:
+        with self.atomic() as db:
+            db["backfill_progress"].upsert(
+                {"job": job, "lang": lang, "last_page": page, "done": int(done), "updated": now_utc()},
+                pk=("job", "lang"),
+            )
+
     # --- missing translations ---------------------------------------------------------------
+    def note_missing(self, item_id: int, lang: str, url: str, *, absent: bool) -> None:
+        """A 404 for a version: pending (a translation not out yet, retried later), or, for an id
+        known nowhere, absent."""
+        with self.atomic() as db:
+            self.mark_pending(item_id, lang, url)
+            if absent:
+                db["pending_translations"].update((item_id, lang), {"state": "absent"})
+
     def mark_pending(self, item_id: int, lang: str, url: str, now: str | None = None) -> None:
         now = now or now_utc()
         existing = self.db.execute(
@@ -375,10 +486,34 @@ class Store:
         )
 
     # --- runs -------------------------------------------------------------------------------
+    def close_stale_runs(self) -> None:
+        """A run left 'running' belongs to a process that died (the caller holds the store's lock)."""
+        with self.atomic() as db:
+            db.execute(
+                "update crawl_runs set outcome = ?, finished = coalesce(finished, ?), "
+                "message = coalesce(message, 'the process ended during the run') where outcome = ?",
+                [RunOutcome.INTERRUPTED, now_utc(), RunOutcome.RUNNING],
+            )
+
+    def current_run_kind(self) -> str | None:
+        """The kind of the run in progress ('crawl', 'backfill'), None outside any run."""
+        row = self.db.execute(
+            "select kind from crawl_runs where outcome = ? order by id desc limit 1", [RunOutcome.RUNNING]
+        ).fetchone()
+        return row[0] if row else None
+
+    def has_completed_run(self) -> bool:
+        """True once a crawl or backfill run has completed."""
+        row = self.db.execute(
+            "select 1 from crawl_runs where outcome in (?, ?) and finished is not null limit 1",
+            [RunOutcome.OK, RunOutcome.PARTIAL],
+        ).fetchone()
+        return row is not None
+
     def start_run(self, kind: str) -> int:
         with self.atomic():
             table = self.db["crawl_runs"]
-            table.insert({"kind": kind, "started": now_utc(), "outcome": "running",
+            table.insert({"kind": kind, "started": now_utc(), "outcome": RunOutcome.RUNNING.value,
                           "pages_fetched": 0, "requests": 0, "new": 0, "changed": 0, "errors": 0})
             return int(table.last_pk)
 
@@ -393,6 +528,10 @@ class Store:
                 {"run_id": run_id, "url": url, "item_id": item_id, "lang": lang, "kind": kind,
                  "reason": reason[:2000], "at": now_utc()}
             )
+
+    def last_error(self) -> dict[str, Any] | None:
+        row = self.db.execute("select at, url, reason from crawl_errors order by id desc limit 1").fetchone()
+        return {"at": row[0], "url": row[1], "reason": row[2]} if row else None
 
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))

@@ -7,34 +7,25 @@ title or body, snippet); `items.topics_fingerprint` says which topic definitions
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from crawler.clock import now_utc
 from crawler.config import Config
-from crawler.normalize import now_utc
+from crawler.model import ParsedItem
+from crawler.normalize import join_body
 from crawler.progress import Progress
 from crawler.store import Store
+from crawler.topics import TopicSet, load_topics
 
 
-def load_topicset(config: Config):
-    from crawler.topics import load_topics
-
+def load_topicset(config: Config) -> TopicSet:
     path = config.resolve(config.topics.path) if config.topics.path else None
     return load_topics(str(path) if path else None)
 
 
-def tag_version(store: Store, topics, item_id: int, lang: str, title: str, body: str) -> list[dict[str, Any]]:
-    """Replace the matches of one language version; returns the new rows."""
-    now = now_utc()
-    rows = [
-        {"id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now}
-        for match in topics.match_item(title, body, lang)
-    ]
-    store.db["matches"].delete_where("id = ? and lang = ?", [item_id, lang])
-    if rows:
-        store.db["matches"].insert_all(rows)
-    store.db["items"].update((item_id, lang), {"topics_fingerprint": topics.fingerprint})
-    return rows
+def tag_version(store: Store, topics: TopicSet, item_id: int, lang: str, title: str, body: str) -> list[dict[str, Any]]:
+    """Replace the matches of one stored language version; returns the new rows."""
+    return _replace_matches(store, item_id, lang, topics.match_item(title, body, lang), topics.fingerprint)
 
 
 def _match_fields(match) -> dict[str, Any]:
@@ -44,17 +35,39 @@ def _match_fields(match) -> dict[str, Any]:
     }
 
 
-def tag_hook(config: Config) -> Callable:
-    """A pipeline ReleaseHook: tag each new or changed version as it is stored."""
-    topics = load_topicset(config)
+class Tagger:
+    """The pipeline's tagging step: tags a new or changed version as it is stored, returns its matches."""
 
-    def hook(store: Store, item, outcome: str) -> None:
-        if outcome == "unchanged":
-            return
-        row = store.db["items"].get((item.id, item.lang))
-        tag_version(store, topics, item.id, item.lang, row["title"], row["body"])
+    def __init__(self, topics: TopicSet) -> None:
+        self.topics = topics
 
-    return hook
+    @classmethod
+    def from_config(cls, config: Config) -> "Tagger":
+        return cls(load_topicset(config))
+
+    def __call__(self, store: Store, item: ParsedItem) -> list[Any]:
+        matches = self.topics.match_item(item.title, join_body(item.paragraphs), item.lang)
+        _replace_matches(store, item.id, item.lang, matches, self.topics.fingerprint)
+        return list(matches)
+
+
+def _replace_matches(store: Store, item_id: int, lang: str, matches: Any, fingerprint: str) -> list[dict[str, Any]]:
+    now = now_utc()
+    rows = [{"id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now} for match in matches]
+    store.db["matches"].delete_where("id = ? and lang = ?", [item_id, lang])
+    if rows:
+        store.db["matches"].insert_all(rows)
+    store.db["items"].update((item_id, lang), {"topics_fingerprint": fingerprint})
+    return rows
+
+
+def matches_of(store: Store, item_id: int) -> list[dict[str, Any]]:
+    """Every stored match of a release, by language, field and position."""
+    return list(store.db["matches"].rows_where("id = ?", [item_id], order_by="lang, field, start"))
+
+
+def releases_per_topic(store: Store) -> dict[str, int]:
+    return dict(store.db.execute("select topic, count(distinct id) from matches group by topic").fetchall())
 
 
 def retag(store: Store, topics, *, everything: bool = False, progress: bool = True, batch: int = 500) -> dict[str, int]:

@@ -8,17 +8,11 @@ shows it, and docs/QUERY.md is checked against it by the tests.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import importlib.util
-import socket
-import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.cli import EXIT_OK, EXIT_USAGE, CliError, common_options, load, open_existing_store, store_path
-
-INSTALL_HINT = "Datasette is not installed: pip install 'presswatch[web]'"
+from crawler.searchindex import families
+from crawler.sources.base import Source, language_order_sql
 
 # table -> (description, {column: description})
 SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
@@ -137,9 +131,11 @@ FTS_TABLES = {
     "search_fts": "FTS5 over search_text.title and .body (folded); rowid = search_text.rowid",
 }
 
-_LANG_ORDER = "case {0} when 'uz' then 0 when 'oz' then 1 when 'ru' then 2 when 'en' then 3 else 4 end"
 
-CANNED_QUERIES: dict[str, dict[str, Any]] = {
+def canned_queries(source: Source) -> dict[str, dict[str, Any]]:
+    """Datasette's canned queries over a store of `source` (its language order and fold families)."""
+    order = language_order_sql("i.lang", source.supported_languages)
+    return {
     "latest_by_topic": {
         "title": "Latest releases per topic",
         "description": "The ten newest releases tagged with each topic, in any language.",
@@ -151,7 +147,7 @@ ranked as (
   from tagged join (select id, max(published) as published from items group by id) r on r.id = tagged.id
 )
 select ranked.topic, ranked.published, ranked.id,
-  (select title from items i where i.id = ranked.id order by {_LANG_ORDER.format('i.lang')} limit 1) as title,
+  (select title from items i where i.id = ranked.id order by {order} limit 1) as title,
   (select group_concat(lang, ' ') from items i where i.id = ranked.id) as languages
 from ranked where n <= 10
 order by ranked.topic, ranked.published desc, ranked.id desc
@@ -165,38 +161,40 @@ select i.lang, i.title, i.published, i.url, i.version, i.first_seen, i.changed_a
   (select group_concat(distinct m.topic) from matches m where m.id = i.id and m.lang = i.lang) as topics,
   i.body
 from items i where i.id = cast(:id as integer)
-order by {_LANG_ORDER.format('i.lang')}
+order by {order}
 """.strip(),
     },
     "mentioning": {
         "title": "Releases mentioning a term, in any script",
         "description": "Qozog'iston, Qozogʻiston and Қозоғистон find the same releases; end a word "
         "with * for a prefix (чегара*). Best matches first.",
-        "sql": """
-select i.id, i.lang, i.published, i.title, i.url, round(h.score, 3) as score
-from (
-  select s.id, s.lang, bm25(search_fts, 5.0, 1.0) as score
-    from search_fts join search_text s on s.rowid = search_fts.rowid
-    where search_fts match presswatch_query(:term, 'uz') and s.lang in ('uz', 'oz')
-  union all
-  select s.id, s.lang, bm25(search_fts, 5.0, 1.0)
-    from search_fts join search_text s on s.rowid = search_fts.rowid
-    where search_fts match presswatch_query(:term, 'ru') and s.lang = 'ru'
-  union all
-  select s.id, s.lang, bm25(search_fts, 5.0, 1.0)
-    from search_fts join search_text s on s.rowid = search_fts.rowid
-    where search_fts match presswatch_query(:term, 'en') and s.lang = 'en'
-) h join items i on i.id = h.id and i.lang = h.lang
-order by h.score limit 100
-""".strip(),
+        "sql": _mentioning_sql(source),
     },
-}
+    }
+
+
+def _mentioning_sql(source: Source) -> str:
+    """One branch per fold family: each family's folding of :term runs against its own rows."""
+    branches = []
+    for langs in families(source.supported_languages).values():
+        quoted = ", ".join(f"'{lang}'" for lang in langs if lang.isalnum())
+        branches.append(
+            "  select s.id, s.lang, bm25(search_fts, 5.0, 1.0) as score\n"
+            "    from search_fts join search_text s on s.rowid = search_fts.rowid\n"
+            f"    where search_fts match presswatch_query(:term, '{langs[0]}') and s.lang in ({quoted})"
+        )
+    union = "\n  union all\n".join(branches)
+    return (
+        "select i.id, i.lang, i.published, i.title, i.url, round(h.score, 3) as score\nfrom (\n"
+        f"{union}\n) h join items i on i.id = h.id and i.lang = h.lang\norder by h.score limit 100"
+    )
+
 
 HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
 
 
-def build_metadata(database: str) -> dict[str, Any]:
-    """Datasette metadata for a store opened under the name `database` (the file's stem)."""
+def build_metadata(database: str, source: Source) -> dict[str, Any]:
+    """Datasette metadata for a store of `source` opened under the name `database` (the file's stem)."""
     tables: dict[str, Any] = {
         name: {"description": description, "columns": dict(columns)}
         for name, (description, columns) in SCHEMA.items()
@@ -207,22 +205,23 @@ def build_metadata(database: str) -> dict[str, Any]:
         tables.setdefault(name, {})["hidden"] = True
     return {
         "title": "presswatch",
-        "description": "Press releases of the President of Uzbekistan (president.uz) in Uzbek (Cyrillic "
-        "and Latin), Russian and English, collected by presswatch. Read-only.",
-        "source": "president.uz",
-        "source_url": "https://president.uz/",
+        "description": f"Press releases of the {source.display_name} in "
+        f"{', '.join(source.language_names.get(lang, lang) for lang in source.supported_languages)}, "
+        "collected by presswatch. Read-only.",
+        "source": source.name,
+        "source_url": source.base_url + "/",
         "databases": {
             database: {
                 "description": "The presswatch store: see docs/QUERY.md for every table.",
                 "tables": tables,
-                "queries": CANNED_QUERIES,
+                "queries": canned_queries(source),
             }
         },
     }
 
 
-def make_datasette(path: Path):
-    """A Datasette instance over the store with presswatch's metadata and plugin (no server)."""
+def make_datasette(path: Path, source: Source):
+    """A Datasette instance over the store of `source` with presswatch's metadata and plugin (no server)."""
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -230,71 +229,11 @@ def make_datasette(path: Path):
 
     if not pm.is_registered(web_plugin):
         pm.register(web_plugin, name="presswatch")
-    return Datasette(
+    datasette = Datasette(
         [str(path)],
-        metadata=build_metadata(path.stem),
+        metadata=build_metadata(path.stem, source),
         # No arbitrary SQL writes exist in Datasette 0.x; these keep a public-facing copy modest.
         settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False},
     )
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("datasette") is None or importlib.util.find_spec("uvicorn") is None:
-        raise CliError(INSTALL_HINT, EXIT_USAGE)
-    config = load(args)
-    path = store_path(config, args)
-    with open_existing_store(config, args) as store:
-        # Datasette only reads: fold whatever is queued so term search sees every version.
-        from crawler.query import catch_up
-
-        catch_up(store)
-    _check_port(args.host, args.port)
-    import uvicorn
-
-    datasette = make_datasette(path)
-    asyncio.run(datasette.invoke_startup())
-    print(f"presswatch: serving {path} read-only at http://{_url_host(args.host)}:{args.port}/ (Ctrl-C stops)",
-          file=sys.stderr, flush=True)
-    try:
-        uvicorn.run(datasette.app(), host=args.host, port=args.port, log_level="warning", lifespan="on")
-    except SystemExit as exc:  # uvicorn exits when it cannot bind the port
-        raise CliError(f"cannot serve on {args.host}:{args.port} (is the port in use?)") from exc
-    return EXIT_OK
-
-
-def _check_port(host: str, port: int) -> None:
-    """Say plainly that the port is taken, before Datasette starts."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise CliError(f"cannot serve on {host}: {exc.strerror}", EXIT_USAGE) from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise CliError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
-    return int(text)
-
-
-def register(subparsers) -> None:
-    serve = subparsers.add_parser(
-        "serve", parents=[common_options()],
-        help="browse and query the store in Datasette (read-only, needs presswatch[web])",
-        description="Open the store in Datasette: the newest releases on the front page, every table "
-        "with descriptions, full-text search, canned queries (latest releases per topic, a release in "
-        "all its languages, releases mentioning a term in any script). Read-only.")
-    serve.add_argument("--port", type=_port, default=8001, help="port (default 8001)")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this machine only)")
-    serve.set_defaults(func=cmd_serve)
+    datasette.presswatch_source = source  # read by crawler.web_plugin
+    return datasette

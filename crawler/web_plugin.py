@@ -1,10 +1,11 @@
 """The Datasette plugin `presswatch serve` registers: folding in SQL, and a home page of releases.
 
 SQL functions, on every connection Datasette opens:
-  presswatch_fold(text [, lang])   text folded like the search index (lang: uz, oz, ru, en; default uz)
-  presswatch_query(text, family)   a safe FTS5 query for search_fts, as `presswatch search` builds it
-                                   (family: uz for both Uzbek scripts, ru, en); '""' (no hit) when
-                                   the text holds no word
+  presswatch_fold(text [, lang])   text folded like the search index (lang: a language code of
+                                   the source; default its first)
+  presswatch_query(text, lang)     a safe FTS5 query for search_fts, as `presswatch search` builds it
+                                   for that language's fold family; '""' (no hit) when the text
+                                   holds no word
 
 Canned queries are SQL, and folding is Python: these functions are how the "releases mentioning a
 term in any script" query folds its :term exactly like the index was folded.
@@ -17,12 +18,16 @@ from typing import Any
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+from crawler.search import QueryError, compile_plain
+from crawler.searchindex import family_of, fold_text
+from crawler.sources.base import Source, language_order_sql
+
 HOME_RELEASES = 40
 
 HOME_TEMPLATE = """{% extends "base.html" %}
-{% block title %}presswatch: president.uz press releases{% endblock %}
+{% block title %}presswatch: {{ source_name }} press releases{% endblock %}
 {% block content %}
-<h1>president.uz press releases</h1>
+<h1>{{ source_name }} press releases</h1>
 <p>The newest of {{ "{:,}".format(total) }} stored language versions.
 <a href="{{ urls.database(database) }}">All tables and queries</a> ·
 <a href="{{ urls.query(database, 'latest_by_topic') }}">latest releases per topic</a></p>
@@ -51,23 +56,28 @@ HOME_TEMPLATE = """{% extends "base.html" %}
 """
 
 
-def fold(text: str | None, lang: str | None = "uz") -> str | None:
-    from crawler.query import fold_text
+def _source(datasette) -> Source:
+    # make_datasette() attaches the source whose store is served.
+    return datasette.presswatch_source
 
-    return None if text is None else fold_text(text, lang or "uz")
+
+def folder(default_lang: str):
+    def fold(text: str | None, lang: str | None = default_lang) -> str | None:
+        return None if text is None else fold_text(text, lang or default_lang)
+
+    return fold
 
 
-def fts_query(text: str | None, family: str | None) -> str:
-    from crawler.query import QueryError, compile_plain
-
+def fts_query(text: str | None, lang: str | None) -> str:
     try:
-        return compile_plain(text or "", family or "uz").fts
+        return compile_plain(text or "", family_of(lang or "")).fts
     except QueryError:
         return '""'  # an empty phrase: matches nothing, raises nothing
 
 
 @hookimpl
-def prepare_connection(conn) -> None:
+def prepare_connection(conn, datasette) -> None:
+    fold = folder(_source(datasette).supported_languages[0])
     conn.create_function("presswatch_fold", 1, fold, deterministic=True)
     conn.create_function("presswatch_fold", 2, fold, deterministic=True)
     conn.create_function("presswatch_query", 2, fts_query, deterministic=True)
@@ -81,14 +91,13 @@ def register_routes() -> list[tuple[str, Any]]:
 
 async def home(datasette, request) -> Response:
     database = datasette.get_database()
+    source = _source(datasette)
     total = (await database.execute("select count(*) from items")).first()[0]
     rows = await database.execute(
         """
         with latest as (select id from items group by id order by max(published) desc, id desc limit ?)
         select i.id, i.lang, i.title, i.url, i.published from items i join latest using (id)
-        order by i.published desc, i.id desc,
-                 case i.lang when 'uz' then 0 when 'oz' then 1 when 'ru' then 2 when 'en' then 3 else 4 end
-        """,
+        order by i.published desc, i.id desc, """ + language_order_sql("i.lang", source.supported_languages),
         [HOME_RELEASES],
     )
     releases: dict[int, dict[str, Any]] = {}
@@ -97,6 +106,7 @@ async def home(datasette, request) -> Response:
         release["versions"].append(dict(row))
     template = datasette.jinja_env.from_string(HOME_TEMPLATE)
     html = await datasette.render_template(
-        template, {"database": database.name, "releases": list(releases.values()), "total": total}, request=request
+        template, {"database": database.name, "releases": list(releases.values()), "total": total,
+                   "source_name": source.name}, request=request
     )
     return Response.html(html)

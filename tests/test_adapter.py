@@ -8,7 +8,8 @@ import pytest
 
 from crawler.config import load_config
 from devsites.mirror import render_item_page, render_list_page, sample_releases, seed_release
-from crawler.sources import ParseError, PresidentUz
+from crawler.model import ParseError
+from crawler.sources import PresidentUz
 
 RELEASES = sample_releases(12)
 

@@ -12,7 +12,7 @@ from crawler.alerts import deliver_pending, notify_ops
 from crawler.alerts import render
 from crawler.alerts.deliver import describe_url, with_idempotency_key
 from crawler.alerts.outbox import horizon_date, period_end
-from crawler.normalize import TASHKENT
+from crawler.sources.presidentuz import TASHKENT
 from test_alerts_support import (  # noqa: F401 (fixtures)
     NOW, TODAY, FakeTagger, arm, hooks_for, item, later, mailbox, make_config, open_store, outbox, part, route,
     reset_logging, save, webhook,
@@ -184,7 +184,7 @@ def test_releases_published_before_the_horizon_are_silenced(tmp_path):
 def test_horizon_is_a_tashkent_date():
     # 20:00 UTC on 9 May is 01:00 on 10 May in Tashkent.
     moment = dt.datetime(2024, 5, 9, 20, 0, tzinfo=dt.timezone.utc)
-    assert horizon_date(moment, 2.0) == "2024-05-08"
+    assert horizon_date(moment, 2.0, TASHKENT) == "2024-05-08"
 
 
 def test_silenced_alerts_are_listed_and_can_be_sent_on_request(tmp_path, webhook, capsys):
@@ -220,10 +220,10 @@ def test_silenced_alerts_are_listed_and_can_be_sent_on_request(tmp_path, webhook
 # --- digests -----------------------------------------------------------------------------------------
 def test_digest_periods_close_on_the_hour_and_at_the_digest_hour():
     moment = dt.datetime(2024, 5, 10, 4, 17, tzinfo=dt.timezone.utc)  # 09:17 in Tashkent
-    assert period_end("hourly", moment, 8) == dt.datetime(2024, 5, 10, 5, 0, tzinfo=dt.timezone.utc)
-    assert period_end("daily", moment, 8) == dt.datetime(2024, 5, 11, 3, 0, tzinfo=dt.timezone.utc)
-    assert period_end("daily", moment, 10) == dt.datetime(2024, 5, 10, 5, 0, tzinfo=dt.timezone.utc)
-    assert period_end("immediate", moment, 8) is None
+    assert period_end("hourly", moment, 8, TASHKENT) == dt.datetime(2024, 5, 10, 5, 0, tzinfo=dt.timezone.utc)
+    assert period_end("daily", moment, 8, TASHKENT) == dt.datetime(2024, 5, 11, 3, 0, tzinfo=dt.timezone.utc)
+    assert period_end("daily", moment, 10, TASHKENT) == dt.datetime(2024, 5, 10, 5, 0, tzinfo=dt.timezone.utc)
+    assert period_end("immediate", moment, 8, TASHKENT) is None
 
 
 # --- ops --------------------------------------------------------------------------------------------

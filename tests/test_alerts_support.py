@@ -16,14 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from crawler.alerts import alerts_hook
 from crawler.config import AlertsConfig, Config, RouteConfig
-from crawler.normalize import TASHKENT
-from crawler.sources.presidentuz import ParsedItem
+from crawler.sources.presidentuz import TASHKENT
+from crawler.model import ParsedItem, StoredVersion, StoreOutcome
 from crawler.store import Store
 
 TODAY = dt.datetime.now(TASHKENT).date().isoformat()
@@ -69,24 +70,28 @@ class FakeTagger:
         """hits: (topic, term, snippet)"""
         self.topics[(release_id, lang)] = list(hits)
 
-    def __call__(self, store: Store, parsed: ParsedItem, outcome: str) -> None:
-        if outcome == "unchanged":
-            return
+    def __call__(self, store: Store, parsed: ParsedItem) -> list[SimpleNamespace]:
         store.db["matches"].delete_where("id = ? and lang = ?", [parsed.id, parsed.lang])
-        for topic, term, snippet in self.topics.get((parsed.id, parsed.lang), []):
+        hits = self.topics.get((parsed.id, parsed.lang), [])
+        for topic, term, snippet in hits:
             store.db["matches"].insert({
                 "id": parsed.id, "lang": parsed.lang, "topic": topic, "label": topic.title(), "term": term,
                 "field": "body", "start": 0, "end": len(term), "text": term, "snippet": snippet,
                 "tagged_at": NOW.isoformat(),
             })
+        return [SimpleNamespace(topic=topic) for topic, _, _ in hits]
 
 
 def save(store: Store, hooks: list[Callable], parsed: ParsedItem) -> str:
-    """What the pipeline does with one fetched language version."""
+    """What the pipeline does with one fetched language version: store it, tag it (the first of
+    `hooks` is the tagger), hand the stored version with its matches to the other hooks."""
+    tagger, *others = hooks
     with store.atomic():
         outcome = store.save_item(parsed)
-        for hook in hooks:
-            hook(store, parsed, outcome)
+        if outcome != StoreOutcome.UNCHANGED:
+            version = StoredVersion(parsed, outcome, tuple(tagger(store, parsed)))
+            for hook in others:
+                hook(store, version)
     return outcome
 
 

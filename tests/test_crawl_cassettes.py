@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cassettes.record import replay_config
-from crawler.cli import _replay
+from crawler.cli.crawl import replaying
 from crawler.fetch import Fetcher
 from crawler.pipeline import Crawler
 from crawler.store import Store
@@ -26,7 +26,7 @@ class Replay:
     def __init__(self, tmp_path: Path, cassette: str) -> None:
         self.config = replay_config("https://president.uz")
         self.store = Store.open(tmp_path / "store.db")
-        self.context = _replay(str(CASSETTES / f"{cassette}.yaml"))
+        self.context = replaying(str(CASSETTES / f"{cassette}.yaml"))
         self.cassette = self.context.__enter__()
         self.fetcher = Fetcher(self.config.source)
 

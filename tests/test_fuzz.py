@@ -36,7 +36,8 @@ from devsites.mirror import (
 )
 from crawler.normalize import clean_text
 from crawler.pipeline import Crawler
-from crawler.sources.presidentuz import ListEntry, ListPage, ParsedItem, ParseError, PresidentUz
+from crawler.model import ListEntry, ListPage, ParsedItem, ParseError
+from crawler.sources.presidentuz import PresidentUz
 from crawler.store import Store
 
 BASE = "https://president.uz"

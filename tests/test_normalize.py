@@ -1,6 +1,7 @@
 """Normalization keeps the text as published and only mends layout."""
 
-from crawler.normalize import clean_text, parse_item_date, parse_list_date
+from crawler.normalize import clean_text
+from crawler.sources.presidentuz import parse_item_date, parse_list_date
 
 
 def test_spaces_wraps_and_nbsp_collapse():

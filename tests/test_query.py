@@ -17,11 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler import query
+from crawler import export, feeds, searchindex
 from crawler.cli import main
-from crawler.query import Filters, QueryError, search, search_hook
-from crawler.sources.presidentuz import ParsedItem
+from crawler.filters import Filters
+from crawler.model import StoredVersion
+from crawler.search import QueryError, search
+from crawler.searchindex import search_hook
+from crawler.model import ParsedItem
 from crawler.store import Store, migrations
+from crawler.config import SelectorsConfig, SourceConfig
+from crawler.sources.presidentuz import PresidentUz
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,7 +85,7 @@ def store_release(store: Store, item: ParsedItem, *, hook: bool = True) -> str:
     with store.atomic():
         outcome = store.save_item(item)
         if hook:
-            search_hook(store, item, outcome)
+            search_hook(store, StoredVersion(item, outcome))
     return outcome
 
 
@@ -208,7 +213,7 @@ def test_index_follows_edits_and_deletes(db_path):
         assert store_release(store, parsed(5810, "oz", title, paragraphs, "2026-04-15")) == "unchanged"
         store_release(store, parsed(5810, "oz", "Hunarmandlar ko'rgazmasi", ["Namoyish Samarqandda bo'ldi."],
                                     "2026-04-15"))
-        assert query.stale_count(store.db) == 0  # the hook folded it inside the storing transaction
+        assert searchindex.stale_count(store.db) == 0  # the hook folded it inside the storing transaction
         assert (5810, "oz") not in keys(search(store, "suvenir"))
         assert keys(search(store, "Самарқанд*")) == {(5810, "oz")}
         with store.atomic():
@@ -227,7 +232,7 @@ def test_versions_stored_without_the_hook_are_caught_up_by_search(tmp_path):
     code = main(["search", "--store", str(path), "Qozog'iston", "--format", "json"])
     assert code == 0
     with Store.open(path) as store:
-        assert query.stale_count(store.db) == 0
+        assert searchindex.stale_count(store.db) == 0
         assert keys(search(store, "Qozogʻiston")) == KAZAKHSTAN_UZBEK
         assert (5810, "oz") in keys(search(store, "chegara"))
 
@@ -242,21 +247,21 @@ def test_an_older_store_is_indexed_after_the_migration(tmp_path):
     old.close()
     with Store.open(path) as store:
         assert "m003_search_index" in store.schema_version()
-        assert query.stale_count(store.db) == 1  # queued by the migration, folded on first use
-        query.catch_up(store, quiet=True)
+        assert searchindex.stale_count(store.db) == 1  # queued by the migration, folded on first use
+        searchindex.catch_up(store)
         assert keys(search(store, "Qozog'iston")) == {(5782, "uz")}
 
 
 def test_a_change_of_folding_rules_refolds_everything(db_path, monkeypatch, capsys):
     with Store.open(db_path) as store:
-        assert not query.needs_sync(store.db)
-        monkeypatch.setattr(query, "fold_version", lambda: "999.0")
-        assert query.needs_sync(store.db)
+        assert not searchindex.needs_sync(store.db)
+        monkeypatch.setattr(searchindex, "fold_version", lambda: "999.0")
+        assert searchindex.needs_sync(store.db)
     assert run(capsys, "search", "--store", str(db_path), "Qozog'iston")[0] == 0
     with Store.open(db_path) as store:
-        assert not query.needs_sync(store.db)
+        assert not searchindex.needs_sync(store.db)
         assert store.db.execute("select distinct fold_version from search_text").fetchall() == [("999.0",)]
-        assert query.sync(store.db) == 0
+        assert searchindex.sync(store.db) == 0
 
 
 def test_reindex_rebuilds_the_index(db_path):
@@ -264,7 +269,7 @@ def test_reindex_rebuilds_the_index(db_path):
         with store.atomic():
             store.db.execute("delete from search_text")
         assert search(store, "Qozog'iston") == []
-        assert query.reindex(store.db) == sum(len(v) for _, _, v in RELEASES)
+        assert searchindex.reindex(store.db) == sum(len(v) for _, _, v in RELEASES)
         assert keys(search(store, "Qozog'iston")) == KAZAKHSTAN_UZBEK
 
 
@@ -335,7 +340,7 @@ def test_export_jsonl_one_row_per_version(db_path, tmp_path, capsys):
     assert code == 0 and "exported 10 language versions" in err
     rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == sum(len(v) for _, _, v in RELEASES)
-    assert list(rows[0]) == list(query.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(export.EXPORT_COLUMNS)
     by_release: dict[int, set[str]] = {}
     for row in rows:
         by_release.setdefault(row["id"], set()).add(row["lang"])
@@ -376,7 +381,7 @@ def test_export_refuses_to_overwrite_without_force(db_path, tmp_path, capsys):
 
 
 def test_export_streams_from_the_cursor(shared):
-    rows = query.export_rows(shared.db)
+    rows = export.export_rows(shared.db)
     assert isinstance(rows, types.GeneratorType)
     assert next(rows)["id"] == 5782
 
@@ -437,7 +442,7 @@ def test_feed_escapes_markup_and_drops_characters_xml_cannot_hold():
              "title": "A <script>alert(1)</script> & \x0b\x01 \"quoted\" ]]>", "published": "2026-01-01",
              "body": "Body <i>text</i> &amp; more", "updated": "2026-01-02T00:00:00Z",
              "matches": [("water", "Water & <rivers>", "<b>suv</b>")]}
-    document = query.build_feed([entry])
+    document = feeds.build_feed([entry], PresidentUz(SourceConfig(), SelectorsConfig()))
     feed = feedparser.parse(document)
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.entries[0].title == "A <script>alert(1)</script> &  \"quoted\" ]]>"

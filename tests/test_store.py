@@ -2,7 +2,7 @@
 
 import stat
 
-from crawler.sources.presidentuz import ParsedItem
+from crawler.model import ParsedItem
 from crawler.store import Store, migrations
 
 

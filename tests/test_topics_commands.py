@@ -1,4 +1,4 @@
-"""`presswatch topics check | lint | eval`, through commands.main (crawler/cli.py calls register)."""
+"""`presswatch topics check | lint | eval`, through the presswatch CLI."""
 
 import argparse
 import io
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.topics import commands
+from crawler.cli import main
+from crawler.cli import topics as topics_cli
 
 CORPUS = Path(__file__).resolve().parent / "data" / "topics_corpus.jsonl"
 
@@ -18,7 +19,7 @@ def no_user_config(monkeypatch):
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = commands.main(["topics", *argv])
+    code = main(["topics", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -32,9 +33,9 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 def test_register_adds_the_topics_command_to_any_cli():
     parser = argparse.ArgumentParser(prog="presswatch")
     subparsers = parser.add_subparsers(dest="command")
-    commands.register(subparsers)
+    topics_cli.register(subparsers)
     args = parser.parse_args(["topics", "lint"])
-    assert args.func is commands.lint_command
+    assert args.func is topics_cli.lint_command
 
 
 # --- check -------------------------------------------------------------------------------------
@@ -104,13 +105,13 @@ def test_check_with_an_invalid_topics_file_is_one_line_and_exit_2(capsys, tmp_pa
     bad = write(tmp_path, "bad.toml", '[topics.water.ru]\ninclude = ["вода", "во*да"]')
     code, out, err = run(capsys, "check", "вода", "--lang", "ru", "--topics", bad)
     assert code == 2 and out == ""
-    assert err == f"config error in {bad}: topics.water.ru.include[1]: 'во*да': '*' can only end a word " \
+    assert err == f"presswatch: config error in {bad}: topics.water.ru.include[1]: 'во*да': '*' can only end a word " \
                   "(a prefix like 'чегара*'), not start or split one\n"
 
 
 def test_check_refuses_an_unknown_language(capsys):
     with pytest.raises(SystemExit) as exit_:
-        commands.main(["topics", "check", "water", "--lang", "de"])
+        main(["topics", "check", "water", "--lang", "de"])
     assert exit_.value.code == 2
     assert "invalid choice: 'de'" in capsys.readouterr().err
 
@@ -205,7 +206,7 @@ def test_eval_bad_line_names_its_number_exit_2(capsys, tmp_path, line, problem):
     corpus = write(tmp_path, "c.jsonl", '{"text": "сув", "lang": "uz", "topics": ["water"]}\n' + line + "\n")
     code, out, err = run(capsys, "eval", corpus)
     assert (code, out) == (2, "")
-    assert err.startswith(f"eval data error in {corpus}: {problem}")
+    assert err.startswith(f"presswatch: eval data error in {corpus}: {problem}")
     assert err.count("\n") == 1
 
 

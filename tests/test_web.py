@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from crawler.cli import main
-from crawler.sources.presidentuz import ParsedItem
+from crawler.model import ParsedItem
 from crawler.store import Store
-from crawler.query import search_hook
+from crawler.model import StoredVersion
+from crawler.searchindex import search_hook
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,13 +36,20 @@ VERSIONS = [
 ]
 
 
+def president_uz():
+    from crawler.config import load_config
+    from crawler.sources import source_for
+
+    return source_for(load_config())
+
+
 def build(path: Path) -> Path:
     with Store.open(path) as store:
         for item_id, lang, title, paragraphs in VERSIONS:
             item = ParsedItem(id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
                               title=title, published=f"2026-03-{item_id % 100 // 10 + 10}", paragraphs=paragraphs)
             with store.atomic():
-                search_hook(store, item, store.save_item(item))
+                search_hook(store, StoredVersion(item, store.save_item(item)))
         with store.atomic():
             store.db["matches"].insert({"id": 5782, "lang": "uz", "topic": "kazakhstan", "label": "Kazakhstan",
                                         "term": "қозоғистон*", "field": "body", "start": 19, "end": 29,
@@ -161,7 +169,7 @@ def test_front_page_renders_in_headless_chromium(server):
 def test_metadata_describes_tables_columns_and_queries(tmp_path):
     from crawler.web import SCHEMA, build_metadata
 
-    metadata = build_metadata("pw")
+    metadata = build_metadata("pw", president_uz())
     database = metadata["databases"]["pw"]
     assert database["tables"]["items"]["fts_table"] == "items_fts"
     assert set(database["queries"]) == {"latest_by_topic", "release", "mentioning"}
@@ -177,7 +185,7 @@ def test_canned_queries_in_process(tmp_path):
     pytest.importorskip("datasette")
     from crawler.web import make_datasette
 
-    datasette = make_datasette(build(tmp_path / "pw.db"))
+    datasette = make_datasette(build(tmp_path / "pw.db"), president_uz())
 
     async def fetch():
         await datasette.invoke_startup()

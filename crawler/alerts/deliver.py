@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,9 +26,12 @@ from urllib.parse import quote
 
 from crawler.alerts import render
 from crawler.alerts.outbox import FAILED, PENDING, SENT, iso, notify_ops, utc_now
+from crawler.clock import exponential_backoff
 from crawler.config import Config, RouteConfig
+from crawler.lock import try_lock
 from crawler.logs import redact
-from crawler.normalize import TASHKENT
+from crawler.sources import source_for
+from crawler.sources.base import Source
 from crawler.store import Store
 
 log = logging.getLogger("presswatch.alerts")
@@ -71,6 +72,7 @@ class Outgoing:
     rows: list[dict[str, Any]]
     key: str
     kind: str  # alert, digest, ops
+    source: Source | None = None  # whose releases: language names, time zone
     _views: list[render.ReleaseView] | None = None
 
     def messages(self, store: Store, channel: render.Channel) -> list[render.Message]:
@@ -88,14 +90,23 @@ class Outgoing:
             topics: dict[int, list[str]] = {}
             for row in self.rows:
                 topics.setdefault(row["release_id"], []).append(row["topic"])
-            self._views = [render.release_view(store, rid, sorted(set(ts))) for rid, ts in topics.items()]
+            source = self.source
+            assert source is not None, "due_messages() names the source of every release message"
+            self._views = [render.release_view(store, rid, sorted(set(ts)), source) for rid, ts in topics.items()]
         return self._views
 
     def _digest_heading(self, views: list[render.ReleaseView]) -> str:
-        period = dt.datetime.fromisoformat(self.rows[0]["period"]).astimezone(TASHKENT)
+        zone = self.source.timezone if self.source else dt.timezone.utc
+        period = dt.datetime.fromisoformat(self.rows[0]["period"]).astimezone(zone)
         noun = "release" if len(views) == 1 else "releases"
         return (f"presswatch {self.route.mode} digest ({self.route.name}): {len(views)} {noun} "
-                f"until {period:%Y-%m-%d %H:%M} Tashkent")
+                f"until {period:%Y-%m-%d %H:%M} {_zone_label(zone)}")
+
+
+def _zone_label(zone: dt.tzinfo) -> str:
+    """"Tashkent" for Asia/Tashkent: how a reader names the time zone."""
+    name = zone.tzname(None) or str(zone)
+    return name.rsplit("/", 1)[-1].replace("_", " ")
 
 
 # --- URLs: never shown whole ----------------------------------------------------------------------
@@ -231,22 +242,10 @@ def send_message(url: str, message: render.Message, channel: render.Channel) -> 
 
 
 # --- the pass ---------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def delivery_lock(store: Store) -> Iterator[bool]:
+def delivery_lock(store: Store) -> contextlib.AbstractContextManager[bool]:
     """True when this process may deliver for the store; False when another pass holds it."""
-    if store.path is None or str(store.path) == ":memory:":
-        yield True
-        return
-    fd = os.open(f"{store.path}.alerts.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    in_memory = store.path is None or str(store.path) == ":memory:"
+    return try_lock(None if in_memory else f"{store.path}.alerts.lock")
 
 
 def deliver_pending(
@@ -294,6 +293,7 @@ def due_messages(store: Store, config: Config, now: dt.datetime) -> list[Outgoin
     URLs so far). Keys depend only on the group's content, so
     the same group gets the same key again after a crash."""
     routes = {r.name: r for r in config.alerts.routes}
+    source = source_for(config)
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in _rows(store, "status = ? and due_at <= ?", [PENDING, iso(now)]):
         if row["route"] not in routes:
@@ -311,7 +311,8 @@ def due_messages(store: Store, config: Config, now: dt.datetime) -> list[Outgoin
     out = []
     for group, rows in groups.items():
         route = routes[rows[0]["route"]]
-        out.append(Outgoing(route=route, rows=rows, key=_message_key(group[0], route.name, rows), kind=group[0]))
+        out.append(Outgoing(route=route, rows=rows, key=_message_key(group[0], route.name, rows), kind=group[0],
+                            source=source))
     return out
 
 
@@ -394,7 +395,7 @@ def _record_progress(store: Store, out: Outgoing, done: set[str], *, complete: b
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """Wait after the n-th failed attempt: base, 2 base, 4 base, ... at most cap."""
-    return min(base * (2 ** max(0, attempts - 1)), cap)
+    return exponential_backoff(attempts, base, cap)
 
 
 def _record_failure(store: Store, config: Config, out: Outgoing, errors: list[str], now: dt.datetime,
@@ -458,7 +459,7 @@ SAMPLE = render.ReleaseView(
     release_id=0,
     headline="presswatch test: a <b>headline</b> with *stars* and _underscores_ & an ampersand",
     date=dt.date.today().isoformat(),
-    versions=[("en", "Sample release (not a real one)", "https://president.uz/en/lists/view/0")],
+    versions=[("en", "Sample release (not a real one)", "https://example.org/sample-release")],
     topics=[render.TopicHit("sample", "Sample topic", ["Kazakhstan", "Qozog'iston"],
                             "… a snippet with <i>markup</i>, *stars* and _underscores_ that must arrive "
                             "as text …")],

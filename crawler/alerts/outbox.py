@@ -15,8 +15,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["iso", "parse_iso", "utc_now"]  # re-exported for the alerts modules
+
+from crawler.clock import iso, parse_iso, utc_now
 from crawler.config import Config, RouteConfig
-from crawler.normalize import TASHKENT
+from crawler.model import StoredVersion
+from crawler.logs import redact
+from crawler.sources import source_for
+from crawler.sources.base import language_order_sql
 from crawler.store import Store
 
 PENDING, SENT, FAILED, SILENCED = "pending", "sent", "failed", "silenced"
@@ -28,19 +34,6 @@ BACKFILL, FIRST_CRAWL, HORIZON = "backfill", "first_crawl", "horizon"
 Clock = Callable[[], dt.datetime]
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def iso(moment: dt.datetime) -> str:
-    """UTC, to the second, in the same shape as crawler.normalize.now_utc(): rows compare as text."""
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
-
-
 def release_key(release_id: int, topic: str, route: str) -> str:
     return f"presswatch:{release_id}:{topic}:{route}"
 
@@ -50,13 +43,14 @@ def ops_key(key: str, route: str) -> str:
 
 
 # --- when a digest goes out ------------------------------------------------------------------------
-def period_end(mode: str, created: dt.datetime, digest_hour: int) -> dt.datetime | None:
-    """The moment the digest period holding `created` closes; None for immediate routes."""
+def period_end(mode: str, created: dt.datetime, digest_hour: int, zone: dt.tzinfo) -> dt.datetime | None:
+    """The moment the digest period holding `created` closes (hours of `zone`, the source's time
+    zone); None for immediate routes."""
     if mode == "hourly":
-        start = created.astimezone(TASHKENT).replace(minute=0, second=0, microsecond=0)
+        start = created.astimezone(zone).replace(minute=0, second=0, microsecond=0)
         return (start + dt.timedelta(hours=1)).astimezone(dt.timezone.utc)
     if mode == "daily":
-        local = created.astimezone(TASHKENT)
+        local = created.astimezone(zone)
         close = local.replace(hour=digest_hour, minute=0, second=0, microsecond=0)
         if close <= local:
             close += dt.timedelta(days=1)
@@ -65,36 +59,23 @@ def period_end(mode: str, created: dt.datetime, digest_hour: int) -> dt.datetime
 
 
 # --- the no-flood rule -------------------------------------------------------------------------------
-def current_run_kind(store: Store) -> str:
-    """The kind of the run storing this release. The pipeline closes stale runs before starting one,
-    so the only 'running' row is ours; a hook called outside any run counts as a crawl."""
-    row = store.db.execute(
-        "select kind from crawl_runs where outcome = 'running' order by id desc limit 1"
-    ).fetchone()
-    return row[0] if row else "crawl"
+def horizon_date(now: dt.datetime, horizon_days: float, zone: dt.tzinfo) -> str:
+    """The oldest date still alerted on (`published` is a date in the source's time zone `zone`)."""
+    return (now.astimezone(zone) - dt.timedelta(days=horizon_days)).date().isoformat()
 
 
-def store_is_armed(store: Store) -> bool:
-    """True once a crawl or backfill run has completed: until then the store is being filled for the
-    first time (however many interrupted attempts that takes) and nothing it finds is news."""
-    row = store.db.execute(
-        "select 1 from crawl_runs where outcome in ('ok', 'partial') and finished is not null limit 1"
-    ).fetchone()
-    return row is not None
-
-
-def horizon_date(now: dt.datetime, horizon_days: float) -> str:
-    """The oldest Tashkent date still alerted on (`published` is a Tashkent date)."""
-    return (now.astimezone(TASHKENT) - dt.timedelta(days=horizon_days)).date().isoformat()
-
-
-def silence_reason(store: Store, published: str | None, now: dt.datetime, horizon_days: float) -> str | None:
-    if current_run_kind(store) == "backfill":
+def silence_reason(store: Store, published: str | None, now: dt.datetime, horizon_days: float,
+                   zone: dt.tzinfo) -> str | None:
+    # The pipeline closes stale runs before starting one, so the only run in progress is ours; a
+    # version stored outside any run counts as a crawl's.
+    if store.current_run_kind() == "backfill":
         return BACKFILL
-    if not store_is_armed(store):
+    # Until a run has completed the store is being filled for the first time (however many
+    # interrupted attempts that takes) and nothing it finds is news.
+    if not store.has_completed_run():
         return FIRST_CRAWL
     # An unknown date alerts: a missed alert is worse than an old one, and backfills never get here.
-    if published and published < horizon_date(now, horizon_days):
+    if published and published < horizon_date(now, horizon_days, zone):
         return HORIZON
     return None
 
@@ -131,11 +112,12 @@ def enqueue_release(
     """
     if not topics:
         return 0
-    reason = silence_reason(store, published, now, config.alerts.horizon_days)
+    zone = source_for(config).timezone
+    reason = silence_reason(store, published, now, config.alerts.horizon_days, zone)
     created = 0
     for topic in topics:
         for route in topic_routes(config, topic):
-            close = period_end(route.mode, now, config.alerts.digest_hour)
+            close = period_end(route.mode, now, config.alerts.digest_hour, zone)
             created += _insert(store, {
                 "key": release_key(release_id, topic, route.name), "kind": "release", "route": route.name,
                 "mode": route.mode, "release_id": release_id, "topic": topic, "trigger_lang": lang,
@@ -146,34 +128,19 @@ def enqueue_release(
     return created
 
 
-def version_topics(store: Store, release_id: int, lang: str) -> list[str]:
-    """Topics the tagging hook just wrote for this language version (it runs before ours)."""
-    rows = store.db.execute(
-        "select distinct topic from matches where id = ? and lang = ? order by topic", [release_id, lang]
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Store, Any, str], None]:
-    """A pipeline ReleaseHook: after tagging, queue the alerts a stored version brings."""
+def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Store, StoredVersion], None]:
+    """A pipeline ReleaseHook: queue the alerts a stored version brings, from its topic matches."""
     now_of = clock or utc_now
 
-    def hook(store: Store, item, outcome: str) -> None:
-        if outcome == "unchanged" or not config.alerts.routes:
+    def hook(store: Store, version: StoredVersion) -> None:
+        topics = version.topics
+        if not topics or not config.alerts.routes:
             return
-        topics = version_topics(store, item.id, item.lang)
-        if topics:
-            published = item.published or _any_published(store, item.id)
-            enqueue_release(store, config, item.id, item.lang, published, topics, now_of())
+        item = version.item
+        published = item.published or store.any_published(item.id)
+        enqueue_release(store, config, item.id, item.lang, published, topics, now_of())
 
     return hook
-
-
-def _any_published(store: Store, release_id: int) -> str | None:
-    row = store.db.execute(
-        "select published from items where id = ? and published is not null limit 1", [release_id]
-    ).fetchone()
-    return row[0] if row else None
 
 
 def notify_ops(
@@ -194,3 +161,46 @@ def notify_ops(
                 "due_at": iso(moment), "attempts": 0, "done_urls": "[]",
             })
     return created
+
+
+# --- reading and re-queueing (alerts list / retry) ----------------------------------------------------
+def list_rows(store: Store, status: str | None, limit: int | None,
+              headline_preference: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The newest outbox rows (all when `limit` is None), each with its release's headline in the
+    most widely read language stored; texts redacted, delivery bookkeeping left out."""
+    where = "where o.status = ?" if status else ""
+    params: list[Any] = [status] if status else []
+    order = language_order_sql("lang", headline_preference)
+    sql = (f"select o.*, (select title from items i where i.id = o.release_id order by {order} limit 1) as title "
+           f"from outbox o {where} order by o.id desc" + (" limit ?" if limit else ""))
+    cursor = store.db.execute(sql, params + ([limit] if limit else []))
+    names = [c[0] for c in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    for row in rows:
+        row.pop("done_urls", None)
+        for name in ("last_error", "subject", "body"):  # ops messages carry text from the daemon
+            if row.get(name):
+                row[name] = redact(row[name])
+    return rows
+
+
+def requeue(store: Store, *, failed: bool = False, ids: list[int] = ()) -> tuple[list[int], list[tuple[int, str]]]:
+    """Make failed rows (or the rows `ids`, silenced ones included) due now with a fresh count of
+    attempts. Returns (requeued ids, [(id, why not)])."""
+    now = iso(utc_now())
+    retried, refused = [], []
+    with store.atomic() as db:
+        if failed:
+            targets = [r[0] for r in db.execute("select id from outbox where status = ?", [FAILED])]
+        else:
+            targets = list(dict.fromkeys(ids))
+        for alert_id in targets:
+            row = db.execute("select status from outbox where id = ?", [alert_id]).fetchone()
+            if row is None or row[0] == SENT:
+                refused.append((alert_id, "not in the outbox" if row is None else "already sent"))
+                continue
+            db.execute(
+                "update outbox set status = ?, attempts = 0, due_at = ?, last_error = null, reason = null "
+                "where id = ?", [PENDING, now, alert_id])
+            retried.append(alert_id)
+    return retried, refused

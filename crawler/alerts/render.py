@@ -17,16 +17,15 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from crawler.sources.base import Source
 from crawler.store import Store
+from crawler.tagging import matches_of
 
 TEXT, MARKDOWN, HTML = "text", "markdown", "html"
-
-# Headline and date come from the first of these languages the release has.
-HEADLINE_LANGUAGES = ("en", "ru", "oz", "uz")
-LANGUAGE_NAMES = {"uz": "Ўзбекча", "oz": "O'zbekcha", "ru": "Русский", "en": "English"}
 
 HEADLINE_MAX = 300
 SNIPPET_MAX = 280
@@ -216,15 +215,20 @@ class ReleaseView:
     # (lang, title, url), every language version stored at send time
     versions: list[tuple[str, str, str]]
     topics: list[TopicHit] = field(default_factory=list)
+    # how each language is named to a reader
+    language_names: dict[str, str] = field(default_factory=dict)
 
 
-def _language_rank(lang: str) -> int:
-    return HEADLINE_LANGUAGES.index(lang) if lang in HEADLINE_LANGUAGES else len(HEADLINE_LANGUAGES)
+def release_view(store: Store, release_id: int, topics: list[str], source: Source) -> ReleaseView:
+    """The release as an alert shows it: the headline in the most widely read language the source
+    has it in (its `headline_preference`), every version, the topics with their terms."""
+    preference = source.headline_preference
 
+    def rank(lang: str) -> int:
+        return preference.index(lang) if lang in preference else len(preference)
 
-def release_view(store: Store, release_id: int, topics: list[str]) -> ReleaseView:
-    versions = store.release(release_id)
-    ordered = sorted(versions, key=lambda v: _language_rank(v["lang"]))
+    versions = store.release(release_id, source.supported_languages)
+    ordered = sorted(versions, key=lambda v: rank(v["lang"]))
     first = ordered[0] if ordered else None
     date = next((v["published"] for v in ordered if v.get("published")), None)
     return ReleaseView(
@@ -232,23 +236,23 @@ def release_view(store: Store, release_id: int, topics: list[str]) -> ReleaseVie
         headline=first["title"] if first else f"release {release_id}",
         date=date,
         versions=[(v["lang"], v["title"], v["url"]) for v in versions],
-        topics=[topic_hit(store, release_id, topic, first["lang"] if first else None) for topic in topics],
+        topics=[topic_hit(store, release_id, topic, first["lang"] if first else None, rank) for topic in topics],
+        language_names=dict(source.language_names),
     )
 
 
-def topic_hit(store: Store, release_id: int, topic: str, headline_lang: str | None) -> TopicHit:
-    rows = list(store.db.execute(
-        "select lang, label, term, field, start, snippet from matches where id = ? and topic = ?",
-        [release_id, topic],
-    ))
+def topic_hit(store: Store, release_id: int, topic: str, headline_lang: str | None,
+              rank: Callable[[str], int]) -> TopicHit:
+    rows = [(m["lang"], m["label"], m["term"], m["field"], m["start"], m["snippet"])
+            for m in matches_of(store, release_id) if m["topic"] == topic]
     terms: list[str] = []
-    for row in sorted(rows, key=lambda r: (_language_rank(r[0]), r[3] != "title", r[4] or 0)):
+    for row in sorted(rows, key=lambda r: (rank(r[0]), r[3] != "title", r[4] or 0)):
         if row[2] and row[2] not in terms:
             terms.append(row[2])
     # A body snippet says more than the headline already shown; the headline's language first.
     best = sorted(
         (r for r in rows if r[5]),
-        key=lambda r: (r[3] != "body", r[0] != headline_lang, _language_rank(r[0]), r[4] or 0),
+        key=lambda r: (r[3] != "body", r[0] != headline_lang, rank(r[0]), r[4] or 0),
     )
     label = next((r[1] for r in rows if r[1]), topic)
     return TopicHit(topic=topic, label=label, terms=terms[:TERMS_MAX], snippet=best[0][5] if best else None)
@@ -294,7 +298,7 @@ def _digest_block(view: ReleaseView) -> list[Line]:
         lines += _topic_lines(hit, DIGEST_SNIPPET_MAX)
     languages: Line = []
     for index, (lang, _title_text, url) in enumerate(view.versions):
-        languages += ([t(" · ")] if index else []) + [link(LANGUAGE_NAMES.get(lang, lang), url)]
+        languages += ([t(" · ")] if index else []) + [link(view.language_names.get(lang, lang), url)]
     return lines + [languages, []]
 
 

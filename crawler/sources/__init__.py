@@ -1,5 +1,37 @@
-"""Site adapters. Each source is one module; presswatch ships president.uz."""
+"""Source adapters, found by `kind`: one module a site. A second site is one new module here
+plus its entry in KINDS."""
 
-from crawler.sources.presidentuz import ListEntry, ListPage, ParsedItem, ParseError, PresidentUz
+from __future__ import annotations
 
-__all__ = ["ListEntry", "ListPage", "ParsedItem", "ParseError", "PresidentUz"]
+from typing import Any
+
+from crawler.model import PresswatchError
+from crawler.sources.base import Source, SourceSettings
+from crawler.sources.presidentuz import PresidentUz
+
+KINDS: dict[str, type[Source]] = {PresidentUz.kind: PresidentUz}
+DEFAULT_KIND = PresidentUz.kind
+
+
+class UnknownSourceKind(PresswatchError):
+    kind = "usage"
+
+
+def source_class(kind: str) -> type[Source]:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise UnknownSourceKind(f"unknown source kind {kind!r} (known: {', '.join(sorted(KINDS))})") from None
+
+
+def source_for(config: Any) -> Source:
+    """The source a loaded config describes ([source] and [selectors])."""
+    kind = getattr(config.source, "kind", DEFAULT_KIND)
+    return create_source(config.source, config.selectors, kind=kind, name=getattr(config.source, "name", ""))
+
+
+def create_source(settings: SourceSettings, selectors: Any, *, kind: str = DEFAULT_KIND, name: str = "") -> Source:
+    return source_class(kind)(settings, selectors, name=name)
+
+
+__all__ = ["KINDS", "DEFAULT_KIND", "Source", "SourceSettings", "PresidentUz", "create_source", "source_class", "source_for"]

@@ -7,16 +7,21 @@ shows up in `crawl_runs` and in `presswatch status` instead of as silence.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.config import SelectorsConfig, SourceConfig
-from crawler.normalize import clean_paragraphs, clean_text, is_date_line, parse_item_date, parse_list_date
+from crawler.model import ListEntry, ListPage, ParsedItem, ParseError
+from crawler.normalize import clean_paragraphs, clean_text
+from crawler.sources.base import Source, SourceSettings
 
 NAME = "president.uz"
+TASHKENT = dt.timezone(dt.timedelta(hours=5), "Asia/Tashkent")
+_LIST_DATE = re.compile(r"\b(\d{2})-(\d{2})-(\d{4})\b")
+_ITEM_DATE = re.compile(r"\b(\d{2})\.(\d{2})\.(\d{4})\b")
 # Markup that is never part of a release.
 _CHROME_TAGS = "script, style, noscript, template, header, footer, nav, form, iframe"
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -29,55 +34,33 @@ _LIST_DATE_REACH = 600
 _MAX_ID = 2**63 - 1
 
 
-class ParseError(Exception):
-    """A page that holds no release (or no list); str() says why in one line."""
-
-
-@dataclass(frozen=True)
-class ListEntry:
-    id: int
-    lang: str
-    url: str
-    title: str
-    list_date: str | None
-
-
-@dataclass(frozen=True)
-class ListPage:
-    entries: list[ListEntry]
-    # "selectors": the configured selectors found the items; "fallback": they found nothing and the
-    # anchors were read from the page's structure (the layout has drifted); "empty": nothing at all.
-    path: str
-    next_page: bool = False
-
-
-@dataclass(frozen=True)
-class ParsedItem:
-    id: int
-    lang: str
-    url: str
-    title: str
-    published: str | None
-    paragraphs: list[str]
-    images: list[str] = field(default_factory=list)
-    links: list[str] = field(default_factory=list)
-    # "selectors" or "fallback", as for lists
-    path: str = "selectors"
-
-
-class PresidentUz:
+class PresidentUz(Source):
     """Addresses and parsers for president.uz, driven by the [source] and [selectors] config."""
 
-    name = NAME
+    kind = "presidentuz"
+    supported_languages = ("uz", "oz", "ru", "en")
+    language_names = {"uz": "Ўзбекча", "oz": "O'zbekcha", "ru": "Русский", "en": "English"}
+    language_tags = {"uz": "uz-Cyrl", "oz": "uz-Latn", "ru": "ru", "en": "en"}
+    timezone = TASHKENT
+    # alerts go to readers abroad: English, then Russian, then Uzbek in Latin letters
+    headline_preference = ("en", "ru", "oz", "uz")
 
-    def __init__(self, source: SourceConfig, selectors: SelectorsConfig) -> None:
+    def __init__(self, source: SourceSettings, selectors: Any, name: str = "") -> None:
+        super().__init__(source, name or NAME)
         self.source = source
         self.selectors = selectors
-        self.base_url = source.base_url.rstrip("/")
         self._item_path = re.compile(
             re.escape(source.item_path).replace(r"\{lang\}", r"(?P<lang>[a-z]{2})").replace(r"\{id\}", r"(?P<id>\d+)")
             + r"/?$"
         )
+
+    @property
+    def display_name(self) -> str:
+        return f"President of Uzbekistan ({self.name})"
+
+    def parse_date(self, text: str) -> str | None:
+        """`DD.MM.YYYY` (release pages) or `DD-MM-YYYY` (list pages) → ISO date, or None."""
+        return parse_item_date(text) or parse_list_date(text)
 
     # --- addresses -------------------------------------------------------------------------
     def list_url(self, lang: str, page: int = 1) -> str:
@@ -342,6 +325,32 @@ def _date_near(elements: list[LexborNode], position: int) -> str | None:
 def _own_date(element: LexborNode) -> bool:
     text = element.text()
     return len(text) < 40 and is_date_line(text)
+
+
+def _to_date(day: str, month: str, year: str) -> dt.date | None:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def parse_list_date(text: str) -> str | None:
+    """`DD-MM-YYYY` (list pages) → ISO date, or None."""
+    match = _LIST_DATE.search(text)
+    date = _to_date(*match.groups()) if match else None
+    return date.isoformat() if date else None
+
+
+def parse_item_date(text: str) -> str | None:
+    """`DD.MM.YYYY` (release pages) → ISO date, or None."""
+    match = _ITEM_DATE.search(text)
+    date = _to_date(*match.groups()) if match else None
+    return date.isoformat() if date else None
+
+
+def is_date_line(text: str) -> bool:
+    """A line that is a release date and nothing else (SITE.md: a separate DD.MM.YYYY line)."""
+    return bool(re.fullmatch(r"\s*\d{2}\.\d{2}\.\d{4}\s*", text)) and parse_item_date(text) is not None
 
 
 def _absolute(base: str, href: str) -> str | None:

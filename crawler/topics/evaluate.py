@@ -16,13 +16,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crawler.model import UsageError
 from crawler.topics.fold import LANGUAGES
 from crawler.topics.matcher import Match, TopicSet
 
 CASE_KEYS = ("text", "lang", "topics", "note")
 
 
-class EvalDataError(Exception):
+class EvalDataError(UsageError):
     """A bad corpus line; str() is the one line shown to the user."""
 
     def __init__(self, file: str, line: int | None, problem: str) -> None:

@@ -10,18 +10,14 @@ import argparse
 import json
 from typing import Any
 
+from crawler import app
 from crawler.alerts.deliver import deliver_pending, describe_url, send_test
-from crawler.alerts.outbox import FAILED, PENDING, SENT, SILENCED, STATUSES, iso, utc_now
-from crawler.cli import (
-    EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, CliError, common_options, load, open_existing_store,
-)
-from crawler.logs import redact
-
-LIST_COLUMNS = ("id", "status", "route", "mode", "kind", "release_id", "topic", "subject", "reason", "created_at",
-                "due_at", "attempts", "last_error", "sent_at", "message_key", "key")
+from crawler.alerts.outbox import FAILED, PENDING, SENT, SILENCED, STATUSES, list_rows, requeue
+from crawler.cli.options import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, add_format, common_options, load, positive_int
+from crawler.model import UsageError
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     common = common_options()
     alerts = subparsers.add_parser(
         "alerts", parents=[common], help="the alert outbox: list, retry, test a route, deliver",
@@ -31,8 +27,10 @@ def register(subparsers) -> None:
 
     listing = sub.add_parser("list", parents=[common], help="show queued, sent, failed and silenced alerts")
     listing.add_argument("--status", choices=STATUSES, help="only alerts with this status")
-    listing.add_argument("--limit", type=int, default=50, metavar="N", help="the newest N (default 50; 0: all)")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    how_many = listing.add_mutually_exclusive_group()
+    how_many.add_argument("--limit", type=positive_int, default=50, metavar="N", help="the newest N (default 50)")
+    how_many.add_argument("--all", action="store_true", help="every alert")
+    add_format(listing, ("text", "json"), "text")
     listing.set_defaults(func=cmd_list)
 
     retry = sub.add_parser("retry", parents=[common], help="queue failed (or silenced) alerts again",
@@ -59,28 +57,12 @@ def register(subparsers) -> None:
     routes.set_defaults(func=cmd_routes)
 
 
-def _list_rows(store, status: str | None, limit: int) -> list[dict[str, Any]]:
-    where = "where o.status = ?" if status else ""
-    params: list[Any] = [status] if status else []
-    sql = (f"select o.*, (select title from items i where i.id = o.release_id order by "
-           f"case lang when 'en' then 0 when 'ru' then 1 when 'oz' then 2 else 3 end limit 1) as title "
-           f"from outbox o {where} order by o.id desc" + (" limit ?" if limit > 0 else ""))
-    cursor = store.db.execute(sql, params + ([limit] if limit > 0 else []))
-    names = [c[0] for c in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-    for row in rows:
-        row.pop("done_urls", None)
-        for name in ("last_error", "subject", "body"):  # ops messages carry text from the daemon
-            if row.get(name):
-                row[name] = redact(row[name])
-    return rows
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     config = load(args)
-    with open_existing_store(config, args) as store:
-        rows = _list_rows(store, args.status, args.limit)
-    if args.json:
+    with app.open_store(config, must_exist=True) as store:
+        rows = list_rows(store, args.status, None if args.all else args.limit,
+                         app.source(config).headline_preference)
+    if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not rows:
@@ -109,23 +91,8 @@ def _list_line(row: dict[str, Any]) -> str:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     config = load(args)
-    now = iso(utc_now())
-    with open_existing_store(config, args) as store:
-        with store.atomic() as db:
-            if args.failed:
-                targets = [r[0] for r in db.execute("select id from outbox where status = ?", [FAILED])]
-            else:
-                targets = list(dict.fromkeys(args.ids))
-            retried, refused = [], []
-            for alert_id in targets:
-                row = db.execute("select status from outbox where id = ?", [alert_id]).fetchone()
-                if row is None or row[0] == SENT:
-                    refused.append((alert_id, "not in the outbox" if row is None else "already sent"))
-                    continue
-                db.execute(
-                    "update outbox set status = ?, attempts = 0, due_at = ?, last_error = null, reason = null "
-                    "where id = ?", [PENDING, now, alert_id])
-                retried.append(alert_id)
+    with app.open_store(config, must_exist=True) as store:
+        retried, refused = requeue(store, failed=args.failed, ids=args.ids)
     for alert_id, why in refused:
         print(f"#{alert_id}: {why}")
     print(f"{len(retried)} alerts queued again; `presswatch alerts deliver` (or the daemon) sends them")
@@ -137,7 +104,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     names = [r.name for r in config.alerts.routes]
     if args.route not in names:
         known = ", ".join(names) or "none configured"
-        raise CliError(f"no route named {args.route!r} (routes: {known})", EXIT_USAGE)
+        raise UsageError(f"no route named {args.route!r} (routes: {known})")
 
     def show(target: str, error: str | None) -> None:
         print(f"ok      {target}" if error is None else f"FAILED  {error}")
@@ -150,7 +117,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_deliver(args: argparse.Namespace) -> int:
     config = load(args)
-    with open_existing_store(config, args) as store:
+    with app.open_store(config, must_exist=True) as store:
         report = deliver_pending(store, config)
     print(report.line())
     if report.locked:

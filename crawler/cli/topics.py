@@ -1,39 +1,21 @@
 """`presswatch topics check | lint | eval`: try, vet and measure topic definitions.
 
-crawler/cli.py calls register(subparsers); main(argv) builds a parser of its own for tests.
-Every handler returns an exit code; a bad topic file or corpus is one line on stderr and exit 2.
+Every handler returns an exit code; a bad topic file or corpus raises ConfigError or EvalDataError,
+which the CLI reports in one line with exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
-from typing import Callable
 
-from crawler.config import ConfigError, load_config
-from crawler.topics.evaluate import EvalDataError, Report, Score, evaluate_file
+from crawler.cli.options import add_format, common_options
+from crawler.config import load_config
+from crawler.topics.evaluate import Report, Score, evaluate_file
 from crawler.topics.fold import LANGUAGES, guess_language, lexicon_of
 from crawler.topics.matcher import Explanation, TopicSet
 from crawler.topics.patterns import lint, load_topics
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _one_line_errors(handler: Handler) -> Handler:
-    """A user's mistake in a file is a one-line message and exit 2, never a traceback."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (ConfigError, EvalDataError) as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-
-    return run
-
 
 def topics_for(args: argparse.Namespace) -> TopicSet:
     """--topics FILE, else the configured [topics] path, else the packaged default."""
@@ -51,18 +33,9 @@ def _add_topics_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _common_options() -> list[argparse.ArgumentParser]:
-    """The CLI's options that every subcommand accepts (--config, ...), when the CLI is there."""
-    try:
-        from crawler.cli import common_options
-    except ImportError:
-        return []
-    return [common_options()]
-
-
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `topics` command and its subcommands to a CLI's subparsers."""
-    common = _common_options()
+    common = [common_options(store=False)]
     topics = subparsers.add_parser("topics", parents=common, help="check, lint and evaluate topic definitions")
     commands = topics.add_subparsers(dest="topics_command", metavar="{check,lint,eval}", required=True)
 
@@ -71,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     check.add_argument("text", metavar="TEXT", help="the text to check; '-' reads it from standard input")
     check.add_argument(
-        "--lang", choices=LANGUAGES, help="uz (Uzbek Cyrillic), oz (Uzbek Latin), ru, en; default: guessed"
+        "--lang", choices=LANGUAGES, help="the text's language code (default: guessed from the text)"
     )
-    check.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    add_format(check, ("text", "json"), "text", what="the explanation")
     _add_topics_option(check)
     check.set_defaults(func=check_command)
 
@@ -87,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "eval", parents=common, help="precision and recall on a labeled JSON Lines corpus"
     )
     eval_parser.add_argument("corpus", metavar="FILE.jsonl", help='one {"text", "lang", "topics"} object a line')
-    eval_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_format(eval_parser, ("text", "json"), "text", what="the report")
     _add_topics_option(eval_parser)
     eval_parser.set_defaults(func=eval_command)
     return topics
@@ -96,14 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 # --- check --------------------------------------------------------------------------------------
 
 
-@_one_line_errors
 def check_command(args: argparse.Namespace) -> int:
     """Exit 0 whatever fires: this command explains, it does not test."""
     topicset = topics_for(args)
     text = sys.stdin.read() if args.text == "-" else args.text
     lang, how = (args.lang, "given") if args.lang else (guess_language(text), "guessed from the text")
     explanation = topicset.explain(text, lang)
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"topics_file": topicset.source, **explanation.to_dict()}, ensure_ascii=False, indent=2))
     else:
         print(render_explanation(explanation, how, topicset.source))
@@ -132,7 +104,6 @@ def render_explanation(explanation: Explanation, how: str, source: str) -> str:
 # --- lint ---------------------------------------------------------------------------------------
 
 
-@_one_line_errors
 def lint_command(args: argparse.Namespace) -> int:
     """Exit 1 when there is a warning, 0 when the file is clean."""
     topicset = topics_for(args)
@@ -149,12 +120,11 @@ def lint_command(args: argparse.Namespace) -> int:
 # --- eval ---------------------------------------------------------------------------------------
 
 
-@_one_line_errors
 def eval_command(args: argparse.Namespace) -> int:
     """Exit 0 when every case is right, 1 when there is a miss or a false alarm."""
     topicset = topics_for(args)
     report = evaluate_file(topicset, args.corpus)
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"corpus": args.corpus, "topics_file": topicset.source, **report.to_dict()},
                          ensure_ascii=False, indent=2))
     else:
@@ -196,11 +166,3 @@ def render_report(report: Report, corpus: str, source: str) -> str:
         lines.append(f"  line {error.case.line} [{error.case.lang}] {error.topic}: fired on {words}: "
                      f"{_shorten(error.case.text)}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """A stand-alone entry point for tests (crawler/cli.py uses register)."""
-    parser = argparse.ArgumentParser(prog="presswatch")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)

@@ -1,0 +1,76 @@
+"""The composition root: config → store → fetcher → source → crawler → release hooks.
+
+The daemon, the CLI and the tests build their parts here, so what runs with a stored release
+(search index, topic tags, alert outbox) is decided in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from crawler.alerts import alerts_hook
+from crawler.config import Config, load_config
+from crawler.fetch import Fetcher
+from crawler.lock import StoreLock
+from crawler.model import NotFound, StoreUnusable
+from crawler.pipeline import Crawler, ReleaseHook
+from crawler.searchindex import search_hook
+from crawler.sources import source_for
+from crawler.sources.base import Source
+from crawler.store import Store
+from crawler.tagging import Tagger
+
+
+def load(config_path: str | os.PathLike[str] | None = None, *, store: str | os.PathLike[str] | None = None) -> Config:
+    """The config (embedded default, then the file or $PRESSWATCH_CONFIG), with `store` overriding
+    store.path when given."""
+    config = load_config(config_path)
+    if store:
+        config = dataclasses.replace(config, store=dataclasses.replace(config.store, path=str(store)),
+                                     origin=config.origin)
+    return config
+
+
+def store_path(config: Config) -> Path:
+    return config.resolve(config.store.path)
+
+
+def open_store(config: Config, *, must_exist: bool = False) -> Store:
+    """The store of `config`, created and migrated as needed; StoreUnusable with one line when the
+    file cannot be used, NotFound when `must_exist` and there is none yet."""
+    path = store_path(config)
+    if must_exist and not path.exists():
+        raise NotFound(f"no store at {path} yet: run `presswatch crawl` first (or pass --store PATH)")
+    try:
+        return Store.open(path)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise StoreUnusable(f"cannot open the store {path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def writing(config: Config, *, must_exist: bool = False) -> Iterator[Store]:
+    """The store opened for writing, with the one-writer lock held (StoreLocked otherwise)."""
+    with StoreLock(store_path(config)):
+        with open_store(config, must_exist=must_exist) as store:
+            yield store
+
+
+def source(config: Config) -> Source:
+    return source_for(config)
+
+
+def release_hooks(config: Config) -> list[ReleaseHook]:
+    """What runs inside the transaction that stores a release version, after tagging."""
+    return [search_hook, alerts_hook(config)]
+
+
+def build_crawler(config: Config, store: Store, fetcher: Fetcher | None = None, *,
+                  hooks: tuple[ReleaseHook, ...] = (), progress: bool = False) -> Crawler:
+    """A crawler with every release hook: search index, topic tags, alert outbox (and `hooks`)."""
+    return Crawler(config, store, fetcher, source=source_for(config), tagger=Tagger.from_config(config),
+                   hooks=[*release_hooks(config), *hooks], progress=progress)

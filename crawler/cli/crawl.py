@@ -1,0 +1,92 @@
+"""`presswatch crawl` and `presswatch backfill`: one pass over the source, then a summary."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from crawler import app
+from crawler.alerts import deliver_pending
+from crawler.cli.options import (
+    EXIT_CODES, EXIT_FAILED, EXIT_OK, common_options, id_range, iso_date, load, positive_int,
+)
+from crawler.fetch import Fetcher
+from crawler.health import report_transitions
+from crawler.model import PresswatchError, RunOutcome, UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    common = common_options()
+    formatter = argparse.RawDescriptionHelpFormatter
+    crawl = sub.add_parser("crawl", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
+                           help="one pass: new releases from the list pages, then print a summary",
+                           description="Read list page 1 of each language (and further pages while they hold "
+                           "unseen releases), fetch every release not yet stored, store it, print a summary.")
+    crawl.add_argument("--replay", metavar="CASSETTE",
+                       help="answer requests from a recorded cassette instead of the network: "
+                       "a file, or its name without .yaml (cassettes/crawl_twice)")
+    crawl.set_defaults(func=lambda a: run_pass(a, "crawl"))
+
+    backfill = sub.add_parser("backfill", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
+                              help="fetch older releases, by list pages, id range or date; resumable",
+                              description="Fetch older releases. Stop it at any time: run it again with the "
+                              "same arguments and it continues where it stopped, storing nothing twice.")
+    how = backfill.add_mutually_exclusive_group(required=True)
+    how.add_argument("--pages", type=positive_int, metavar="N", help="walk list pages 1..N of every language")
+    how.add_argument("--ids", type=id_range, metavar="FIRST-LAST", help="fetch releases by id, e.g. 5700-5800")
+    how.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="walk list pages back to this date")
+    backfill.add_argument("--max-pages", type=positive_int, default=2000, metavar="N",
+                          help="with --since: list pages per language at most (default 2000)")
+    backfill.add_argument("--refresh", action="store_true",
+                          help="with --ids: fetch stored releases again, to catch edits (kept as versions)")
+    backfill.add_argument("--replay", metavar="CASSETTE", help="answer requests from a recorded cassette")
+    backfill.set_defaults(func=lambda a: run_pass(a, "backfill"))
+
+
+def replaying(path: str | None) -> contextlib.AbstractContextManager[Any]:
+    """Serve requests from a recorded cassette instead of the network (vcrpy, record mode none)."""
+    if not path:
+        return contextlib.nullcontext()
+    if not Path(path).is_file() and Path(path + ".yaml").is_file():
+        path += ".yaml"  # "cassettes/crawl_twice" names cassettes/crawl_twice.yaml
+    if not Path(path).is_file():
+        folder = Path(path).parent
+        known = sorted(str(c.with_suffix("")) for c in folder.glob("*.yaml")) if folder.is_dir() else []
+        hint = f"; cassettes there: {', '.join(known)}" if known else ""
+        raise UsageError(f"no cassette at {path}{hint}")
+    import vcr  # only a replay needs it
+
+    return vcr.VCR(record_mode="none", match_on=("method", "scheme", "host", "port", "path", "query")).use_cassette(
+        path, allow_playback_repeats=False
+    )
+
+
+def run_pass(args: argparse.Namespace, kind: str) -> int:
+    config = load(args)
+    if args.replay:
+        # A cassette needs no politeness delay.
+        config = dataclasses.replace(
+            config, source=dataclasses.replace(config.source, request_delay=0.0), origin=config.origin
+        )
+    with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
+        crawler = app.build_crawler(config, store, fetcher, progress=kind == "backfill")
+        try:
+            if kind == "crawl":
+                summary = crawler.crawl()
+            else:
+                summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
+                                           max_pages=args.max_pages, refresh=args.refresh)
+            if kind == "crawl" and not args.replay:
+                # A crawl run from cron reports health and delivers alerts just as the daemon does.
+                report_transitions(store, config)
+                deliver_pending(store, config)
+        except Exception as exc:
+            if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
+                raise PresswatchError(f"the cassette {args.replay} holds no response for a request the crawl made: "
+                                      f"{str(exc).splitlines()[0]}") from None
+            raise
+    print(summary.line())
+    return EXIT_FAILED if summary.outcome == RunOutcome.FAILED else EXIT_OK

@@ -1,0 +1,153 @@
+"""`presswatch show`, `status` and `retag`: reading the store, and re-tagging it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from crawler import app, health
+from crawler.cli.options import EXIT_FAILED, EXIT_OK, add_format, common_options, load
+from crawler.model import NotFound, UsageError
+from crawler.sources.base import Source
+from crawler.status import collect_status
+from crawler.tagging import load_topicset, matches_of, releases_per_topic, retag
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    common = common_options()
+    formatter = argparse.RawDescriptionHelpFormatter
+    show = sub.add_parser("show", parents=[common], help="print every stored language version of a release",
+                          description="Print a release as clean paragraphs: each stored language version, "
+                          "its date, address, images, topics and edit history.")
+    show.add_argument("id", type=int, help="the release id (the number in /lists/view/ID)")
+    show.add_argument("--lang", metavar="LANG", help="only this language version (a language code of the source)")
+    add_format(show, ("text", "json"), "text")
+    show.set_defaults(func=cmd_show)
+
+    status = sub.add_parser("status", parents=[common], formatter_class=formatter,
+                            help="counts, last run, last error and health",
+                            description="Show what the store holds and how the last runs went. "
+                            "Exit code 1 when unhealthy, so monitoring can call it.")
+    add_format(status, ("text", "json"), "text")
+    status.set_defaults(func=cmd_status)
+
+    retag = sub.add_parser("retag", parents=[common], help="tag the stored releases again after the topics changed",
+                           description="Tag every language version whose tags came from other topic definitions "
+                           "(all of them with --all). Idempotent: a second run finds nothing to do. Commits in "
+                           "batches, so an interrupted retag keeps its progress. Never sends alerts.")
+    retag.add_argument("--all", action="store_true", help="retag every version, not only the stale ones")
+    retag.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none without a terminal)")
+    retag.set_defaults(func=cmd_retag)
+
+
+
+def check_language(lang: str | None, source: Source) -> None:
+    """A --lang the source does not publish in is a usage error naming the ones it does."""
+    if lang and lang not in source.supported_languages:
+        raise UsageError(f"--lang: {source.name} has no language {lang!r} "
+                         f"(it publishes in {', '.join(source.supported_languages)})")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    config = load(args)
+    source = app.source(config)
+    check_language(args.lang, source)
+    with app.open_store(config, must_exist=True) as store:
+        versions = store.release(args.id, source.supported_languages)
+        if args.lang:
+            versions = [v for v in versions if v["lang"] == args.lang]
+        if not versions:
+            where = f" in {args.lang}" if args.lang else ""
+            raise NotFound(f"release {args.id} is not in the store{where}")
+        matches = matches_of(store, args.id)
+        for version in versions:
+            version["topics"] = [m for m in matches if m["lang"] == version["lang"]]
+            version["history"] = store.versions(version["id"], version["lang"])
+    if args.format == "json":
+        print(json.dumps(versions if not args.lang else versions[0], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for index, version in enumerate(versions):
+        if index:
+            print("\n" + "=" * 72 + "\n")
+        print(f"{version['id']}/{version['lang']}  {version['published'] or 'date unknown'}  {version['url']}")
+        print()
+        print(version["title"])
+        print()
+        print("\n\n".join(version["paragraphs"]))
+        if version["images"]:
+            print("\nimages: " + " ".join(version["images"]))
+        if version["topics"]:
+            print("\ntopics:")
+            for match in version["topics"]:
+                print(f"  {match['topic']}: {match['text']!r} ({match['term']}) in {match['field']} "
+                      f"[{match['start']}:{match['end']}]")
+        if version["history"]:
+            print(f"\nedited: {len(version['history'])} earlier version(s) kept in item_versions")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load(args)
+    with app.open_store(config, must_exist=True) as store:
+        report = collect_status(store, config)
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print_status(report)
+    return EXIT_OK if report.get("healthy", True) else EXIT_FAILED
+
+
+def cmd_retag(args: argparse.Namespace) -> int:
+    config = load(args)
+    topics = load_topicset(config)
+    with app.writing(config, must_exist=True) as store:
+        result = retag(store, topics, everything=args.all, progress=not args.quiet and sys.stderr.isatty())
+        per_topic = releases_per_topic(store)
+    topics_line = ", ".join(f"{topic} {count}" for topic, count in sorted(per_topic.items())) or "none"
+    print(f"retagged {result['versions']} language versions ({result['matches']} matches); "
+          f"releases per topic: {topics_line}")
+    return EXIT_OK
+
+
+def print_status(report: dict[str, Any]) -> None:
+    print(f"store: {report['store']}")
+    langs = ", ".join(f"{lang} {count}" for lang, count in sorted(report["per_language"].items()))
+    print(f"releases: {report['releases']} ({report['language_versions']} language versions: {langs or 'none'})")
+    print(f"stored today: {report['stored_today']}; missing translations waiting: {report['pending_translations']}")
+    run = report["last_run"]
+    if run:
+        print(f"last run: #{run['id']} {run['kind']} {run['outcome']} at {run['finished'] or run['started']}: "
+              f"{run['new']} new, {run['changed']} changed, {run['errors']} errors")
+    else:
+        print("last run: none yet")
+    if report["last_success"]:
+        age = health.describe_age(report["last_success_age_seconds"])
+        print(f"last success: {report['last_success']} ({age} ago)")
+    else:
+        print("last success: never")
+    print(f"failed runs in a row: {report['consecutive_failures']}")
+    if report["last_error"]:
+        error = report["last_error"]
+        print(f"last error: {error['at']} {error['url']}: {error['reason']}")
+    daemon = report["daemon"]
+    if daemon:
+        where = f"pid {daemon['pid']} on {daemon['host']}"
+        next_run = f", next run {daemon['next_run']}" if daemon["status"] == "running" and daemon["next_run"] else ""
+        print(f"daemon: {daemon['status']} ({where}): {daemon['detail']}{next_run}")
+    else:
+        print("daemon: never ran on this store")
+    alerts = report.get("alerts")
+    if alerts:
+        counts = ", ".join(f"{status} {count}" for status, count in sorted(alerts["outbox"].items()))
+        print(f"alerts: {len(alerts['routes'])} routes; outbox: {counts or 'empty'}")
+    print(f"health: {'ok' if report['healthy'] else 'UNHEALTHY'}")
+    for condition in report["conditions"]:
+        if condition["active"]:
+            since = f" since {condition['since']}" if condition["since"] else ""
+            print(f"  {condition['label']}: ACTIVE{since}: {condition['detail']}")
+        else:
+            print(f"  {condition['label']}: ok")
+    if daemon and daemon["status"] == "dead":
+        print(f"  daemon: DEAD: {daemon['detail']}")

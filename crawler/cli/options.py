@@ -1,0 +1,84 @@
+"""The CLI's one vocabulary: options every command takes, argument types, output formats."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+
+from crawler import app
+from crawler.config import Config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+EXIT_CODES = """\
+exit codes:
+  0    success (a crawl with some failed pages still succeeds; see its summary)
+  1    the run failed: site unreachable, refused (403/429) or the store unusable
+  2    bad usage or configuration (the message names the file, the key and the problem)
+  3    another presswatch process is writing to the same store
+  130  interrupted (Ctrl-C or SIGTERM)
+"""
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def common_options(*, store: bool = True) -> argparse.ArgumentParser:
+    """Options every subcommand accepts, before or after its name (`store=False`: a command that
+    never opens the store does not offer --store)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default: $PRESSWATCH_CONFIG, else the embedded default)")
+    if store:
+        parent.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
+                            help="the SQLite store, overriding store.path from the config")
+    parent.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                        help="log lines as readable text (default) or JSON lines")
+    parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log every stored release and retry")
+    return parent
+
+
+def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMATS, default: str | None = "table",
+               what: str = "output") -> None:
+    """--format (machine output as json, jsonl or csv) and --json, its documented alias."""
+    parser.add_argument("--format", choices=choices, default=default,
+                        help=f"{what}: {' / '.join(choices)}" + (f" (default {default})" if default else ""))
+    if "json" in choices:
+        parser.add_argument("--json", dest="format", action="store_const", const="json",
+                            help="the same as --format json")
+
+
+def load(args: argparse.Namespace) -> Config:
+    return app.load(getattr(args, "config", None), store=getattr(args, "store", None))
+
+
+def positive_int(text: str) -> int:
+    """A whole number of 1 or more (counts, limits, pages): 0 and negatives are usage errors."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def id_range(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected an id or a range like 5700-5800, got {text!r}")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if last < first:
+        raise argparse.ArgumentTypeError(f"the range {text!r} ends before it starts")
+    if last - first > 100_000:
+        raise argparse.ArgumentTypeError("a range of more than 100,000 ids")
+    return first, last

@@ -1,0 +1,179 @@
+"""`presswatch search`, `export` and `feed`: reading the store from the terminal and from scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import textwrap
+
+from sqlite_utils import Database
+
+from crawler import app
+from crawler.cli.inspect import check_language
+from crawler.cli.options import EXIT_OK, add_format, common_options, iso_date, load, positive_int
+from crawler.export import EXPORT_COLUMNS, count_rows, export_rows, output, write_rows
+from crawler.feeds import build_feed, feed_entries
+from crawler.filters import Filters, known_topics
+from crawler.model import UsageError
+from crawler.progress import Progress
+from crawler.search import Hit, QueryError, search
+from crawler.searchindex import catch_up
+from crawler.sources.base import Source
+from crawler.store import Store
+
+
+def catch_up_or_warn(store: Store) -> None:
+    """Bring the search index up to date; a store we cannot write is searched as it is."""
+    warning = catch_up(store, progress=sys.stderr.isatty())
+    if warning:
+        print(f"presswatch: warning: {warning}", file=sys.stderr)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topic", metavar="NAME", help="only versions tagged with this topic (see matches.topic)")
+    parser.add_argument("--lang", metavar="LANG", help="only this language (a language code of the source)")
+    parser.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="published on or after this date")
+    parser.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="published on or before this date")
+
+
+def _filters(args: argparse.Namespace, db: Database, source: Source) -> Filters:
+    check_language(args.lang, source)
+    if args.since and args.until and args.since > args.until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}")
+    if args.topic:
+        topics = known_topics(db)
+        if args.topic not in topics:
+            known = ", ".join(topics) if topics else "none yet"
+            print(f"presswatch: no version is tagged with topic {args.topic!r} (topics in the store: {known})",
+                  file=sys.stderr)
+    return Filters(topic=args.topic, lang=args.lang, since=args.since and args.since.isoformat(),
+                   until=args.until and args.until.isoformat())
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    config = load(args)
+    source = app.source(config)
+    text = " ".join(args.query)
+    with app.open_store(config, must_exist=True) as store:
+        filters = _filters(args, store.db, source)
+        catch_up_or_warn(store)
+        tty = args.format == "table" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        marks = ("\x1b[1;4m", "\x1b[0m") if tty else ("[", "]")
+        try:
+            hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks)
+        except QueryError as exc:
+            raise UsageError(str(exc)) from None
+    if args.format == "table":
+        _print_table(hits, args.limit)
+    elif args.format == "json":
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+    else:
+        columns = ("id", "lang", "published", "title", "url", "score", "topics", "matched", "snippet")
+        write_rows((h.to_dict() for h in hits), sys.stdout, args.format, columns)
+    return EXIT_OK
+
+
+def _print_table(hits: list[Hit], limit: int) -> None:
+    if not hits:
+        print("no releases match", file=sys.stderr)
+        return
+    width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+    for hit in hits:
+        head = f"{hit.id}/{hit.lang}  {hit.published or '----------'}  "
+        topics = f"  [{', '.join(hit.topics)}]" if hit.topics else ""
+        room = width - len(head) - len(topics)
+        title = hit.title if len(hit.title) <= room else hit.title[: max(room - 1, 10)] + "…"
+        print(head + title + topics)
+        indent = " " * 4
+        for line in textwrap.wrap(hit.snippet, width - len(indent)) or [""]:
+            print(indent + line)
+        print(f"{indent}{hit.url}")
+        print()
+    more = " (--limit shows more)" if len(hits) == limit else ""
+    print(f"{len(hits)} result{'s' if len(hits) != 1 else ''}{more}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    config = load(args)
+    source = app.source(config)
+    fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
+    with app.open_store(config, must_exist=True) as store:
+        filters = _filters(args, store.db, source)
+        progress = None
+        if sys.stderr.isatty():
+            progress = Progress("export", total=count_rows(store.db, filters))
+        with output(args.output, overwrite=args.force) as out:
+            count = write_rows(export_rows(store.db, filters, source.supported_languages), out, fmt,
+                               EXPORT_COLUMNS, progress)
+    if args.output not in (None, "-"):
+        print(f"exported {count} language version{'s' if count != 1 else ''} to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    config = load(args)
+    source = app.source(config)
+    with app.open_store(config, must_exist=True) as store:
+        filters = _filters(args, store.db, source)
+        entries = feed_entries(store.db, source, filters, args.limit)
+    document = build_feed(entries, source, filters=filters)
+    with output(args.output, overwrite=True, binary=True) as out:
+        out.write(document)
+    return EXIT_OK
+
+
+SEARCH_EPILOG = """\
+examples:
+  presswatch search "Qozog'iston"              same hits as Қозоғистон or Qozogʻiston
+  presswatch search 'чегара*' --lang uz        prefix: чегара, чегарада, chegaralari...
+  presswatch search '"водные ресурсы"' --since 2025-01-01
+  presswatch search --raw 'title:suv* NOT suvenir*'
+  presswatch search border --topic border --format json
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    common = common_options()
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    search_cmd = subparsers.add_parser(
+        "search", parents=[common], formatter_class=formatter, epilog=SEARCH_EPILOG,
+        help="full-text search of titles and bodies, any script, ranked, with snippets",
+        description="Search the titles and bodies of the stored releases, best matches first.\n"
+        "Uzbek is matched whatever the script or apostrophe (Қозоғистон = Qozog'iston = Qozogʻiston);\n"
+        "a word ending in * is a prefix (чегара* finds inflected forms); \"quoted words\" are a phrase;\n"
+        "every word must occur. Snippets mark the matched words.")
+    search_cmd.add_argument("query", nargs="+", help="words to find (joined by spaces)")
+    search_cmd.add_argument("--raw", action="store_true",
+                            help="the query is FTS5 syntax (AND OR NOT NEAR, prefix*, ^, title: body:), words folded")
+    _add_filters(search_cmd)
+    search_cmd.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N results (default 20)")
+    add_format(search_cmd, what="table (for reading) or json / jsonl / csv for scripts")
+    search_cmd.set_defaults(func=cmd_search)
+
+    export = subparsers.add_parser(
+        "export", parents=[common], formatter_class=formatter,
+        help="write the store (or a filtered part) as JSON lines or CSV",
+        description="Write one row per language version; the release id joins the versions of a release.\n"
+        "Streams, so any size of store works in constant memory. An existing FILE is kept unless --force.")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: standard output)")
+    add_format(export, ("json", "jsonl", "csv"), None,
+               what="jsonl (default), json or csv (the default when FILE ends in .csv)")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _add_filters(export)
+    export.set_defaults(func=cmd_export)
+
+    feed = subparsers.add_parser(
+        "feed", parents=[common], formatter_class=formatter,
+        help="write an Atom feed of the newest releases (per topic and language if asked)",
+        description="Write an Atom feed: one entry per language version, newest releases first, with the\n"
+        "matched topic terms in the summary. Entry ids are stable, so a feed reader shows each version\n"
+        "once. FILE is replaced atomically, so a cron job can regenerate it in place.")
+    feed.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: standard output)")
+    feed.add_argument("--topic", metavar="NAME", help="only versions tagged with this topic")
+    feed.add_argument("--lang", metavar="LANG", help="only this language (a language code of the source)")
+    feed.add_argument("--limit", type=positive_int, default=50, metavar="N", help="at most N entries (default 50)")
+    feed.set_defaults(func=cmd_feed, since=None, until=None)

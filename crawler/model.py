@@ -1,0 +1,105 @@
+"""What presswatch is about, independent of any site: list entries, releases, outcomes, errors.
+
+The bottom layer: it imports nothing of presswatch. Sources produce these objects, the store
+keeps them, hooks and commands read them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ParseError(Exception):
+    """A page that holds no release (or no list); str() says why in one line."""
+
+
+class ListPath(enum.StrEnum):
+    """How a list page was read: a layout change shows up as something other than SELECTORS."""
+
+    SELECTORS = "selectors"
+    FALLBACK = "fallback"  # the configured selectors found nothing; the page's structure did
+    EMPTY = "empty"  # nothing at all
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    id: int
+    lang: str
+    url: str
+    title: str
+    list_date: str | None
+
+
+@dataclass(frozen=True)
+class ListPage:
+    entries: list[ListEntry]
+    path: str
+    next_page: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    """One language version of a release, as read from its page."""
+
+    id: int
+    lang: str
+    url: str
+    title: str
+    published: str | None
+    paragraphs: list[str]
+    images: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    # "selectors" or "fallback", as for lists
+    path: str = "selectors"
+
+
+class StoreOutcome(enum.StrEnum):
+    """What storing one language version did."""
+
+    NEW = "new"
+    CHANGED = "changed"  # the old text is kept in item_versions
+    UNCHANGED = "unchanged"
+
+
+class RunOutcome(enum.StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    PARTIAL = "partial"  # some pages failed; the summary counts them
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What the pipeline hands to release hooks: the version as stored, its outcome and its topic
+    matches (empty when tagging is off), so no hook needs to read back what another one wrote."""
+
+    item: ParsedItem
+    outcome: StoreOutcome
+    matches: tuple[Any, ...] = ()
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({match.topic for match in self.matches})
+
+
+class PresswatchError(Exception):
+    """A failure the user must be told about in one line. The CLI maps `kind` to an exit code."""
+
+    kind = "failed"
+
+
+class UsageError(PresswatchError):
+    """Bad arguments or configuration."""
+
+    kind = "usage"
+
+
+class StoreUnusable(PresswatchError):
+    """The store's file cannot be opened, created or written."""
+
+
+class NotFound(PresswatchError):
+    """Something asked for is not in the store."""

@@ -1,0 +1,100 @@
+"""The interface every source adapter implements, and the registry that finds one by `kind`.
+
+A source knows one site: its addresses, languages (in display order), time zone, date formats and
+markup. Nothing outside `crawler/sources/` hard-codes any of these; it asks the source.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from crawler.model import ListPage, ParsedItem
+
+
+class SourceSettings(Protocol):
+    """What an adapter reads from the [source] section (crawler.config.SourceConfig has it)."""
+
+    base_url: str
+    languages: tuple[str, ...]
+    list_path: str
+    item_path: str
+
+
+class Source(abc.ABC):
+    """One site's addresses and parsers."""
+
+    kind: ClassVar[str]
+    # every language the site publishes in, in the order a reader expects them
+    supported_languages: ClassVar[tuple[str, ...]]
+    # how each language is named to a reader, in that language
+    language_names: ClassVar[Mapping[str, str]]
+    # BCP 47 tags (feeds, HTML lang attributes)
+    language_tags: ClassVar[Mapping[str, str]]
+    timezone: ClassVar[dt.tzinfo]
+    # languages most widely read first: the headline an alert shows (default: display order)
+    headline_preference: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: SourceSettings, name: str = "") -> None:
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
+        self.name = name or self.host
+        self.languages = tuple(settings.languages)
+        if not self.headline_preference:
+            self.headline_preference = self.supported_languages
+
+    @property
+    def host(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    @abc.abstractmethod
+    def display_name(self) -> str:
+        """A short human title: who publishes here."""
+
+    def language_rank(self, lang: str) -> int:
+        """Position of `lang` in display order; unknown languages last."""
+        order = self.supported_languages
+        return order.index(lang) if lang in order else len(order)
+
+    def ordered(self, languages: Sequence[str]) -> list[str]:
+        return sorted(languages, key=self.language_rank)
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.timezone).date()
+
+    def midnight_utc(self, date: str) -> dt.datetime:
+        """A release is dated, not timed: the start of its day in the source's time zone."""
+        day = dt.date.fromisoformat(date)
+        return dt.datetime.combine(day, dt.time(), self.timezone).astimezone(dt.timezone.utc)
+
+    @abc.abstractmethod
+    def list_url(self, lang: str, page: int = 1) -> str: ...
+
+    @abc.abstractmethod
+    def item_url(self, lang: str, item_id: int) -> str: ...
+
+    @abc.abstractmethod
+    def parse_list(self, html: str, lang: str, page_url: str) -> ListPage: ...
+
+    @abc.abstractmethod
+    def parse_item(self, html: str, lang: str, url: str) -> ParsedItem: ...
+
+    @abc.abstractmethod
+    def parse_date(self, text: str) -> str | None:
+        """A date as the site writes it → ISO date, or None."""
+
+
+def language_order_sql(column: str, languages: Sequence[str]) -> str:
+    """An SQL expression that sorts `column` in the given language order (others last)."""
+    cases = " ".join(f"when '{lang}' then {rank}" for rank, lang in enumerate(languages) if lang.isalnum())
+    return f"case {column} {cases} else {len(languages)} end" if cases else "null"
+
+
+def describe(source: Source) -> dict[str, Any]:
+    return {"name": source.name, "kind": source.kind, "base_url": source.base_url,
+            "languages": list(source.languages)}
