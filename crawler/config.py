@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.logs import register_secret
+from crawler.schedule import make_trigger
 
 ENV_VAR = "PRESSWATCH_CONFIG"
 LANGUAGES = ("uz", "oz", "ru", "en")
@@ -242,10 +243,8 @@ def _template(*names: str):
 def _check_cron(value: str) -> str | None:
     if not value.strip():
         return None
-    try:
-        from apscheduler.triggers.cron import CronTrigger
-
-        CronTrigger.from_crontab(value)
+    try:  # the daemon's own trigger: what passes here is what it runs
+        make_trigger(ScheduleConfig(cron=value, jitter_seconds=0.0))
     except ValueError as exc:
         return f"not a valid cron expression ({exc}): {value!r}"
     return None
