@@ -8,6 +8,7 @@ A mistake raises ConfigError naming the file, the key and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.logs import register_secret
+from crawler.logs import redact, register_secret
 from crawler.schedule import make_trigger
 
 ENV_VAR = "PRESSWATCH_CONFIG"
@@ -29,11 +30,15 @@ DEFAULT_NAME = "<embedded default config>"
 
 
 class ConfigError(Exception):
-    """A configuration mistake; str() is the one line shown to the user."""
+    """A configuration mistake; str() is the one line shown to the user.
+
+    The message goes through the logs' redaction: a value that came from ${ENV} (registered as a
+    secret on expansion) shows as *** wherever a check quotes it.
+    """
 
     def __init__(self, file: str, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = file, key, problem
-        super().__init__(f"config error in {file}: {key}: {problem}")
+        self.file, self.key, self.problem = file, key, redact(problem)
+        super().__init__(redact(f"config error in {file}: {key}: {problem}"))
 
 
 @dataclass(frozen=True)
@@ -386,9 +391,7 @@ def build_section(cls: type, data: dict[str, Any], file: str, prefix: str) -> An
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name
         if name not in fields:
-            known = ", ".join(sorted(fields))
-            where = f"section [{prefix}]" if prefix else "the top level"
-            raise ConfigError(file, key, f"unknown key in {where} (known: {known})")
+            raise ConfigError(file, key, _unknown_key(name, fields, prefix))
         coerced = _coerce(value, hints[name], file, key)
         check = CHECKS.get(re.sub(r"\[\d+\]", "", key))
         problem = check(coerced) if check else None
@@ -396,6 +399,14 @@ def build_section(cls: type, data: dict[str, Any], file: str, prefix: str) -> An
             raise ConfigError(file, key, problem)
         values[name] = coerced
     return cls(**values)
+
+
+def _unknown_key(name: str, fields: set[str], prefix: str) -> str:
+    where = f"section [{prefix}]" if prefix else "the top level"
+    nearest = difflib.get_close_matches(name, sorted(fields), n=1)
+    if nearest:
+        return f"unknown key in {where}; did you mean {nearest[0]!r}?"
+    return f"unknown key in {where} (known: {', '.join(sorted(fields))})"
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

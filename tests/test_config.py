@@ -105,3 +105,40 @@ def test_bad_config_through_a_real_process(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "source.request_delay: expected a number" in result.stderr
+
+
+@pytest.mark.parametrize("text, key, hint", [
+    ("[source]\nlanguges = ['uz']\n", "source.languges", "unknown key in section [source]; did you mean 'languages'?"),
+    ("[shedule]\ncron = ''\n", "shedule", "unknown key in the top level; did you mean 'schedule'?"),
+    ("[[alerts.routes]]\nname = 'a'\nurl = ['json://127.0.0.1:9/']\n", "alerts.routes[0].url",
+     "unknown key in section [alerts.routes[0]]; did you mean 'urls'?"),
+])
+def test_an_unknown_key_names_the_nearest_known_one(tmp_path, text, key, hint):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"config error in {path}: {key}: {hint}"
+
+
+def test_an_unknown_key_like_none_lists_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key in section \[store\] \(known: path\)$"):
+        load_config(write(tmp_path, "[store]\nzzzzzz = 1\n"))
+
+
+SECRET = "TopSecretValue123"
+
+
+@pytest.mark.parametrize("text, value, key", [
+    ("[[alerts.routes]]\nname = '${PW_TEST_NAME}'\nurls = ['json://127.0.0.1:9/']\n", f"r-{SECRET}!",
+     "alerts.routes[0].name"),
+    ("[source]\nbase_url = '${PW_TEST_URL}'\n", f"https://president.uz/{SECRET}", "source.base_url"),
+    ("[source]\ncontact = '${PW_TEST_CONTACT}'\n", f"mailto:редакция-{SECRET}@example.org", "source.contact"),
+])
+def test_a_value_from_the_environment_never_shows_in_an_error(tmp_path, monkeypatch, text, value, key):
+    for name in ("PW_TEST_NAME", "PW_TEST_URL", "PW_TEST_CONTACT"):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.key == key
+    assert SECRET not in str(caught.value) and SECRET not in caught.value.problem
+    assert "'***'" in str(caught.value)
