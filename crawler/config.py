@@ -183,7 +183,27 @@ class Config:
 
 
 # Checks beyond the type, by "section.key"; each returns a problem or None.
+_CHARACTER_NAMES = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+
+
+def _stray_character(value: str) -> str | None:
+    """A space or an invisible character in `value`, named with where it stands."""
+    for index, char in enumerate(value):
+        if char.isspace() or not char.isprintable():
+            what = _CHARACTER_NAMES.get(char, f"the invisible character U+{ord(char):04X}")
+            where = "at the start" if index == 0 else "at the end" if index == len(value) - 1 else "inside"
+            return f"{what} {where}"
+    return None
+
+
 def _check_url(value: str) -> str | None:
+    # urlsplit would quietly drop a newline or surrounding spaces that the requests keep.
+    stray = _stray_character(value)
+    if stray:
+        return f"contains {stray}; write the address alone on one line, got {value!r}"
+    if "@" in value:  # a site's root has no '@' but in "user:password@"; the value is not repeated
+        return ("must not contain a user name or password ('user:password@host'): presswatch stores and "
+                "shows its addresses (in the database, logs, status and alerts); put no credentials in them")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535

@@ -142,3 +142,29 @@ def test_a_value_from_the_environment_never_shows_in_an_error(tmp_path, monkeypa
     assert caught.value.key == key
     assert SECRET not in str(caught.value) and SECRET not in caught.value.problem
     assert "'***'" in str(caught.value)
+
+
+def test_credentials_in_the_base_url_are_refused_without_repeating_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW_TEST_PASS", "hunter2-pass")
+    for url in ("http://user:${PW_TEST_PASS}@127.0.0.1:8000", "http://user:pa/ss@127.0.0.1", "https://user@president.uz"):
+        with pytest.raises(ConfigError) as caught:
+            load_config(write(tmp_path, f"[source]\nbase_url = '{url}'\n"))
+        assert caught.value.key == "source.base_url"
+        assert "put no credentials in them" in caught.value.problem and "stores and shows" in caught.value.problem
+        assert "hunter2" not in str(caught.value) and "pa/ss" not in str(caught.value)
+
+
+@pytest.mark.parametrize("toml_value, problem", [
+    ('"https://president.uz\\n"', "a line break at the end"),
+    ('" https://president.uz"', "a space at the start"),
+    ('"https://president.uz "', "a space at the end"),
+    ('"https://presi\\tdent.uz"', "a tab inside"),
+    ('"https://president.uz\\u200b"', "the invisible character U+200B at the end"),
+    ('"""\nhttps://president.uz\n"""', "a line break at the end"),
+])
+def test_a_base_url_is_validated_as_written(tmp_path, toml_value, problem):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"[source]\nbase_url = {toml_value}\n"))
+    assert caught.value.key == "source.base_url"
+    assert caught.value.problem.startswith(f"contains {problem}; write the address alone on one line")
+    assert "\n" not in str(caught.value)
