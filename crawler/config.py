@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from crawler.logs import redact, register_secret
 from crawler.schedule import make_trigger
@@ -331,16 +331,57 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def expand_env(value: str, file: str, key: str) -> str:
-    """Replace ${NAME} by the environment variable; its value is never put in a message."""
+    """Replace ${NAME} by the environment variable; its value is never put in a message.
+
+    In an Apprise URL (alerts.routes[].urls[]), a value holding a character Apprise would read as
+    the URL's structure where it stands is refused (see _unencoded_in_url).
+    """
+    apprise_url = _plain_key(key) == "alerts.routes.urls"
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
             raise ConfigError(file, key, f"environment variable {name} is not set")
-        register_secret(os.environ[name])
-        return os.environ[name]
+        secret = os.environ[name]
+        register_secret(secret)
+        problem = _unencoded_in_url(value[: match.start()], secret) if apprise_url else None
+        if problem:
+            raise ConfigError(file, key, f"the value of ${{{name}}} {problem}")
+        return secret
 
     return _ENV_REF.sub(substitute, value)
+
+
+def _plain_key(key: str) -> str:
+    """"alerts.routes[0].urls[1]" -> "alerts.routes.urls", the form CHECKS uses."""
+    return re.sub(r"\[\d+\]", "", key)
+
+
+# Characters Apprise takes for the URL's structure, by the part of the URL a ${NAME} stands in:
+# '@' ends a password and '/' the host; '/' splits a path into targets; '&' and '#' end a query
+# value; '%' starts an escape. '+' is a space to form decoders. %XX is read back as the character
+# in every part, so percent-encoding is always the cure. '@' and '/' are fine in a query
+# ("to=ops@example.org"), '@' in a path (a Telegram "@channel").
+_URL_STRUCTURE = {"authority": "@/?#%+", "path": "/?#%+", "query": "&#%+"}
+
+
+def _unencoded_in_url(written_before: str, secret: str) -> str | None:
+    """Why `secret`, put after `written_before` in an Apprise URL, would be split; None if it is not."""
+    if "://" not in written_before:
+        return None  # the variable holds the scheme or the whole URL: its characters are its structure
+    after_scheme = written_before.split("://", 1)[1]
+    if "?" in after_scheme or "#" in after_scheme:
+        part = "query"
+    else:
+        part = "path" if "/" in after_scheme else "authority"
+    bare = re.sub(r"%[0-9A-Fa-f]{2}", "", secret)  # an escape already written is no problem
+    found = [char for char in _URL_STRUCTURE[part] if char in bare]
+    if not found:
+        return None
+    listed = ", ".join(repr(char) for char in found)
+    encoded = ", ".join(f"{char} as {quote(char, safe='')}" for char in found)
+    return (f"contains {listed}, which Apprise reads as part of the URL (in its {part}) and so splits the "
+            f"secret; percent-encode it in the environment variable ({encoded})")
 
 
 def _type_name(hint: Any) -> str:
@@ -413,7 +454,7 @@ def build_section(cls: type, data: dict[str, Any], file: str, prefix: str) -> An
         if name not in fields:
             raise ConfigError(file, key, _unknown_key(name, fields, prefix))
         coerced = _coerce(value, hints[name], file, key)
-        check = CHECKS.get(re.sub(r"\[\d+\]", "", key))
+        check = CHECKS.get(_plain_key(key))
         problem = check(coerced) if check else None
         if problem:
             raise ConfigError(file, key, problem)

@@ -168,3 +168,37 @@ def test_a_base_url_is_validated_as_written(tmp_path, toml_value, problem):
     assert caught.value.key == "source.base_url"
     assert caught.value.problem.startswith(f"contains {problem}; write the address alone on one line")
     assert "\n" not in str(caught.value)
+
+
+def route_file(tmp_path, url: str):
+    return write(tmp_path, f"[[alerts.routes]]\nname = 'r'\nurls = ['{url}']\n")
+
+
+@pytest.mark.parametrize("url, value, refused", [
+    ("mailto://user:${PW_TEST_SECRET}@127.0.0.1:9?to=a@example.org", "pa@ss-word", "'@'"),
+    ("mailto://user:${PW_TEST_SECRET}@127.0.0.1:9", "pa/ss+word", "'/', '+'"),
+    ("mailto://user:${PW_TEST_SECRET}@127.0.0.1:9", "100%-sure", "'%'"),
+    ("mailto://${PW_TEST_SECRET}:pw@127.0.0.1:9", "ops@example.org", "'@'"),
+    ("json://127.0.0.1:9/${PW_TEST_SECRET}", "hook/part", "'/'"),
+    ("json://127.0.0.1:9/hook?token=${PW_TEST_SECRET}", "a&b=c", "'&'"),
+])
+def test_a_secret_apprise_would_split_must_be_percent_encoded(tmp_path, monkeypatch, url, value, refused):
+    monkeypatch.setenv("PW_TEST_SECRET", value)
+    with pytest.raises(ConfigError) as caught:
+        load_config(route_file(tmp_path, url))
+    message = str(caught.value)
+    assert caught.value.key == "alerts.routes[0].urls[0]"
+    assert caught.value.problem.startswith(f"the value of ${{PW_TEST_SECRET}} contains {refused}, which Apprise")
+    assert "percent-encode it in the environment variable" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize("url, value", [
+    ("mailto://user:${PW_TEST_SECRET}@127.0.0.1:9", "pa%40ss%2Fword"),  # already encoded
+    ("mailto://user:pw@127.0.0.1:9?to=${PW_TEST_SECRET}", "ops@example.org/x"),  # '@' and '/' mean nothing in a query
+    ("tgram://123456789:AAbbccddeeffgghhiijjkkllmmnnooppqq/${PW_TEST_SECRET}", "@channel"),
+    ("${PW_TEST_SECRET}", "ntfys://user:p@ss@127.0.0.1/topic"),  # the whole URL: its own structure
+])
+def test_a_secret_apprise_reads_whole_is_accepted(tmp_path, monkeypatch, url, value):
+    monkeypatch.setenv("PW_TEST_SECRET", value)
+    assert load_config(route_file(tmp_path, url)).alerts.routes[0].urls == (url.replace("${PW_TEST_SECRET}", value),)
