@@ -1,13 +1,23 @@
 """Configuration: the embedded default, a user's file on top, and one clear message per mistake."""
 
+import dataclasses
 import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from crawler.cli import main
-from crawler.config import ConfigError, load_config
+from crawler.config import (
+    Config,
+    ConfigError,
+    config_warnings,
+    default_text,
+    default_toml,
+    load_config,
+)
 
 
 def write(tmp_path, text: str):
@@ -25,12 +35,36 @@ def test_embedded_default_needs_no_file(monkeypatch):
     assert config.store.path == "presswatch.db"
 
 
-def test_config_dir_mirrors_the_embedded_default():
-    from crawler.config import default_text
-    from pathlib import Path
+REGENERATE = ("python -c 'from crawler.config import default_toml; print(default_toml(), end=\"\")' "
+              "> config/default.toml")
 
+
+def test_config_dir_holds_the_generated_default():
     shipped = Path(__file__).parent.parent / "config" / "default.toml"
-    assert shipped.read_text(encoding="utf-8") == default_text()
+    assert shipped.read_bytes() == default_toml().encode("utf-8"), (
+        f"config/default.toml is generated from crawler/config.py; regenerate it: {REGENERATE}")
+
+
+def test_the_rendered_default_loads_to_exactly_the_defaults(tmp_path):
+    text = default_toml()
+    parsed = tomllib.loads(text)
+    for section in dataclasses.fields(Config):
+        if section.name == "origin":
+            continue
+        written = set(parsed[section.name])
+        keys = {f.name for f in dataclasses.fields(getattr(Config(), section.name))}
+        assert written == keys - {"missing_secrets"}, section.name  # every key, and no other
+    loaded = load_config(write(tmp_path, text))
+    assert loaded == Config()
+    assert loaded.selectors.chrome_phrases == Config().selectors.chrome_phrases  # the long lists too
+    assert default_text() == text
+
+
+def test_no_default_file_is_read_any_more():
+    from importlib import resources
+
+    assert not resources.files("crawler").joinpath("data/default.toml").is_file()
+    assert resources.files("crawler").joinpath("data/topics.toml").is_file()
 
 
 def test_user_file_overrides_only_its_keys(tmp_path):
@@ -202,3 +236,59 @@ def test_a_secret_apprise_would_split_must_be_percent_encoded(tmp_path, monkeypa
 def test_a_secret_apprise_reads_whole_is_accepted(tmp_path, monkeypatch, url, value):
     monkeypatch.setenv("PW_TEST_SECRET", value)
     assert load_config(route_file(tmp_path, url)).alerts.routes[0].urls == (url.replace("${PW_TEST_SECRET}", value),)
+
+
+MISSING_SECRET_ROUTES = """
+[[alerts.routes]]
+name = "tg"
+urls = ["tgram://${PW_TEST_UNSET_TOKEN}/-100123", "json://127.0.0.1:9/${PW_TEST_SET}"]
+[[alerts.routes]]
+name = "hook"
+urls = ["json://127.0.0.1:9/hook"]
+"""
+
+
+def test_read_only_loading_tolerates_an_unset_secret_in_a_route(tmp_path, monkeypatch):
+    monkeypatch.delenv("PW_TEST_UNSET_TOKEN", raising=False)
+    monkeypatch.setenv("PW_TEST_SET", "present")
+    path = write(tmp_path, MISSING_SECRET_ROUTES)
+    with pytest.raises(ConfigError, match="environment variable PW_TEST_UNSET_TOKEN is not set"):
+        load_config(path)  # secrets=True, the default: as before
+    tg, hook = load_config(path, secrets=False).alerts.routes
+    assert tg.name == "tg" and tg.missing_secrets == ("PW_TEST_UNSET_TOKEN",) and not tg.deliverable
+    assert tg.urls == ("tgram://${PW_TEST_UNSET_TOKEN}/-100123", "json://127.0.0.1:9/present")
+    assert hook.missing_secrets == () and hook.deliverable
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[source]\nbase_url = '${PW_TEST_UNSET_TOKEN}'\n", "source.base_url"),  # outside the routes: still needed
+    (MISSING_SECRET_ROUTES + "mode = 'weekly'\n", "alerts.routes[1].mode"),
+    (MISSING_SECRET_ROUTES + "colour = 'red'\n", "alerts.routes[1].colour"),
+    ("[[alerts.routes]]\nname = 'a'\nurls = ['json://${PW_TEST_UNSET_TOKEN}']\nmissing_secrets = []\n",
+     "alerts.routes[0].missing_secrets"),
+])
+def test_read_only_loading_still_refuses_every_other_mistake(tmp_path, monkeypatch, text, key):
+    monkeypatch.delenv("PW_TEST_UNSET_TOKEN", raising=False)
+    monkeypatch.setenv("PW_TEST_SET", "present")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), secrets=False)
+    assert caught.value.key == key
+
+
+def test_warnings_for_settings_unkind_to_a_public_site(tmp_path):
+    public = load_config(write(tmp_path, "[source]\nrequest_delay = 0\n"))
+    warnings = config_warnings(public)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("source.request_delay is 0: requests to president.uz follow each other")
+    assert warnings[1].startswith("source.contact is still presswatch's own address")
+    assert all("\n" not in warning for warning in warnings)
+    assert config_warnings(load_config()) == [warnings[1]]  # the plain default: its contact only
+    mine = load_config(write(tmp_path, "[source]\ncontact = 'mailto:newsroom@example.org'\n"))
+    assert config_warnings(mine) == []
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000",
+                                      "http://mirror.localhost"])
+def test_no_warning_against_a_local_site(tmp_path, base_url):
+    local = load_config(write(tmp_path, f"[source]\nbase_url = '{base_url}'\nrequest_delay = 0\n"))
+    assert config_warnings(local) == []
