@@ -464,6 +464,21 @@ def _coerce(value: Any, hint: Any, file: str, key: str, secrets: bool = True) ->
         if not isinstance(value, dict):
             raise ConfigError(file, key, f"expected a table, got {_show(value)}")
         return build_section(hint, value, file, key, secrets=secrets)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a string, got {_show(value)}")
+        if not secrets and key.startswith("alerts.routes") and _unset_references(value):
+            return value  # kept as written; build_section records the names in missing_secrets
+        return expand_env(value, file, key)
+    if hint in (bool, int, float):
+        return _coerce_number(value, hint, file, key)
+    if isinstance(hint, type) and isinstance(value, dict) and hasattr(hint, "from_toml"):
+        return hint.from_toml(value, file, key)
+    raise ConfigError(file, key, f"unsupported value {_show(value)}")
+
+
+def _coerce_number(value: Any, hint: type, file: str, key: str) -> Any:
+    """A TOML boolean, integer or number as `hint` (bool, int or float)."""
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(file, key, f"expected true or false, got {_show(value)}")
@@ -474,22 +489,12 @@ def _coerce(value: Any, hint: Any, file: str, key: str, secrets: bool = True) ->
         if abs(value) > _MAX_NUMBER:  # TOML allows 64-bit integers; tomllib reads any size
             raise ConfigError(file, key, f"must be at most {_MAX_NUMBER:,} in size, got {_show(value)}")
         return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(file, key, f"expected a number, got {_show(value)}")
-        # inf, nan and 1e300 seconds are mistakes, and would overflow a wait or a date further on
-        if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
-            raise ConfigError(file, key, f"must be a finite number at most {_MAX_NUMBER:,} in size, got {_show(value)}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(file, key, f"expected a string, got {_show(value)}")
-        if not secrets and key.startswith("alerts.routes") and _unset_references(value):
-            return value  # kept as written; build_section records the names in missing_secrets
-        return expand_env(value, file, key)
-    if isinstance(hint, type) and isinstance(value, dict) and hasattr(hint, "from_toml"):
-        return hint.from_toml(value, file, key)
-    raise ConfigError(file, key, f"unsupported value {_show(value)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(file, key, f"expected a number, got {_show(value)}")
+    # inf, nan and 1e300 seconds are mistakes, and would overflow a wait or a date further on
+    if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
+        raise ConfigError(file, key, f"must be a finite number at most {_MAX_NUMBER:,} in size, got {_show(value)}")
+    return float(value)
 
 
 def _show(value: Any) -> str:
