@@ -26,10 +26,12 @@ from crawler.store import Store
 from crawler.tagging import Tagger
 
 
-def load(config_path: str | os.PathLike[str] | None = None, *, store: str | os.PathLike[str] | None = None) -> Config:
+def load(config_path: str | os.PathLike[str] | None = None, *, store: str | os.PathLike[str] | None = None,
+         secrets: bool = True) -> Config:
     """The config (embedded default, then the file or $PRESSWATCH_CONFIG), with `store` overriding
-    store.path when given."""
-    config = load_config(config_path)
+    store.path when given. `secrets=False` (commands that send nothing) tolerates alert secrets
+    missing from the environment."""
+    config = load_config(config_path, secrets=secrets)
     if store:
         config = dataclasses.replace(config, store=dataclasses.replace(config.store, path=str(store)),
                                      origin=config.origin)

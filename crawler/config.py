@@ -1,13 +1,18 @@
-"""Configuration: the embedded default, a user's TOML file on top, validated on load.
+"""Configuration: the defaults, a user's TOML file on top, validated on load.
 
-Every section is a frozen dataclass; its fields are the only keys allowed in that section, and
-their type hints are what the loader checks. A user file only needs the keys it changes.
-A mistake raises ConfigError naming the file, the key and what is wrong.
+Every section is a frozen dataclass; its fields are the only keys allowed in that section, their
+type hints are what the loader checks, and their defaults (with each key's comment, as field
+metadata) are the one place the defaults are written: default_toml() renders them as the
+commented config/default.toml. A user file only needs the keys it changes.
+A mistake raises ConfigError naming the file, the key and what is wrong; config_warnings() names
+settings that are valid but unkind to a public site.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import ipaddress
 import math
 import os
 import re
@@ -15,141 +20,194 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from crawler.logs import register_secret
+from crawler.model import UsageError
+from crawler.logs import redact, register_secret
+from crawler.schedule import make_trigger
 
 ENV_VAR = "PRESSWATCH_CONFIG"
 LANGUAGES = ("uz", "oz", "ru", "en")
 DEFAULT_NAME = "<embedded default config>"
 
 
-class ConfigError(Exception):
-    """A configuration mistake; str() is the one line shown to the user."""
+class ConfigError(UsageError):
+    """A configuration mistake; str() is the one line shown to the user.
+
+    The message goes through the logs' redaction: a value that came from ${ENV} (registered as a
+    secret on expansion) shows as *** wherever a check quotes it.
+    """
 
     def __init__(self, file: str, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = file, key, problem
-        super().__init__(f"config error in {file}: {key}: {problem}")
+        self.file, self.key, self.problem = file, key, redact(problem)
+        super().__init__(redact(f"config error in {file}: {key}: {problem}"))
+
+
+def setting(default: Any, doc: str = "") -> Any:
+    """A config key: its default, and the comment default_toml() writes above it (lines joined by \\n)."""
+    return field(default=default, metadata={"doc": doc})
+
+
+# Not a key in the file: set by the loader, never read from TOML.
+_NOT_A_KEY = {"key": False}
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    base_url: str = "https://president.uz"
-    languages: tuple[str, ...] = LANGUAGES
-    request_delay: float = 1.0
-    contact: str = "https://github.com/presswatch/presswatch"
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_response_bytes: int = 5_000_000
-    max_attempts: int = 4
-    max_retry_wait: float = 120.0
-    backoff_base: float = 2.0
-    obey_robots: bool = True
-    list_path: str = "/{lang}/lists/news"
-    item_path: str = "/{lang}/lists/view/{id}"
-    max_list_pages: int = 5
-    pending_max_attempts: int = 20
-    pending_max_age_days: int = 30
-    pending_retry_minutes: float = 15.0
-    max_releases_per_run: int = 500
+    base_url: str = setting(
+        "https://president.uz", "The site's root. Only this host is ever requested; redirects elsewhere are refused.")
+    languages: tuple[str, ...] = setting(
+        LANGUAGES, "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English")
+    request_delay: float = setting(1.0, "seconds between two requests to the site")
+    contact: str = setting(
+        "https://github.com/presswatch/presswatch", "put in the User-Agent so the site's operators can reach you")
+    connect_timeout: float = setting(10.0)
+    read_timeout: float = setting(30.0)
+    max_response_bytes: int = setting(5_000_000, "a larger response is cut off and counted as an error")
+    max_attempts: int = setting(4, "attempts per request on transport errors, 429 and 5xx")
+    max_retry_wait: float = setting(
+        120.0, "longest wait honoured from Retry-After, and the cap of exponential backoff (seconds)")
+    backoff_base: float = setting(2.0)
+    obey_robots: bool = setting(True)
+    list_path: str = setting("/{lang}/lists/news")
+    item_path: str = setting("/{lang}/lists/view/{id}")
+    max_list_pages: int = setting(5, "list pages read per language and run while they still hold unseen ids")
+    pending_max_attempts: int = setting(
+        20, "a missing translation (404) is retried on later runs, this many times and this many days at most")
+    pending_max_age_days: int = setting(30)
+    pending_retry_minutes: float = setting(
+        15.0, "first retry of a missing translation after this many minutes, doubling each time (at most 12 h)")
+    max_releases_per_run: int = setting(
+        500, "release pages fetched in one crawl run at most (a backfill has no such cap)")
 
 
 @dataclass(frozen=True)
 class SelectorsConfig:
-    list_item: str = "div.events_box"
-    list_link: str = "a.events_title"
-    list_date: str = "div.date_text"
-    item_title: tuple[str, ...] = ("h1", "meta[property='og:title']", "title")
-    item_body: str = ""
-    title_suffixes: tuple[str, ...] = (
-        "Official website of the President of the Republic of Uzbekistan",
-        "Official web-site of the President of Uzbekistan",
-        "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
-        "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
-        "Официальный веб-сайт Президента Республики Узбекистан",
-        "Официальный сайт Президента Республики Узбекистан",
-    )
-    chrome_phrases: tuple[str, ...] = (
-        "Official web-site of the President of Uzbekistan",
-        "Official website of the President of the Republic of Uzbekistan",
-        "Official pages in social networks",
-        "Search on site",
-        "Font size",
-        "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
-        "Ижтимоий тармоқлардаги расмий саҳифалар",
-        "Сайт бўйича қидириш",
-        "Шрифт ўлчами",
-        "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
-        "Ijtimoiy tarmoqlardagi rasmiy sahifalar",
-        "Sayt bo'yicha qidirish",
-        "Shrift o'lchami",
-        "Официальный веб-сайт Президента Республики Узбекистан",
-        "Официальные страницы в социальных сетях",
-        "Поиск по сайту",
-        "Размер шрифта",
-    )
-    source_labels: tuple[str, ...] = ("Манба", "Manba", "Источник", "Source")
+    list_item: str = setting(
+        "div.events_box",
+        "List pages: tried first; when they find nothing, anchors to /{lang}/lists/view/{id} are used\n"
+        "and the run reports layout drift.")
+    list_link: str = setting("a.events_title")
+    list_date: str = setting("div.date_text")
+    item_title: tuple[str, ...] = setting(
+        ("h1", "meta[property='og:title']", "title"),
+        "Release pages: the first selector that finds a non-empty headline wins.")
+    item_body: str = setting(
+        "", "Empty: the body is the run of <p> after the headline (SITE.md: no container is known to hold it).")
+    title_suffixes: tuple[str, ...] = setting(
+        (
+            "Official website of the President of the Republic of Uzbekistan",
+            "Official web-site of the President of Uzbekistan",
+            "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
+            "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
+            "Официальный веб-сайт Президента Республики Узбекистан",
+            "Официальный сайт Президента Республики Узбекистан",
+        ),
+        "the site's name, cut from the end of a headline (\"Headline - <name>\"); a headline that is\n"
+        "only the name counts as none")
+    chrome_phrases: tuple[str, ...] = setting(
+        (
+            "Official web-site of the President of Uzbekistan",
+            "Official website of the President of the Republic of Uzbekistan",
+            "Official pages in social networks",
+            "Search on site",
+            "Font size",
+            "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
+            "Ижтимоий тармоқлардаги расмий саҳифалар",
+            "Сайт бўйича қидириш",
+            "Шрифт ўлчами",
+            "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
+            "Ijtimoiy tarmoqlardagi rasmiy sahifalar",
+            "Sayt bo'yicha qidirish",
+            "Shrift o'lchami",
+            "Официальный веб-сайт Президента Республики Узбекистан",
+            "Официальные страницы в социальных сетях",
+            "Поиск по сайту",
+            "Размер шрифта",
+        ),
+        "paragraphs of the page's frame, never part of a release's body (compared ignoring case)")
+    source_labels: tuple[str, ...] = setting(
+        ("Манба", "Manba", "Источник", "Source"),
+        "words before the closing source line (\"Манба: https://president.uz/...\"), which is not body text")
 
 
 @dataclass(frozen=True)
 class StoreConfig:
-    path: str = "presswatch.db"
+    path: str = setting(
+        "presswatch.db", "relative paths are taken from the config file's folder (the working folder for the default)")
 
 
 @dataclass(frozen=True)
 class TopicsConfig:
-    # empty: the topics shipped with presswatch (config/topics.toml)
-    path: str = ""
+    path: str = setting("", "empty: the topics shipped with presswatch (config/topics.toml)")
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    # a crawl every interval_minutes, shifted by up to jitter_seconds; a cron expression overrides it
-    interval_minutes: float = 10.0
-    jitter_seconds: float = 60.0
-    cron: str = ""
-    # a run missed by up to this long (a suspended host) still happens once on wake-up
-    misfire_grace_seconds: float = 3600.0
-    # SIGTERM: the release in hand commits or rolls back, then exit within this bound
-    stop_timeout_seconds: float = 10.0
+    interval_minutes: float = setting(
+        10.0, "a crawl every interval_minutes (the first one at start), shifted by up to jitter_seconds")
+    jitter_seconds: float = setting(60.0)
+    cron: str = setting(
+        "", "a cron expression (\"*/15 * * * *\") replaces the interval when set: crontab's 5 fields, in the\n"
+        "host's time zone, 0 or 7 = Sunday")
+    misfire_grace_seconds: float = setting(
+        3600.0, "a run missed while the host was suspended still happens once, if no later than this")
+    stop_timeout_seconds: float = setting(
+        10.0, "on SIGTERM/SIGINT the release in hand commits or rolls back, then the daemon exits within this")
 
 
 @dataclass(frozen=True)
 class HealthConfig:
-    # N runs in a row whose list parsed zero items or needed the fallback
-    drift_runs: int = 3
-    # no new release for this many hours
-    silent_hours: float = 72.0
-    # N failed runs in a row
-    failing_runs: int = 3
+    drift_runs: int = setting(
+        3, "layout drift: this many runs in a row whose list parsed zero items or needed the fallback")
+    silent_hours: float = setting(72.0, "source silent: no new release for this many hours")
+    failing_runs: int = setting(
+        3, "runs failing: this many failed runs in a row; from this many failures on, the daemon also\n"
+        "spaces its runs out (2, 4, 8... intervals, at most 1 h) until one succeeds")
 
 
 @dataclass(frozen=True)
 class RouteConfig:
-    name: str = ""
-    # Apprise URLs; write secrets as ${ENV_VAR}
-    urls: tuple[str, ...] = ()
-    # topics this route receives; empty: every topic
-    topics: tuple[str, ...] = ()
-    # immediate, hourly or daily
-    mode: str = "immediate"
-    # an ops route receives the daemon's health conditions and failed deliveries, not topics
-    ops: bool = False
+    name: str = setting("", "unique; letters, digits, '_', '.' or '-'")
+    urls: tuple[str, ...] = setting((), "Apprise URLs; write secrets as ${ENV_VAR}")
+    topics: tuple[str, ...] = setting((), "topics this route receives; empty: every topic")
+    mode: str = setting("immediate", "immediate, hourly or daily")
+    ops: bool = setting(False, "an ops route receives the daemon's health conditions and failed deliveries, not topics")
+    # load_config(secrets=False) only: the unset variables this route's values name; their
+    # ${NAME} stays as written, and nothing must be sent on the route.
+    missing_secrets: tuple[str, ...] = field(default=(), metadata=_NOT_A_KEY)
+
+    @property
+    def deliverable(self) -> bool:
+        return not self.missing_secrets
+
+
+_ROUTES_DOC = """\
+Routes: which topics go to which Apprise URLs. Secrets come from the environment, e.g.
+[[alerts.routes]]
+name = "newsroom"
+urls = ["tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}"]
+topics = ["kazakhstan", "water"]
+mode = "immediate"        # or "hourly", "daily"
+
+[[alerts.routes]]
+name = "ops"
+urls = ["mailto://${SMTP_USER}:${SMTP_PASSWORD}@example.org?to=ops@example.org"]
+ops = true                # health conditions and failed deliveries"""
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    # releases published before now minus this many days are stored and tagged silently
-    horizon_days: float = 2.0
-    max_attempts: int = 8
-    retry_base_seconds: float = 60.0
-    retry_max_seconds: float = 3600.0
-    # hour of the day (Tashkent) at which daily digests go out
-    digest_hour: int = 8
-    routes: tuple[RouteConfig, ...] = ()
+    horizon_days: float = setting(
+        2.0, "releases published more than this many days ago, and everything the very first crawl of an\n"
+        "empty store finds, are stored and tagged without alerts (no flood on a backfill)")
+    max_attempts: int = setting(8, "a delivery is retried with exponential backoff, then marked failed")
+    retry_base_seconds: float = setting(60.0)
+    retry_max_seconds: float = setting(3600.0)
+    digest_hour: int = setting(8, "hour (Tashkent time) at which daily digests are sent")
+    routes: tuple[RouteConfig, ...] = setting((), _ROUTES_DOC)
 
 
 @dataclass(frozen=True)
@@ -161,8 +219,8 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
-    # where the values came from, for messages; not a key
-    origin: str = field(default=DEFAULT_NAME, compare=False)
+    # where the values came from, for messages
+    origin: str = field(default=DEFAULT_NAME, compare=False, metadata=_NOT_A_KEY)
 
     @property
     def host(self) -> str:
@@ -177,7 +235,27 @@ class Config:
 
 
 # Checks beyond the type, by "section.key"; each returns a problem or None.
+_CHARACTER_NAMES = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+
+
+def _stray_character(value: str) -> str | None:
+    """A space or an invisible character in `value`, named with where it stands."""
+    for index, char in enumerate(value):
+        if char.isspace() or not char.isprintable():
+            what = _CHARACTER_NAMES.get(char, f"the invisible character U+{ord(char):04X}")
+            where = "at the start" if index == 0 else "at the end" if index == len(value) - 1 else "inside"
+            return f"{what} {where}"
+    return None
+
+
 def _check_url(value: str) -> str | None:
+    # urlsplit would quietly drop a newline or surrounding spaces that the requests keep.
+    stray = _stray_character(value)
+    if stray:
+        return f"contains {stray}; write the address alone on one line, got {value!r}"
+    if "@" in value:  # a site's root has no '@' but in "user:password@"; the value is not repeated
+        return ("must not contain a user name or password ('user:password@host'): presswatch stores and "
+                "shows its addresses (in the database, logs, status and alerts); put no credentials in them")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
@@ -242,10 +320,8 @@ def _template(*names: str):
 def _check_cron(value: str) -> str | None:
     if not value.strip():
         return None
-    try:
-        from apscheduler.triggers.cron import CronTrigger
-
-        CronTrigger.from_crontab(value)
+    try:  # the daemon's own trigger: what passes here is what it runs
+        make_trigger(ScheduleConfig(cron=value, jitter_seconds=0.0))
     except ValueError as exc:
         return f"not a valid cron expression ({exc}): {value!r}"
     return None
@@ -307,16 +383,57 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def expand_env(value: str, file: str, key: str) -> str:
-    """Replace ${NAME} by the environment variable; its value is never put in a message."""
+    """Replace ${NAME} by the environment variable; its value is never put in a message.
+
+    In an Apprise URL (alerts.routes[].urls[]), a value holding a character Apprise would read as
+    the URL's structure where it stands is refused (see _unencoded_in_url).
+    """
+    apprise_url = _plain_key(key) == "alerts.routes.urls"
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
             raise ConfigError(file, key, f"environment variable {name} is not set")
-        register_secret(os.environ[name])
-        return os.environ[name]
+        secret = os.environ[name]
+        register_secret(secret)
+        problem = _unencoded_in_url(value[: match.start()], secret) if apprise_url else None
+        if problem:
+            raise ConfigError(file, key, f"the value of ${{{name}}} {problem}")
+        return secret
 
     return _ENV_REF.sub(substitute, value)
+
+
+def _plain_key(key: str) -> str:
+    """"alerts.routes[0].urls[1]" -> "alerts.routes.urls", the form CHECKS uses."""
+    return re.sub(r"\[\d+\]", "", key)
+
+
+# Characters Apprise takes for the URL's structure, by the part of the URL a ${NAME} stands in:
+# '@' ends a password and '/' the host; '/' splits a path into targets; '&' and '#' end a query
+# value; '%' starts an escape. '+' is a space to form decoders. %XX is read back as the character
+# in every part, so percent-encoding is always the cure. '@' and '/' are fine in a query
+# ("to=ops@example.org"), '@' in a path (a Telegram "@channel").
+_URL_STRUCTURE = {"authority": "@/?#%+", "path": "/?#%+", "query": "&#%+"}
+
+
+def _unencoded_in_url(written_before: str, secret: str) -> str | None:
+    """Why `secret`, put after `written_before` in an Apprise URL, would be split; None if it is not."""
+    if "://" not in written_before:
+        return None  # the variable holds the scheme or the whole URL: its characters are its structure
+    after_scheme = written_before.split("://", 1)[1]
+    if "?" in after_scheme or "#" in after_scheme:
+        part = "query"
+    else:
+        part = "path" if "/" in after_scheme else "authority"
+    bare = re.sub(r"%[0-9A-Fa-f]{2}", "", secret)  # an escape already written is no problem
+    found = [char for char in _URL_STRUCTURE[part] if char in bare]
+    if not found:
+        return None
+    listed = ", ".join(repr(char) for char in found)
+    encoded = ", ".join(f"{char} as {quote(char, safe='')}" for char in found)
+    return (f"contains {listed}, which Apprise reads as part of the URL (in its {part}) and so splits the "
+            f"secret; percent-encode it in the environment variable ({encoded})")
 
 
 def _type_name(hint: Any) -> str:
@@ -331,23 +448,38 @@ def _type_name(hint: Any) -> str:
     )
 
 
-def _coerce(value: Any, hint: Any, file: str, key: str) -> Any:
+def _coerce(value: Any, hint: Any, file: str, key: str, secrets: bool = True) -> Any:
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         options = [h for h in typing.get_args(hint) if h is not type(None)]
         if value is None:
             return None
-        return _coerce(value, options[0], file, key)
+        return _coerce(value, options[0], file, key, secrets)
     if origin in (tuple, list):
         if not isinstance(value, list):
             raise ConfigError(file, key, f"expected {_type_name(hint)}, got {_show(value)}")
         (inner, *_) = typing.get_args(hint)
-        items = [_coerce(v, inner, file, f"{key}[{i}]") for i, v in enumerate(value)]
+        items = [_coerce(v, inner, file, f"{key}[{i}]", secrets) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(file, key, f"expected a table, got {_show(value)}")
-        return build_section(hint, value, file, key)
+        return build_section(hint, value, file, key, secrets=secrets)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a string, got {_show(value)}")
+        if not secrets and key.startswith("alerts.routes") and _unset_references(value):
+            return value  # kept as written; build_section records the names in missing_secrets
+        return expand_env(value, file, key)
+    if hint in (bool, int, float):
+        return _coerce_number(value, hint, file, key)
+    if isinstance(hint, type) and isinstance(value, dict) and hasattr(hint, "from_toml"):
+        return hint.from_toml(value, file, key)
+    raise ConfigError(file, key, f"unsupported value {_show(value)}")
+
+
+def _coerce_number(value: Any, hint: type, file: str, key: str) -> Any:
+    """A TOML boolean, integer or number as `hint` (bool, int or float)."""
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(file, key, f"expected true or false, got {_show(value)}")
@@ -358,20 +490,12 @@ def _coerce(value: Any, hint: Any, file: str, key: str) -> Any:
         if abs(value) > _MAX_NUMBER:  # TOML allows 64-bit integers; tomllib reads any size
             raise ConfigError(file, key, f"must be at most {_MAX_NUMBER:,} in size, got {_show(value)}")
         return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(file, key, f"expected a number, got {_show(value)}")
-        # inf, nan and 1e300 seconds are mistakes, and would overflow a wait or a date further on
-        if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
-            raise ConfigError(file, key, f"must be a finite number at most {_MAX_NUMBER:,} in size, got {_show(value)}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(file, key, f"expected a string, got {_show(value)}")
-        return expand_env(value, file, key)
-    if isinstance(hint, type) and isinstance(value, dict) and hasattr(hint, "from_toml"):
-        return hint.from_toml(value, file, key)
-    raise ConfigError(file, key, f"unsupported value {_show(value)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(file, key, f"expected a number, got {_show(value)}")
+    # inf, nan and 1e300 seconds are mistakes, and would overflow a wait or a date further on
+    if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
+        raise ConfigError(file, key, f"must be a finite number at most {_MAX_NUMBER:,} in size, got {_show(value)}")
+    return float(value)
 
 
 def _show(value: Any) -> str:
@@ -379,38 +503,112 @@ def _show(value: Any) -> str:
     return f"{kind.get(type(value), type(value).__name__)} {value!r}"[:80]
 
 
-def build_section(cls: type, data: dict[str, Any], file: str, prefix: str) -> Any:
-    """Build dataclass `cls` from a TOML table, refusing unknown keys and wrong types."""
+def build_section(cls: type, data: dict[str, Any], file: str, prefix: str, *, secrets: bool = True) -> Any:
+    """Build dataclass `cls` from a TOML table, refusing unknown keys and wrong types.
+
+    Keys the table leaves out take the dataclass defaults. `secrets`: as in load_config.
+    """
     hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls) if f.name != "origin"}
+    fields = set(_keys(cls))
+    tolerant = not secrets and prefix.startswith("alerts.routes")
     values = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name
         if name not in fields:
-            known = ", ".join(sorted(fields))
-            where = f"section [{prefix}]" if prefix else "the top level"
-            raise ConfigError(file, key, f"unknown key in {where} (known: {known})")
-        coerced = _coerce(value, hints[name], file, key)
-        check = CHECKS.get(re.sub(r"\[\d+\]", "", key))
-        problem = check(coerced) if check else None
+            raise ConfigError(file, key, _unknown_key(name, fields, prefix))
+        coerced = _coerce(value, hints[name], file, key, secrets)
+        check = CHECKS.get(_plain_key(key))
+        # a value still naming an unset variable is not known yet, so there is nothing to check
+        problem = check(coerced) if check and not (tolerant and _unset_references(value)) else None
         if problem:
             raise ConfigError(file, key, problem)
         values[name] = coerced
+    if tolerant and cls is RouteConfig:
+        values["missing_secrets"] = tuple(dict.fromkeys(_unset_references(data)))
     return cls(**values)
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+def _keys(cls: type) -> dict[str, dataclasses.Field]:
+    """The fields of a section that are keys of the file, in their order."""
+    return {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("key", True)}
+
+
+def _unset_references(value: Any) -> list[str]:
+    """The unset environment variables a TOML value names as ${NAME}, in order."""
+    if isinstance(value, str):
+        return [name for name in _ENV_REF.findall(value) if name not in os.environ]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [name for item in items for name in _unset_references(item)]
+
+
+def _unknown_key(name: str, fields: set[str], prefix: str) -> str:
+    where = f"section [{prefix}]" if prefix else "the top level"
+    nearest = difflib.get_close_matches(name, sorted(fields), n=1)
+    if nearest:
+        return f"unknown key in {where}; did you mean {nearest[0]!r}?"
+    return f"unknown key in {where} (known: {', '.join(sorted(fields))})"
+
+
+_HEADER = """\
+# presswatch default configuration: every key with its default value. Generated from
+# crawler/config.py, where the defaults live; a user's file (--config PATH or
+# $PRESSWATCH_CONFIG) only needs the keys it changes."""
+
+
+def default_toml() -> str:
+    """The complete default config as commented TOML: every section and key, with its default.
+
+    It loads to exactly Config(); config/default.toml is this text.
+    """
+    blocks = [_HEADER]
+    for section_field in dataclasses.fields(Config):
+        if section_field.metadata.get("key", True):
+            blocks.append(_render_section(section_field.name, section_field.default_factory()))
+    return "\n\n".join(blocks) + "\n"
 
 
 def default_text() -> str:
-    return resources.files("crawler").joinpath("data/default.toml").read_text(encoding="utf-8")
+    """The default config's text (kept for callers of the time it was a file): default_toml()."""
+    return default_toml()
+
+
+def _render_section(name: str, values: Any) -> str:
+    lines = [f"[{name}]"]
+    for key, key_field in _keys(type(values)).items():
+        doc = key_field.metadata.get("doc", "")
+        lines.extend(f"# {line}".rstrip() for line in doc.splitlines())
+        lines.append(f"{key} = {_toml_value(getattr(values, key))}")
+    return "\n".join(lines)
+
+
+_LINE_WIDTH = 100
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, tuple) and not any(dataclasses.is_dataclass(item) for item in value):
+        items = [_toml_value(item) for item in value]
+        one_line = "[" + ", ".join(items) + "]"
+        return one_line if len(one_line) <= _LINE_WIDTH else "[\n" + "".join(f"    {item},\n" for item in items) + "]"
+    raise TypeError(f"no TOML form for a default of {value!r}")
+
+
+def _toml_string(text: str) -> str:
+    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    out = []
+    for char in text:
+        if char in escapes:
+            out.append(escapes[char])
+        elif char < " " or char == "\x7f":  # TOML allows no other control character in a string
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _parse(text: str, file: str) -> dict[str, Any]:
@@ -431,15 +629,51 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
         raise ConfigError(str(path), "file", f"cannot read it: {exc}") from None
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """The embedded default, overlaid by `path`, or else by $PRESSWATCH_CONFIG when set."""
-    defaults = _parse(default_text(), DEFAULT_NAME)
+def load_config(path: str | os.PathLike[str] | None = None, *, secrets: bool = True) -> Config:
+    """The defaults (the dataclasses'), overlaid by `path`, or else by $PRESSWATCH_CONFIG when set.
+
+    secrets=True (the default, for anything that crawls or sends): every ${NAME} must be set, or
+    ConfigError names the variable.
+    secrets=False, for read-only commands: an unset variable inside [[alerts.routes]] values is
+    tolerated. The route is kept, a value naming one is kept as written (no ${NAME} in it is
+    expanded, and it is not checked), and RouteConfig.missing_secrets lists the unset names: such a route is not
+    deliverable (RouteConfig.deliverable is False). Every other problem is still a ConfigError,
+    including an unset variable anywhere else.
+    """
     chosen = path if path is not None else os.environ.get(ENV_VAR) or None
     if chosen is None:
-        return dataclasses.replace(build_section(Config, defaults, DEFAULT_NAME, ""), origin=DEFAULT_NAME)
+        return Config()
     file = str(chosen)
     user = _parse(read_text_file(chosen), file)
-    # The user's keys are validated against the user's file name, so messages point there.
-    build_section(Config, user, file, "")
-    merged = _merge(defaults, user)
-    return dataclasses.replace(build_section(Config, merged, file, ""), origin=str(Path(file).resolve()))
+    return dataclasses.replace(build_section(Config, user, file, "", secrets=secrets), origin=str(Path(file).resolve()))
+
+
+def config_warnings(config: Config) -> list[str]:
+    """One line for each setting that is valid but unkind to a public site (any host but loopback).
+
+    request_delay = 0 sends requests back to back; the project's own contact in the User-Agent
+    leaves the site's operators no way to reach whoever runs this crawler. Both are fine
+    against a local test site.
+    """
+    if _is_loopback(config.host):
+        return []
+    defaults = SourceConfig()
+    warnings = []
+    if config.source.request_delay == 0:
+        warnings.append(f"source.request_delay is 0: requests to {config.host} follow each other without a pause; "
+                        f"give a public site one (the default is {defaults.request_delay:g} s)")
+    if config.source.contact == defaults.contact:
+        warnings.append(f"source.contact is still presswatch's own address: {config.host}'s operators could not "
+                        f"reach you; put your URL or mailto: address there")
+    return [redact(warning) for warning in warnings]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or bool(mapped and mapped.is_loopback)

@@ -27,7 +27,6 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import threading
 import time
@@ -40,6 +39,7 @@ from crawler.clock import exponential_backoff
 from crawler.config import Config, ScheduleConfig
 from crawler.fetch import Fetcher
 from crawler.pipeline import Crawler
+from crawler.schedule import describe_schedule, make_trigger, schedule_interval
 from crawler.store import Store
 from crawler.tagging import Tagger
 
@@ -53,60 +53,7 @@ _HELD_WARNINGS = 200
 _CRAWL_LOGGERS = ("presswatch.crawl", "presswatch.fetch")
 
 
-# --- scheduling ---------------------------------------------------------------------------------
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _cron_weekdays(field: str) -> str:
-    """Crontab day-of-week numbers (0 or 7 = Sunday) as names: APScheduler 3 counts 0 = Monday."""
-    parts = []
-    for part in field.split(","):
-        match = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
-        if not match or (match.group(1) == "*" and not match.group(3)):
-            parts.append(part)  # names, "*", or something APScheduler will judge
-            continue
-        first = 0 if match.group(1) == "*" else int(match.group(1))
-        last = 6 if match.group(1) == "*" else int(match.group(2) or (6 if match.group(3) else first))
-        step = int(match.group(3) or 1)
-        if last > 7 or first > last:
-            raise ValueError(f"day of week {part!r} is out of range")
-        parts.extend(_CRON_DAYS[day] for day in range(first, last + 1, step))
-    return ",".join(dict.fromkeys(parts))
-
-
-def make_trigger(schedule: ScheduleConfig):
-    """The APScheduler trigger for [schedule]; ValueError for a cron expression it cannot use."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    jitter = schedule.jitter_seconds or None
-    if schedule.cron.strip():
-        fields = schedule.cron.split()
-        if len(fields) != 5:
-            raise ValueError(f"a cron expression has 5 fields, got {len(fields)}: {schedule.cron!r}")
-        minute, hour, day, month, weekday = fields
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=_cron_weekdays(weekday), jitter=jitter)
-    return IntervalTrigger(seconds=schedule.interval_minutes * 60, jitter=jitter)
-
-
-def schedule_interval(schedule: ScheduleConfig) -> float:
-    """Seconds between two scheduled runs (for cron, the gap between its next two fire times)."""
-    if not schedule.cron.strip():
-        return schedule.interval_minutes * 60
-    trigger = make_trigger(dataclasses.replace(schedule, jitter_seconds=0.0))
-    now = dt.datetime.now(dt.timezone.utc).astimezone()
-    first = trigger.get_next_fire_time(None, now)
-    second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1)) if first else None
-    return (second - first).total_seconds() if first and second else 3600.0
-
-
-def describe_schedule(schedule: ScheduleConfig) -> str:
-    if schedule.cron.strip():
-        what = f"cron {schedule.cron!r} (host time zone)"
-    else:
-        what = f"every {schedule.interval_minutes:g} min"
-    return what + (f" + up to {schedule.jitter_seconds:g} s jitter" if schedule.jitter_seconds else "")
+# --- backoff after failed runs (the schedule itself: crawler/schedule.py) ----------------------------
 
 
 def backoff_delay(failures: int, threshold: int, interval: float, cap: float = BACKOFF_CAP_SECONDS) -> float:

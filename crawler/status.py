@@ -15,6 +15,7 @@ from typing import Any
 from crawler import health
 from crawler.alerts import alerts_summary
 from crawler.config import Config
+from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
 
@@ -92,8 +93,6 @@ def _daemon(store: Store, config: Config, now: dt.datetime) -> dict[str, Any] | 
 
 
 def _stale_after(config: Config) -> float:
-    from crawler.daemon import schedule_interval
-
     try:
         interval = schedule_interval(config.schedule)
     except ValueError:

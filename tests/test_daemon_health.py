@@ -13,7 +13,8 @@ import pytest
 
 from crawler import health
 from crawler.config import Config, HealthConfig, ScheduleConfig
-from crawler.daemon import _cron_weekdays, backoff_delay, make_trigger, schedule_interval
+from crawler.daemon import backoff_delay
+from crawler.schedule import _cron_weekdays, make_trigger, schedule_interval
 from crawler.status import collect_status
 from crawler.store import Store
 

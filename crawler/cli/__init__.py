@@ -12,7 +12,7 @@ import os
 import sys
 
 from crawler import __version__
-from crawler.cli import alerts, crawl, inspect, query, run, serve, topics
+from crawler.cli import alerts, config, crawl, inspect, query, run, serve, topics
 from crawler.cli.options import (
     EXIT_CODES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, common_options,
 )
@@ -20,7 +20,7 @@ from crawler.config import ConfigError
 from crawler.logs import redact, setup_logging
 from crawler.model import PresswatchError
 
-COMMAND_MODULES = (crawl, inspect, topics, run, alerts, query, serve)
+COMMAND_MODULES = (crawl, inspect, topics, run, alerts, query, serve, config)
 _EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "failed": EXIT_FAILED}
 
 

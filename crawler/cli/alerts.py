@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     with app.open_store(config, must_exist=True) as store:
         rows = list_rows(store, args.status, None if args.all else args.limit,
                          app.source(config).headline_preference)
@@ -90,7 +90,7 @@ def _list_line(row: dict[str, Any]) -> str:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     with app.open_store(config, must_exist=True) as store:
         retried, refused = requeue(store, failed=args.failed, ids=args.ids)
     for alert_id, why in refused:
@@ -126,7 +126,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     if not config.alerts.routes:
         print("no routes configured ([[alerts.routes]] in the config file)")
     for route in config.alerts.routes:

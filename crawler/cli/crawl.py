@@ -11,7 +11,7 @@ from typing import Any
 from crawler import app
 from crawler.alerts import deliver_pending
 from crawler.cli.options import (
-    EXIT_CODES, EXIT_FAILED, EXIT_OK, common_options, id_range, iso_date, load, positive_int,
+    EXIT_CODES, EXIT_FAILED, EXIT_OK, common_options, id_range, iso_date, load, positive_int, warn_about,
 )
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions
@@ -71,6 +71,8 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
         config = dataclasses.replace(
             config, source=dataclasses.replace(config.source, request_delay=0.0), origin=config.origin
         )
+    if not args.replay:
+        warn_about(config)
     with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
         crawler = app.build_crawler(config, store, fetcher, progress=kind == "backfill")
         try:

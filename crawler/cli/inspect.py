@@ -51,7 +51,7 @@ def check_language(lang: str | None, source: Source) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     source = app.source(config)
     check_language(args.lang, source)
     with app.open_store(config, must_exist=True) as store:
@@ -89,7 +89,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     with app.open_store(config, must_exist=True) as store:
         report = collect_status(store, config)
     if args.format == "json":
@@ -100,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retag(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     topics = load_topicset(config)
     with app.writing(config, must_exist=True) as store:
         result = retag(store, topics, everything=args.all, progress=not args.quiet and sys.stderr.isatty())

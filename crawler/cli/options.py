@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import datetime as dt
 import re
 
 from crawler import app
-from crawler.config import Config
+from crawler.config import Config, config_warnings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -49,8 +50,16 @@ def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMA
                             help="the same as --format json")
 
 
-def load(args: argparse.Namespace) -> Config:
-    return app.load(getattr(args, "config", None), store=getattr(args, "store", None))
+def load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
+    """The config the options name. Commands that send nothing pass `secrets=False`: they run
+    without the alert routes' ${SECRET} variables; those that deliver refuse at start, naming them."""
+    return app.load(getattr(args, "config", None), store=getattr(args, "store", None), secrets=secrets)
+
+
+def warn_about(config: Config) -> None:
+    """Settings that are legal but probably not meant (no delay against a public site, ...)."""
+    for warning in config_warnings(config):
+        logging.getLogger("presswatch").warning("config: %s", warning)
 
 
 def positive_int(text: str) -> int:

@@ -54,7 +54,7 @@ def _filters(args: argparse.Namespace, db: Database, source: Source) -> Filters:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     source = app.source(config)
     text = " ".join(args.query)
     with app.open_store(config, must_exist=True) as store:
@@ -97,7 +97,7 @@ def _print_table(hits: list[Hit], limit: int) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     source = app.source(config)
     fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
     with app.open_store(config, must_exist=True) as store:
@@ -114,7 +114,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, secrets=False)
     source = app.source(config)
     with app.open_store(config, must_exist=True) as store:
         filters = _filters(args, store.db, source)

@@ -7,7 +7,7 @@ import signal
 from typing import Any
 
 from crawler import app
-from crawler.cli.options import EXIT_CODES, EXIT_OK, common_options, load
+from crawler.cli.options import EXIT_CODES, EXIT_OK, common_options, load, warn_about
 from crawler.daemon import Daemon
 from crawler.lock import StoreLock, StoreLocked
 
@@ -31,6 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signum, _exit_while_starting)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is being read right now anyway
     config = load(args)
+    warn_about(config)
     try:
         lock = StoreLock(app.store_path(config)).acquire()
     except StoreLocked as exc:

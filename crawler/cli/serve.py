@@ -19,7 +19,7 @@ INSTALL_HINT = "Datasette is not installed: pip install 'presswatch[web]'"
 def cmd_serve(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("datasette") is None or importlib.util.find_spec("uvicorn") is None:
         raise UsageError(INSTALL_HINT)
-    config = load(args)
+    config = load(args, secrets=False)
     path = app.store_path(config)
     with app.open_store(config, must_exist=True) as store:
         # Datasette only reads: fold whatever is queued so term search sees every version.

@@ -21,7 +21,7 @@ def topics_for(args: argparse.Namespace) -> TopicSet:
     """--topics FILE, else the configured [topics] path, else the packaged default."""
     if getattr(args, "topics", None):
         return load_topics(args.topics)
-    config = load_config(getattr(args, "config", None))
+    config = load_config(getattr(args, "config", None), secrets=False)
     if config.topics.path:
         return load_topics(config.resolve(config.topics.path))
     return load_topics()
