@@ -1,3 +1,3 @@
-"""presswatch: monitor president.uz press releases, store them, tag topics, send alerts."""
+"""presswatch: monitor press releases, store them in every language, tag topics, send alerts."""
 
 __version__ = "0.1.0"

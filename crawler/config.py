@@ -27,9 +27,12 @@ from urllib.parse import quote, urlsplit
 from crawler.model import UsageError
 from crawler.logs import redact, register_secret
 from crawler.schedule import make_trigger
+from crawler.sources import DEFAULT_KIND, KINDS, source_class
 
 ENV_VAR = "PRESSWATCH_CONFIG"
-LANGUAGES = ("uz", "oz", "ru", "en")
+# The site-specific defaults (address, languages, markup) are the default source adapter's own.
+_SITE = source_class(DEFAULT_KIND)
+LANGUAGES = _SITE.supported_languages
 DEFAULT_NAME = "<embedded default config>"
 
 
@@ -56,10 +59,10 @@ _NOT_A_KEY = {"key": False}
 
 @dataclass(frozen=True)
 class SourceConfig:
+    kind: str = setting(DEFAULT_KIND, "the source adapter (crawler/sources/): how the site's pages are read")
     base_url: str = setting(
-        "https://president.uz", "The site's root. Only this host is ever requested; redirects elsewhere are refused.")
-    languages: tuple[str, ...] = setting(
-        LANGUAGES, "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English")
+        _SITE.defaults["base_url"], "The site's root. Only this host is ever requested; redirects elsewhere are refused.")
+    languages: tuple[str, ...] = setting(_SITE.supported_languages, _SITE.defaults["languages_doc"])
     request_delay: float = setting(1.0, "seconds between two requests to the site")
     contact: str = setting(
         "https://github.com/presswatch/presswatch", "put in the User-Agent so the site's operators can reach you")
@@ -71,8 +74,8 @@ class SourceConfig:
         120.0, "longest wait honoured from Retry-After, and the cap of exponential backoff (seconds)")
     backoff_base: float = setting(2.0)
     obey_robots: bool = setting(True)
-    list_path: str = setting("/{lang}/lists/news")
-    item_path: str = setting("/{lang}/lists/view/{id}")
+    list_path: str = setting(_SITE.defaults["list_path"])
+    item_path: str = setting(_SITE.defaults["item_path"])
     max_list_pages: int = setting(5, "list pages read per language and run while they still hold unseen ids")
     pending_max_attempts: int = setting(
         20, "a missing translation (404) is retried on later runs, this many times and this many days at most")
@@ -86,51 +89,27 @@ class SourceConfig:
 @dataclass(frozen=True)
 class SelectorsConfig:
     list_item: str = setting(
-        "div.events_box",
-        "List pages: tried first; when they find nothing, anchors to /{lang}/lists/view/{id} are used\n"
+        _SITE.selector_defaults["list_item"],
+        "List pages: tried first; when they find nothing, anchors to release addresses are used\n"
         "and the run reports layout drift.")
-    list_link: str = setting("a.events_title")
-    list_date: str = setting("div.date_text")
+    list_link: str = setting(_SITE.selector_defaults["list_link"])
+    list_date: str = setting(_SITE.selector_defaults["list_date"])
     item_title: tuple[str, ...] = setting(
-        ("h1", "meta[property='og:title']", "title"),
+        _SITE.selector_defaults["item_title"],
         "Release pages: the first selector that finds a non-empty headline wins.")
     item_body: str = setting(
-        "", "Empty: the body is the run of <p> after the headline (SITE.md: no container is known to hold it).")
+        _SITE.selector_defaults["item_body"],
+        "Empty: the body is the run of <p> after the headline (SITE.md: no container is known to hold it).")
     title_suffixes: tuple[str, ...] = setting(
-        (
-            "Official website of the President of the Republic of Uzbekistan",
-            "Official web-site of the President of Uzbekistan",
-            "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
-            "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
-            "Официальный веб-сайт Президента Республики Узбекистан",
-            "Официальный сайт Президента Республики Узбекистан",
-        ),
+        _SITE.selector_defaults["title_suffixes"],
         "the site's name, cut from the end of a headline (\"Headline - <name>\"); a headline that is\n"
         "only the name counts as none")
     chrome_phrases: tuple[str, ...] = setting(
-        (
-            "Official web-site of the President of Uzbekistan",
-            "Official website of the President of the Republic of Uzbekistan",
-            "Official pages in social networks",
-            "Search on site",
-            "Font size",
-            "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
-            "Ижтимоий тармоқлардаги расмий саҳифалар",
-            "Сайт бўйича қидириш",
-            "Шрифт ўлчами",
-            "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
-            "Ijtimoiy tarmoqlardagi rasmiy sahifalar",
-            "Sayt bo'yicha qidirish",
-            "Shrift o'lchami",
-            "Официальный веб-сайт Президента Республики Узбекистан",
-            "Официальные страницы в социальных сетях",
-            "Поиск по сайту",
-            "Размер шрифта",
-        ),
+        _SITE.selector_defaults["chrome_phrases"],
         "paragraphs of the page's frame, never part of a release's body (compared ignoring case)")
     source_labels: tuple[str, ...] = setting(
-        ("Манба", "Manba", "Источник", "Source"),
-        "words before the closing source line (\"Манба: https://president.uz/...\"), which is not body text")
+        _SITE.selector_defaults["source_labels"],
+        "words before the closing source line (\"Source: <the page's own address>\"), which is not body text")
 
 
 @dataclass(frozen=True)
@@ -353,6 +332,7 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.list_path": _template("lang"),
     "source.item_path": _template("lang", "id"),
     "source.contact": _check_contact,
+    "source.kind": lambda v: None if v in KINDS else f"unknown source kind {v!r} (known: {', '.join(sorted(KINDS))})",
     "selectors.item_title": lambda v: None if v else "needs at least one selector",
     "store.path": lambda v: None if v.strip() else "must not be empty",
     "schedule.interval_minutes": _positive,

@@ -9,12 +9,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:  # crawler.config imports this module to check schedule.cron
+if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
-    from crawler.config import ScheduleConfig
+
+class ScheduleConfig(Protocol):
+    """The [schedule] keys this module reads (crawler.config.ScheduleConfig, which imports this
+    module to check schedule.cron)."""
+
+    interval_minutes: float
+    jitter_seconds: float
+    cron: str
 
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CRON_DAY_NUMBERS = {name: number for number, name in enumerate(_CRON_DAYS[:7])}

@@ -21,7 +21,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
         {
             "id": "Release id: the number in /{lang}/lists/view/ID; the same for every language of a release",
             "lang": "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English",
-            "url": "Address of this version on president.uz",
+            "url": "Address of this version on the source site",
             "title": "Headline as published (Unicode NFC, white space cleaned)",
             "published": "Release date, YYYY-MM-DD (from the page, else from the list); may be null",
             "body": "The paragraphs, joined by a blank line",

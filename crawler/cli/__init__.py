@@ -27,8 +27,8 @@ _EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "failed": EXIT_FAIL
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="presswatch",
-        description="Monitor press releases (by default those of the President of Uzbekistan, president.uz): "
-        "crawl them in every language into a SQLite store, tag topics, send alerts.",
+        description="Monitor press releases (by default those of the President of Uzbekistan): crawl them "
+        "in every language into a SQLite store, tag topics, send alerts.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common_options()],

@@ -34,6 +34,9 @@ class Source(abc.ABC):
     # BCP 47 tags (feeds, HTML lang attributes)
     language_tags: ClassVar[Mapping[str, str]]
     timezone: ClassVar[dt.tzinfo]
+    # the defaults crawler.config offers for this kind: [source] keys, and [selectors]
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    selector_defaults: ClassVar[Mapping[str, Any]] = {}
     # languages most widely read first: the headline an alert shows (default: display order)
     headline_preference: ClassVar[tuple[str, ...]] = ()
 

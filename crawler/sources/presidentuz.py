@@ -44,6 +44,49 @@ class PresidentUz(Source):
     timezone = TASHKENT
     # alerts go to readers abroad: English, then Russian, then Uzbek in Latin letters
     headline_preference = ("en", "ru", "oz", "uz")
+    # the [source] defaults crawler.config offers for this site
+    defaults = {
+        "base_url": "https://president.uz",
+        "languages_doc": "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English",
+        "list_path": "/{lang}/lists/news",
+        "item_path": "/{lang}/lists/view/{id}",
+    }
+    # the [selectors] defaults: what docs/SITE.md records of the markup
+    selector_defaults = {
+        "list_item": "div.events_box",
+        "list_link": "a.events_title",
+        "list_date": "div.date_text",
+        "item_title": ("h1", "meta[property='og:title']", "title"),
+        "item_body": "",
+        "title_suffixes": (
+            "Official website of the President of the Republic of Uzbekistan",
+            "Official web-site of the President of Uzbekistan",
+            "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
+            "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
+            "Официальный веб-сайт Президента Республики Узбекистан",
+            "Официальный сайт Президента Республики Узбекистан",
+        ),
+        "chrome_phrases": (
+            "Official web-site of the President of Uzbekistan",
+            "Official website of the President of the Republic of Uzbekistan",
+            "Official pages in social networks",
+            "Search on site",
+            "Font size",
+            "Ўзбекистон Республикаси Президентининг расмий веб-сайти",
+            "Ижтимоий тармоқлардаги расмий саҳифалар",
+            "Сайт бўйича қидириш",
+            "Шрифт ўлчами",
+            "O'zbekiston Respublikasi Prezidentining rasmiy veb-sayti",
+            "Ijtimoiy tarmoqlardagi rasmiy sahifalar",
+            "Sayt bo'yicha qidirish",
+            "Shrift o'lchami",
+            "Официальный веб-сайт Президента Республики Узбекистан",
+            "Официальные страницы в социальных сетях",
+            "Поиск по сайту",
+            "Размер шрифта",
+        ),
+        "source_labels": ("Манба", "Manba", "Источник", "Source"),
+    }
 
     def __init__(self, source: SourceSettings, selectors: Any, name: str = "") -> None:
         super().__init__(source, name or NAME)
