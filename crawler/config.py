@@ -43,11 +43,15 @@ class SourceConfig:
     contact: str = "https://github.com/presswatch/presswatch"
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    # the whole of one request, however slowly the answer trickles in (read_timeout is per read)
+    request_deadline_seconds: float = 300.0
     max_response_bytes: int = 5_000_000
     max_attempts: int = 4
     max_retry_wait: float = 120.0
     backoff_base: float = 2.0
     obey_robots: bool = True
+    # a larger robots.txt Crawl-delay is obeyed only up to this
+    max_crawl_delay_seconds: float = 60.0
     list_path: str = "/{lang}/lists/news"
     item_path: str = "/{lang}/lists/view/{id}"
     max_list_pages: int = 5
@@ -265,6 +269,8 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.request_delay": _not_negative,
     "source.connect_timeout": _positive,
     "source.read_timeout": _positive,
+    "source.request_deadline_seconds": _positive,
+    "source.max_crawl_delay_seconds": _not_negative,
     "source.max_response_bytes": _positive,
     "source.max_attempts": _positive,
     "source.max_retry_wait": _not_negative,
