@@ -68,12 +68,17 @@ class SourceConfig:
         "https://github.com/presswatch/presswatch", "put in the User-Agent so the site's operators can reach you")
     connect_timeout: float = setting(10.0)
     read_timeout: float = setting(30.0)
+    request_deadline_seconds: float = setting(
+        300.0, "one request ends after this many seconds however slowly its answer trickles in (read_timeout is\n"
+        "per read); it counts as a transport failure and is retried like one")
     max_response_bytes: int = setting(5_000_000, "a larger response is cut off and counted as an error")
     max_attempts: int = setting(4, "attempts per request on transport errors, 429 and 5xx")
     max_retry_wait: float = setting(
         120.0, "longest wait honoured from Retry-After, and the cap of exponential backoff (seconds)")
     backoff_base: float = setting(2.0)
     obey_robots: bool = setting(True)
+    max_crawl_delay_seconds: float = setting(
+        60.0, "a robots.txt Crawl-delay above this many seconds is obeyed only up to it (logged as a warning)")
     list_path: str = setting(_SITE.defaults["list_path"])
     item_path: str = setting(_SITE.defaults["item_path"])
     max_list_pages: int = setting(5, "list pages read per language and run while they still hold unseen ids")
@@ -320,6 +325,8 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.request_delay": _not_negative,
     "source.connect_timeout": _positive,
     "source.read_timeout": _positive,
+    "source.request_deadline_seconds": _positive,
+    "source.max_crawl_delay_seconds": _not_negative,
     "source.max_response_bytes": _positive,
     "source.max_attempts": _positive,
     "source.max_retry_wait": _not_negative,

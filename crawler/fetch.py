@@ -2,8 +2,9 @@
 
 Everything the crawler asks of the network goes through `Fetcher.get`, which
 - requests only the configured site (scheme, host and port of `base_url`), redirects included;
-- reads and obeys robots.txt (RFC 9309), including a Crawl-delay;
+- reads and obeys robots.txt (RFC 9309, matched by Protego), including a Crawl-delay up to a cap;
 - spaces requests `request_delay` seconds apart, retries included;
+- ends every request at `request_deadline_seconds`, however slowly its answer trickles in;
 - retries transport errors, 429 and 5xx with tenacity, honouring Retry-After;
 - caps the response size and decodes the body with the declared charset, falling back safely.
 
@@ -18,16 +19,23 @@ import codecs
 import datetime as dt
 import email.message
 import email.utils
+import errno
 import logging
 import re
+import socket
+import ssl
 import threading
 import time
+import typing
+import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 import tenacity
+from protego import Protego
 
 from crawler import __version__
 from crawler.config import SourceConfig
@@ -57,6 +65,8 @@ _CATCH_ALL_DEFAULTS = frozenset({"iso8859-1", "ascii", "cp1252"})
 _NOT_WEB_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "charmap", "undefined"})
 # Tried when neither the declared codec nor UTF-8 decodes the body; see _legacy_cyrillic.
 LEGACY_CYRILLIC = "cp1251"
+# A socket wait is cut into slices this long so that interrupt() is noticed soon during a slow read.
+INTERRUPT_POLL = 0.1
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -97,6 +107,10 @@ class ServerError(FetchError):
 
 class TransportFailure(FetchError):
     """Connection, timeout or protocol failure on every attempt."""
+
+
+class DeadlineExceeded(TransportFailure):
+    """No attempt got its whole answer within request_deadline_seconds (a slow drip, say)."""
 
 
 class Interrupted(FetchError):
@@ -270,11 +284,19 @@ class _Answer:
         return f"{self.status} {self.reason_phrase}".strip()
 
 
+class _DeadlinePassed(Exception):
+    """The request in flight outlived request_deadline_seconds. Never leaves this module."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"request deadline of {seconds:g} s passed")
+        self.seconds = seconds
+
+
 class _Transient(Exception):
     """An attempt that may succeed later: transport failure, 429 or 5xx. Never leaves this module."""
 
     def __init__(self, *, status: int | None = None, phrase: str = "", retry_after: float | None = None,
-                 cause: httpx.TransportError | None = None) -> None:
+                 cause: httpx.TransportError | _DeadlinePassed | None = None) -> None:
         super().__init__(status, cause)
         self.status = status
         self.phrase = phrase
@@ -282,27 +304,219 @@ class _Transient(Exception):
         self.cause = cause
 
     def describe(self) -> str:
+        if isinstance(self.cause, _DeadlinePassed):
+            return str(self.cause)
         if self.cause is not None:
             detail = _one_line(str(self.cause))[:200]
             return f"{type(self.cause).__name__}: {detail}" if detail else type(self.cause).__name__
         return f"{self.status} {self.phrase}".strip()
 
-    def final_error(self, url: str, attempts: int) -> FetchError:
+    def final_error(self, url: httpx.URL, attempts: int, source: SourceConfig) -> FetchError:
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        if isinstance(self.cause, _DeadlinePassed):
+            return DeadlineExceeded(str(url), f"{_plain_failure(self.cause, url, source)} (transport failure; {tries})")
         if self.cause is not None:
-            return TransportFailure(url, f"transport failure ({self.describe()}; {tries})")
+            plain = _plain_failure(self.cause, url, source)
+            return TransportFailure(str(url), f"{plain} (transport failure: {self.describe()}; {tries})")
         if self.status == 429:
-            return RefusedError(url, f"refused for now ({self.describe()} {tries})")
-        return ServerError(url, f"server error ({self.describe()} {tries})")
+            return RefusedError(str(url), f"refused for now ({self.describe()} {tries})")
+        return ServerError(str(url), f"server error ({self.describe()} {tries})")
+
+
+# What getaddrinfo says of a name that does not resolve (glibc, BSD and macOS, Windows), for when
+# only an exception's message is left of the socket.gaierror.
+_UNRESOLVED_WORDS = ("name or service not known", "nodename nor servname", "name resolution",
+                     "no address associated with hostname", "getaddrinfo failed")
+
+
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The OSError an httpx exception was raised from (httpx -> httpcore -> socket), if any."""
+    for _ in range(8):  # chains are short; a cycle must not loop forever
+        if exc is None or isinstance(exc, OSError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _unreachable(cause: Exception, url: httpx.URL) -> str:
+    """Why no connection could be made to the host of `url`, in plain words."""
+    host, port = url.host, _origin(url)[2]
+    root = _os_error(cause)
+    text = str(cause).lower()
+    if isinstance(root, socket.gaierror) or any(words in text for words in _UNRESOLVED_WORDS):
+        return f"cannot reach {host}: the name does not resolve"
+    code = root.errno if root is not None else None
+    if isinstance(root, ConnectionRefusedError) or code == errno.ECONNREFUSED or "connection refused" in text:
+        return f"cannot reach {host}: nothing is listening at {host}:{port}"
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH) or "unreachable" in text:
+        return f"cannot reach {host}: no network route leads there"
+    if isinstance(root, ssl.SSLCertVerificationError):
+        return f"cannot reach {host}: its TLS certificate does not verify"
+    if isinstance(root, ssl.SSLError):
+        return f"cannot reach {host}: the TLS handshake failed"
+    return f"cannot reach {host}"
+
+
+def _plain_failure(cause: Exception, url: httpx.URL, source: SourceConfig) -> str:
+    """What failed, in words for someone who knows nothing of httpx: the start of the reason."""
+    host = url.host
+    if isinstance(cause, _DeadlinePassed):
+        return f"request deadline passed: {host} did not finish answering within {cause.seconds:g} s"
+    if isinstance(cause, httpx.ConnectTimeout):
+        return f"{host} did not answer within {source.connect_timeout:g} s"
+    if isinstance(cause, httpx.TimeoutException):
+        return f"{host} did not answer within {source.read_timeout:g} s"
+    if isinstance(cause, httpx.ConnectError):
+        return _unreachable(cause, url)
+    return f"the connection to {host} broke off"
 
 
 @dataclass
 class _RobotsRules:
-    parser: RobotFileParser | None  # None: everything is allowed (no robots.txt)
-    crawl_delay: float = 0.0
+    parser: Protego | None  # None: everything is allowed (no robots.txt)
+    crawl_delay_requested: float | None = None  # the Crawl-delay for presswatch, if robots.txt gives one
 
     def allows(self, url: httpx.URL) -> bool:
-        return self.parser is None or self.parser.can_fetch(ROBOTS_TOKEN, str(url))
+        # Protego matches per RFC 9309: the longest matching rule wins, with * and $ wildcards.
+        return self.parser is None or self.parser.can_fetch(str(url), ROBOTS_TOKEN)
+
+
+# --- the watch on every socket wait ------------------------------------------------------------
+
+# A socket timeout of 0 would make the socket non-blocking (an error, not a wait).
+_MIN_WAIT = 0.001
+
+
+class _RequestWatch:
+    """What every socket wait of the request in flight must respect: its deadline and interrupt()."""
+
+    def __init__(self, interrupted: Callable[[], bool]) -> None:
+        self._interrupted = interrupted
+        self._url = ""
+        self._seconds = 0.0
+        self._deadline: float | None = None  # on the time.monotonic() clock; None between requests
+
+    def start(self, url: str, seconds: float) -> None:
+        self._url, self._seconds, self._deadline = url, seconds, time.monotonic() + seconds
+
+    def stop(self) -> None:
+        self._deadline = None
+
+    def check(self) -> None:
+        """Raise Interrupted after interrupt(), _DeadlinePassed once the deadline is behind us."""
+        if self._interrupted():
+            raise Interrupted(self._url, "interrupted during the request")
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise _DeadlinePassed(self._seconds)
+
+    def limit(self, timeout: float | None) -> float | None:
+        """`timeout`, cut to what is left before the deadline (after a check)."""
+        self.check()
+        if self._deadline is None:
+            return timeout
+        left = max(self._deadline - time.monotonic(), _MIN_WAIT)
+        return left if timeout is None else max(min(timeout, left), _MIN_WAIT)
+
+
+class _WatchedStream(httpcore.NetworkStream):
+    """A connection whose waits end at the request deadline, and soon after interrupt()."""
+
+    def __init__(self, stream: httpcore.NetworkStream, watch: _RequestWatch) -> None:
+        self._stream = stream
+        self._watch = watch
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        # A recv that times out takes no data, so one long wait can be made of short ones, each a
+        # chance to stop; read_timeout still bounds the whole wait for one read.
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = self._watch.limit(None if give_up is None else give_up - time.monotonic())
+            try:
+                return self._stream.read(max_bytes, INTERRUPT_POLL if wait is None else min(wait, INTERRUPT_POLL))
+            except httpcore.ReadTimeout:
+                if give_up is not None and time.monotonic() >= give_up:
+                    self._watch.check()  # when the deadline came first, that is the failure
+                    raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # not sliced: a timed-out write may have sent part of the buffer
+        try:
+            self._stream.write(buffer, self._watch.limit(timeout))
+        except httpcore.WriteTimeout:
+            self._watch.check()
+            raise
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        try:
+            stream = self._stream.start_tls(ssl_context, server_hostname, self._watch.limit(timeout))
+        except httpcore.ConnectTimeout:
+            self._watch.check()
+            raise
+        return _WatchedStream(stream, self._watch)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._stream.get_extra_info(info)
+
+
+class _WatchedBackend(httpcore.NetworkBackend):
+    """httpcore's own sockets, each wrapped in a _WatchedStream."""
+
+    def __init__(self, watch: _RequestWatch) -> None:
+        self._backend = httpcore.SyncBackend()
+        self._watch = watch
+
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        # name resolution is not cut short: getaddrinfo takes no timeout
+        try:
+            stream = self._backend.connect_tcp(host, port, self._watch.limit(timeout), local_address, socket_options)
+        except httpcore.ConnectTimeout:
+            self._watch.check()
+            raise
+        return _WatchedStream(stream, self._watch)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+    ) -> httpcore.NetworkStream:
+        return _WatchedStream(self._backend.connect_unix_socket(path, self._watch.limit(timeout), socket_options),
+                              self._watch)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _WatchedTransport(httpx.HTTPTransport):
+    """httpx's own transport, on sockets that keep the request deadline and notice interrupt()."""
+
+    def __init__(self, watch: _RequestWatch) -> None:
+        super().__init__()
+        # httpx offers no public way to choose httpcore's network backend: the pool it built is
+        # replaced by a like one (httpx's default limits) on ours. Tests of the deadline catch a change.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_WatchedBackend(watch),
+        )
+
+
+def _delay_in_force(source: SourceConfig, crawl_delay_requested: float | None) -> float:
+    """request_delay, or robots.txt's Crawl-delay when longer, but never more than the configured cap."""
+    return max(source.request_delay, min(crawl_delay_requested or 0.0, source.max_crawl_delay_seconds))
+
+
+def _proxied(url: httpx.URL) -> bool:
+    """Whether the environment sends requests for `url` through a proxy (httpx then builds its own transport)."""
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(url.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(url.host)
 
 
 # Failures worth another attempt. LocalProtocolError and UnsupportedProtocol are our own mistakes.
@@ -334,6 +548,9 @@ class Fetcher:
         self._robots: _RobotsRules | None = None
         self._robots_read_at = 0.0
         self._robots_retry_at = 0.0  # after a failed refresh, when to try again
+        self._watch = _RequestWatch(lambda: self._interrupt_requested)
+        if transport is None and not _proxied(self.base_url):
+            transport = _WatchedTransport(self._watch)
         self._client = httpx.Client(
             headers={
                 "User-Agent": self.user_agent,
@@ -361,8 +578,9 @@ class Fetcher:
     def interrupt(self) -> None:
         """Wake any current wait and make every later one (and every later request) raise Interrupted.
 
-        Safe to call from another thread or from a signal handler. It is final: a stopping daemon
-        does not fetch again with this Fetcher.
+        A request waiting on the network notices within INTERRUPT_POLL seconds (except while it
+        connects or resolves the name). Safe to call from another thread or from a signal handler.
+        It is final: a stopping daemon does not fetch again with this Fetcher.
         """
         self._interrupt_requested = True  # a plain assignment: seen at once, safe anywhere
         if threading.current_thread() is threading.main_thread():
@@ -375,6 +593,16 @@ class Fetcher:
     @property
     def interrupted(self) -> bool:
         return self._interrupt_requested
+
+    @property
+    def crawl_delay_requested(self) -> float | None:
+        """The Crawl-delay (seconds) the robots.txt in force asks of presswatch; None if it asks none or is unread."""
+        return self._robots.crawl_delay_requested if self._robots is not None else None
+
+    @property
+    def crawl_delay_in_force(self) -> float:
+        """Seconds between request starts: request_delay, or more if robots.txt asks (up to max_crawl_delay_seconds)."""
+        return _delay_in_force(self.source, self.crawl_delay_requested)
 
     # --- the one public operation -------------------------------------------------------------
     def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Page:
@@ -483,17 +711,26 @@ class Fetcher:
         try:
             return retrying(attempt)
         except _Transient as failure:
-            raise failure.final_error(str(url), attempts) from failure.cause
+            raise failure.final_error(url, attempts, self.source) from failure.cause
 
     def _attempt(self, url: httpx.URL, headers: dict[str, str]) -> _Answer:
         """One request. Raises _Transient for what is worth retrying, FetchError for what is not."""
         self._pace(url)
         request = self._client.build_request("GET", url, headers=headers)
         self.requests_made += 1
+        self._watch.start(str(url), self.source.request_deadline_seconds)
+        try:
+            return self._send(request, url)
+        except (*_RETRYABLE_TRANSPORT, _DeadlinePassed) as exc:  # while connecting or reading
+            raise _Transient(cause=exc) from exc
+        finally:
+            self._watch.stop()
+
+    def _send(self, request: httpx.Request, url: httpx.URL) -> _Answer:
         try:
             response = self._client.send(request, stream=True)
-        except _RETRYABLE_TRANSPORT as exc:
-            raise _Transient(cause=exc) from exc
+        except _RETRYABLE_TRANSPORT:
+            raise
         except httpx.HTTPError as exc:
             raise FetchError(str(url), f"request failed ({type(exc).__name__}: {exc})") from exc
         try:
@@ -507,8 +744,8 @@ class Fetcher:
             if 200 <= status < 300 or status in (404, 410):
                 answer.body = self._read_capped(response, url)
             return answer
-        except _RETRYABLE_TRANSPORT as exc:  # the connection failed while the body was read
-            raise _Transient(cause=exc) from exc
+        except _RETRYABLE_TRANSPORT:
+            raise
         except httpx.HTTPError as exc:  # e.g. a corrupt gzip stream: retrying would get the same
             raise FetchError(str(url), f"unreadable response ({type(exc).__name__}: {exc})") from exc
         finally:
@@ -528,6 +765,7 @@ class Fetcher:
                 raise TooLargeError(str(url), f"response too large (more than {cap} bytes)")
             if self._interrupt_requested:
                 raise Interrupted(str(url), "interrupted while reading the response")
+            self._watch.check()  # the deadline, also for transports without a _WatchedBackend
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -539,9 +777,7 @@ class Fetcher:
 
     def _pace(self, url: httpx.URL) -> None:
         """Start requests at least the politeness delay apart, measured start to start."""
-        delay = self.source.request_delay
-        if self._robots is not None:
-            delay = max(delay, self._robots.crawl_delay)
+        delay = self.crawl_delay_in_force
         if self._last_request_started is not None and delay > 0:
             remaining = self._last_request_started + delay - time.monotonic()
             if remaining > 0:
@@ -574,9 +810,10 @@ class Fetcher:
                 log.warning("robots.txt could not be refreshed (%s); obeying the copy read before", exc.reason)
                 self._robots_retry_at = now + ROBOTS_REFRESH_RETRY
                 return self._robots
+            # What failed comes first: a name that does not resolve is no refusal by the site.
             raise RefusedError(
                 str(robots_url),
-                f"refused for now: robots.txt is unavailable ({exc.reason}); nothing is crawled until it can be read",
+                f"{exc.reason}; robots.txt is unavailable, so nothing is crawled until it can be read",
             ) from None
         self._robots = rules
         self._robots_read_at = time.monotonic()
@@ -586,14 +823,24 @@ class Fetcher:
         answer = self._exchange(robots_url, {}, with_robots=False)
         if 200 <= answer.status < 300:
             text, _, _ = decode_html(answer.body, answer.headers.get("Content-Type"))
-            parser = RobotFileParser(str(robots_url))
-            parser.parse(text.splitlines())
-            crawl_delay = parser.crawl_delay(ROBOTS_TOKEN)
-            log.info("robots.txt read from %s%s", robots_url, f"; Crawl-delay {crawl_delay} s" if crawl_delay else "")
-            return _RobotsRules(parser, float(crawl_delay or 0.0))
+            parser = Protego.parse(text)
+            requested = parser.crawl_delay(ROBOTS_TOKEN)  # None, or a finite number >= 0
+            log.info("robots.txt read from %s%s", robots_url, f"; Crawl-delay {requested:g} s" if requested else "")
+            self._warn_of_crawl_delay(robots_url, requested)
+            return _RobotsRules(parser, requested)
         if 400 <= answer.status < 500:
             # RFC 9309 §2.3.1.3: "unavailable" (404, 410, even 401/403) means no restrictions.
             # 429 never gets here: it is retried and then raises RefusedError.
             log.info("robots.txt answered %d: no restrictions", answer.status)
             return _RobotsRules(None)
         raise FetchError(str(robots_url), f"unexpected answer ({answer.status_text})")
+
+    def _warn_of_crawl_delay(self, robots_url: httpx.URL, requested: float | None) -> None:
+        """Say once per robots.txt read when its Crawl-delay slows the crawl, and how far it is obeyed."""
+        if requested is None or requested <= self.source.request_delay:
+            return
+        log.warning(
+            "robots.txt at %s asks for a Crawl-delay of %g s; %g s between requests in force "
+            "(source.max_crawl_delay_seconds caps it at %g s)",
+            robots_url, requested, _delay_in_force(self.source, requested), self.source.max_crawl_delay_seconds,
+        )
