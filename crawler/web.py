@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawler import web_limits
 from crawler.cli import EXIT_OK, EXIT_USAGE, CliError, common_options, load, open_existing_store, store_path
 
 INSTALL_HINT = "Datasette is not installed: pip install 'presswatch[web]'"
@@ -195,8 +196,9 @@ order by h.score limit 100
 HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
 
 
-def build_metadata(database: str) -> dict[str, Any]:
-    """Datasette metadata for a store opened under the name `database` (the file's stem)."""
+def build_metadata(database: str, loopback_only: bool = True) -> dict[str, Any]:
+    """Datasette metadata for a store opened under the name `database` (the file's stem);
+    `loopback_only`: answer only requests that name this machine by a loopback name."""
     tables: dict[str, Any] = {
         name: {"description": description, "columns": dict(columns)}
         for name, (description, columns) in SCHEMA.items()
@@ -211,6 +213,7 @@ def build_metadata(database: str) -> dict[str, Any]:
         "and Latin), Russian and English, collected by presswatch. Read-only.",
         "source": "president.uz",
         "source_url": "https://president.uz/",
+        "plugins": {"presswatch": {"loopback_only": loopback_only}},
         "databases": {
             database: {
                 "description": "The presswatch store: see docs/QUERY.md for every table.",
@@ -221,8 +224,10 @@ def build_metadata(database: str) -> dict[str, Any]:
     }
 
 
-def make_datasette(path: Path):
-    """A Datasette instance over the store with presswatch's metadata and plugin (no server)."""
+def make_datasette(path: Path, allow_sql: bool = False, host: str = "127.0.0.1"):
+    """A Datasette instance over the store with presswatch's metadata and plugin (no server).
+    `allow_sql`: Datasette's box for arbitrary SQL (canned queries and table pages work without);
+    `host`: the address it will listen on (on loopback, only loopback names are answered)."""
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -232,9 +237,11 @@ def make_datasette(path: Path):
         pm.register(web_plugin, name="presswatch")
     return Datasette(
         [str(path)],
-        metadata=build_metadata(path.stem),
+        metadata=build_metadata(path.stem, loopback_only=web_limits.is_loopback(host)),
         # No arbitrary SQL writes exist in Datasette 0.x; these keep a public-facing copy modest.
-        settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False},
+        # crawler/web_limits.py bounds what each query may cost (docs/QUERY.md, "Limits of the web view").
+        settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False,
+                  "default_allow_sql": allow_sql},
     )
 
 
@@ -251,7 +258,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     import uvicorn
 
-    datasette = make_datasette(path)
+    web_limits.limit_sqlite_heap()
+    datasette = make_datasette(path, allow_sql=args.sql, host=args.host)
     asyncio.run(datasette.invoke_startup())
     print(f"presswatch: serving {path} read-only at http://{_url_host(args.host)}:{args.port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)
@@ -297,4 +305,6 @@ def register(subparsers) -> None:
     serve.add_argument("--port", type=_port, default=8001, help="port (default 8001)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--sql", action="store_true",
+                       help="allow arbitrary read-only SQL (Datasette's SQL box; off by default)")
     serve.set_defaults(func=cmd_serve)

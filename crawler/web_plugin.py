@@ -5,6 +5,8 @@ SQL functions, on every connection Datasette opens:
   presswatch_query(text, family)   a safe FTS5 query for search_fts, as `presswatch search` builds it
                                    (family: uz for both Uzbek scripts, ru, en); '""' (no hit) when
                                    the text holds no word
+Both refuse longer text than a headline or a search term with an error (web_limits.MAX_FOLD_CHARS,
+MAX_QUERY_CHARS): Datasette's time limit cannot stop a function call.
 
 Canned queries are SQL, and folding is Python: these functions are how the "releases mentioning a
 term in any script" query folds its :term exactly like the index was folded.
@@ -16,6 +18,8 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+
+from crawler import web_limits
 
 HOME_RELEASES = 40
 
@@ -54,12 +58,14 @@ HOME_TEMPLATE = """{% extends "base.html" %}
 def fold(text: str | None, lang: str | None = "uz") -> str | None:
     from crawler.query import fold_text
 
+    web_limits.check_input(text, web_limits.MAX_FOLD_CHARS)
     return None if text is None else fold_text(text, lang or "uz")
 
 
 def fts_query(text: str | None, family: str | None) -> str:
     from crawler.query import QueryError, compile_plain
 
+    web_limits.check_input(text, web_limits.MAX_QUERY_CHARS)
     try:
         return compile_plain(text or "", family or "uz").fts
     except QueryError:
@@ -68,9 +74,16 @@ def fts_query(text: str | None, family: str | None) -> str:
 
 @hookimpl
 def prepare_connection(conn) -> None:
+    web_limits.limit_connection(conn)
     conn.create_function("presswatch_fold", 1, fold, deterministic=True)
     conn.create_function("presswatch_fold", 2, fold, deterministic=True)
     conn.create_function("presswatch_query", 2, fts_query, deterministic=True)
+
+
+@hookimpl
+def asgi_wrapper(datasette) -> Any:
+    config = datasette.plugin_config("presswatch") or {}
+    return lambda app: web_limits.guard(app, loopback_only=config.get("loopback_only", True))
 
 
 @hookimpl
