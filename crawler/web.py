@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from crawler import web_limits
 from crawler.searchindex import families
 from crawler.sources.base import Source, language_order_sql
 
@@ -193,8 +194,9 @@ def _mentioning_sql(source: Source) -> str:
 HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
 
 
-def build_metadata(database: str, source: Source) -> dict[str, Any]:
-    """Datasette metadata for a store of `source` opened under the name `database` (the file's stem)."""
+def build_metadata(database: str, source: Source, loopback_only: bool = True) -> dict[str, Any]:
+    """Datasette metadata for a store of `source` opened under the name `database` (the file's stem);
+    `loopback_only`: answer only requests that name this machine by a loopback name."""
     tables: dict[str, Any] = {
         name: {"description": description, "columns": dict(columns)}
         for name, (description, columns) in SCHEMA.items()
@@ -210,6 +212,7 @@ def build_metadata(database: str, source: Source) -> dict[str, Any]:
         "collected by presswatch. Read-only.",
         "source": source.name,
         "source_url": source.base_url + "/",
+        "plugins": {"presswatch": {"loopback_only": loopback_only}},
         "databases": {
             database: {
                 "description": "The presswatch store: see docs/QUERY.md for every table.",
@@ -220,8 +223,10 @@ def build_metadata(database: str, source: Source) -> dict[str, Any]:
     }
 
 
-def make_datasette(path: Path, source: Source):
-    """A Datasette instance over the store of `source` with presswatch's metadata and plugin (no server)."""
+def make_datasette(path: Path, source: Source, allow_sql: bool = False, host: str = "127.0.0.1"):
+    """A Datasette instance over the store of `source` with presswatch's metadata and plugin (no server).
+    `allow_sql`: Datasette's box for arbitrary SQL (canned queries and table pages work without);
+    `host`: the address it will listen on (on loopback, only loopback names are answered)."""
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -231,9 +236,11 @@ def make_datasette(path: Path, source: Source):
         pm.register(web_plugin, name="presswatch")
     datasette = Datasette(
         [str(path)],
-        metadata=build_metadata(path.stem, source),
+        metadata=build_metadata(path.stem, source, loopback_only=web_limits.is_loopback(host)),
         # No arbitrary SQL writes exist in Datasette 0.x; these keep a public-facing copy modest.
-        settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False},
+        # crawler/web_limits.py bounds what each query may cost (docs/QUERY.md, "Limits of the web view").
+        settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False,
+                  "default_allow_sql": allow_sql},
     )
     datasette.presswatch_source = source  # read by crawler.web_plugin
     return datasette

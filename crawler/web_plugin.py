@@ -6,6 +6,8 @@ SQL functions, on every connection Datasette opens:
   presswatch_query(text, lang)     a safe FTS5 query for search_fts, as `presswatch search` builds it
                                    for that language's fold family; '""' (no hit) when the text
                                    holds no word
+Both refuse longer text than a headline or a search term with an error (web_limits.MAX_FOLD_CHARS,
+MAX_QUERY_CHARS): Datasette's time limit cannot stop a function call.
 
 Canned queries are SQL, and folding is Python: these functions are how the "releases mentioning a
 term in any script" query folds its :term exactly like the index was folded.
@@ -18,6 +20,7 @@ from typing import Any
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+from crawler import web_limits
 from crawler.search import QueryError, compile_plain
 from crawler.searchindex import family_of, fold_text
 from crawler.sources.base import Source, language_order_sql
@@ -63,12 +66,14 @@ def _source(datasette) -> Source:
 
 def folder(default_lang: str):
     def fold(text: str | None, lang: str | None = default_lang) -> str | None:
+        web_limits.check_input(text, web_limits.MAX_FOLD_CHARS)
         return None if text is None else fold_text(text, lang or default_lang)
 
     return fold
 
 
 def fts_query(text: str | None, lang: str | None) -> str:
+    web_limits.check_input(text, web_limits.MAX_QUERY_CHARS)
     try:
         return compile_plain(text or "", family_of(lang or "")).fts
     except QueryError:
@@ -77,10 +82,17 @@ def fts_query(text: str | None, lang: str | None) -> str:
 
 @hookimpl
 def prepare_connection(conn, datasette) -> None:
+    web_limits.limit_connection(conn)
     fold = folder(_source(datasette).supported_languages[0])
     conn.create_function("presswatch_fold", 1, fold, deterministic=True)
     conn.create_function("presswatch_fold", 2, fold, deterministic=True)
     conn.create_function("presswatch_query", 2, fts_query, deterministic=True)
+
+
+@hookimpl
+def asgi_wrapper(datasette) -> Any:
+    config = datasette.plugin_config("presswatch") or {}
+    return lambda app: web_limits.guard(app, loopback_only=config.get("loopback_only", True))
 
 
 @hookimpl

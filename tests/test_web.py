@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import psutil
 import pytest
 
 from crawler.cli import main
@@ -63,15 +67,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python -m crawler serve` on a free port; always terminated."""
-    path = build(tmp_path_factory.mktemp("web") / "pw.db")
+SERVER_MEMORY_CAP = 3 * 2**30  # address space of a test server: a runaway query cannot take the machine
+SMALL_MB = 500  # the most a server may ever have resident
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (SERVER_MEMORY_CAP, SERVER_MEMORY_CAP))
+
+
+@contextlib.contextmanager
+def serving(path: Path, *options: str):
+    """`python -m crawler serve` on a free port, answering; always terminated."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PRESSWATCH_CONFIG"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "serve", "--store", str(path), "--port", str(port)],
+        [sys.executable, "-m", "crawler", "serve", "--store", str(path), "--port", str(port), *options],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_cap_memory,  # noqa: PLW1509 - only setrlimit runs in the child, no lock is taken
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -87,7 +99,7 @@ def server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail("presswatch serve did not answer within 30 s")
             time.sleep(0.2)
-        yield base, path.stem
+        yield Server(base, path.stem, process)
     finally:
         process.terminate()
         try:
@@ -95,6 +107,47 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Server:
+    base: str
+    db: str
+    process: subprocess.Popen
+
+    def __iter__(self):  # base, db = server
+        return iter((self.base, self.db))
+
+    def peak_mb(self) -> float:
+        """The most the server has had resident since it started (VmHWM), in MB."""
+        status = Path(f"/proc/{self.process.pid}/status")
+        if status.exists():
+            line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+            return int(line.split()[1]) / 1024
+        return psutil.Process(self.process.pid).memory_info().rss / 2**20
+
+    def sql(self, sql: str) -> httpx.Response:
+        return httpx.get(f"{self.base}/{self.db}.json", params={"sql": sql, "_shape": "array"}, timeout=60)
+
+    def assert_small_and_answering(self) -> None:
+        assert self.process.poll() is None, "the server died"
+        assert self.peak_mb() < SMALL_MB
+        release = httpx.get(f"{self.base}/{self.db}/release.json?_shape=array&id=5782", timeout=10)
+        assert release.status_code == 200 and len(release.json()) == 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The default: no arbitrary SQL."""
+    with serving(build(tmp_path_factory.mktemp("web") / "pw.db")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sql_server(tmp_path_factory):
+    """`serve --sql`: Datasette's SQL box, within the limits of crawler/web_limits.py."""
+    with serving(build(tmp_path_factory.mktemp("websql") / "pw.db"), "--sql") as running:
+        yield running
 
 
 @pytest.mark.slow
@@ -134,8 +187,8 @@ def test_release_and_topic_queries(server):
 
 
 @pytest.mark.slow
-def test_fold_function_and_read_only(server):
-    base, db = server
+def test_fold_function_and_read_only(sql_server):
+    base, db = sql_server
     sql = "select presswatch_fold('Қозоғистон') as uz, presswatch_fold('Ёлка', 'ru') as ru"
     rows = httpx.get(f"{base}/{db}.json", params={"sql": sql, "_shape": "array"}, timeout=10).json()
     assert rows == [{"uz": "qozogiston", "ru": "елка"}]
@@ -227,3 +280,141 @@ def test_serve_on_a_taken_port_says_so(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("presswatch: cannot serve on 127.0.0.1:") and err.count("\n") == 1
+
+
+# Limits of the web view (crawler/web_limits.py; docs/QUERY.md). Each test sends the request an
+# issue reported, and checks that the answer is an error, the server never grew, and it answers next.
+
+ZEROBLOB = "select zeroblob(1000000000)"
+
+
+@pytest.mark.slow
+def test_arbitrary_sql_is_off_by_default(server):
+    refused = server.sql(ZEROBLOB)
+    assert refused.status_code == 403
+    page = httpx.get(f"{server.base}/{server.db}/items", timeout=10)
+    assert page.status_code == 200 and "View and edit SQL" not in page.text
+    server.assert_small_and_answering()  # canned queries still run
+
+
+@pytest.mark.slow
+def test_a_huge_value_is_refused_by_the_length_limit(sql_server):
+    answer = sql_server.sql(ZEROBLOB)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "string or blob too big"
+    sql_server.assert_small_and_answering()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sql", [
+    "select presswatch_fold(hex(zeroblob(75000000)))",  # 150 M characters: over the value limit
+    "select presswatch_fold(hex(zeroblob(1001)))",  # 2,002 characters: over the folding limit
+    "select presswatch_query(hex(zeroblob(251)), 'uz')",
+])
+def test_folding_functions_refuse_huge_input(sql_server, sql):
+    answer = sql_server.sql(sql)
+    assert answer.status_code == 400
+    sql_server.assert_small_and_answering()
+
+
+@pytest.mark.slow
+def test_a_result_over_the_budget_is_refused(sql_server):
+    answer = sql_server.sql(
+        "with recursive n(i) as (select 1 union all select i + 1 from n limit 1000) select randomblob(1000000) from n")
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("result too large")
+    sql_server.assert_small_and_answering()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sql", [
+    "select hex(fts3_tokenizer('simple'))",  # a native address
+    "select fts3_tokenizer('evil', x'4141414141414141')",  # a made-up one
+    "select load_extension('/tmp/x.so')",
+    "select printf('%.*c', 2000000000, 'x')",  # 20 s in one SQLite instruction
+])
+def test_dangerous_functions_are_not_callable(sql_server, sql):
+    answer = sql_server.sql(sql)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("not authorized to use function")
+    sql_server.assert_small_and_answering()
+
+
+PAGES = ["/", "/{db}", "/{db}.json", "/{db}/items", "/{db}/items.json", "/{db}/release?id=5782",
+         "/-/databases", "/-/databases.json", "/-/versions.json", "/-/settings.json", "/-/metadata.json",
+         "/-/plugins.json", "/-/threads", "/-/threads.json", "/-/actor.json",
+         "/{db}.json?sql=select+*+from+pragma_database_list"]
+
+
+@pytest.mark.slow
+def test_no_page_shows_a_server_path(sql_server):
+    store_dir = str(Path(sql_server.process.args[sql_server.process.args.index("--store") + 1]).parent)
+    paths = {store_dir, str(REPO), sys.prefix, sys.base_prefix, str(Path(asyncio.__file__).parent)}
+    for page in PAGES:
+        answer = httpx.get(sql_server.base + page.format(db=sql_server.db), timeout=10)
+        assert answer.status_code in (200, 403), page
+        assert not [path for path in paths if path in answer.text], page
+    assert httpx.get(f"{sql_server.base}/-/databases.json", timeout=10).status_code == 403
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("headers, status", [
+    ({"Host": "rebound.example:8001"}, 403),  # DNS rebinding: a site's name resolving to 127.0.0.1
+    ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, 403),
+    ({"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, 403),
+    ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200),
+    ({"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, 200),
+    ({"Host": "localhost:8001"}, 200),
+])
+def test_a_browser_on_this_machine_cannot_query_for_another_site(server, headers, status):
+    answer = httpx.get(f"{server.base}/{server.db}/release.json?id=5782", headers=headers, timeout=10)
+    assert answer.status_code == status
+
+
+LINEAR_CASES = [
+    "instr('hello', 'll')", "instr('héllo', 'l')", "instr(x'0102ff03', x'ff')", "instr('abc', x'62')",
+    "instr(null, 'a')", "instr(12345, 34)", "instr('abc', '')", "replace('aXbXc', 'X', 'YY')",
+    "replace('abc', '', 'z')", "replace(null, 'a', 'b')", "replace('aé', 'é', 1)", "replace(x'616263', 'b', 'z')",
+    "ltrim('xxabcxx', 'x')", "rtrim('xxabcxx', 'x')", "trim('xxabcxx', 'xa')", "trim(x'0102030201', x'01')",
+    "trim('  a  ')", "trim(12300, 0)", "trim('abc', '')",
+]
+
+
+def test_linear_stand_ins_answer_like_sqlite():
+    import sqlite3
+
+    from crawler.web_limits import limit_connection
+
+    limited, plain = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    limit_connection(limited)
+    for case in LINEAR_CASES:
+        assert limited.execute(f"select {case}").fetchone()[0] == plain.execute(f"select {case}").fetchone()[0], case
+
+
+@pytest.mark.parametrize("sql, args", [
+    ("instr(?, ?)", ["a" * 2**20, "a" * (2**19 - 1) + "b"]),  # SQLite's own: 15 s
+    ("ltrim(?, ?)", ["a" * 2**19, "b" * (2**19 - 1) + "a"]),  # SQLite's own: hours
+])
+def test_no_single_function_call_runs_long(sql, args):
+    import sqlite3
+
+    from crawler.web_limits import limit_connection
+
+    conn = sqlite3.connect(":memory:")
+    limit_connection(conn)
+    started = time.process_time()
+    conn.execute(f"select {sql}", args).fetchone()
+    assert time.process_time() - started < 2  # measured: 5 ms and 74 ms
+
+
+def test_folding_functions_check_their_input_size():
+    from crawler.web_limits import MAX_FOLD_CHARS, MAX_QUERY_CHARS, InputTooLong
+    from crawler.web_plugin import folder, fts_query
+
+    fold = folder("uz")
+    assert fold("Қозоғистон" * 10) == "qozogiston" * 10
+    assert fts_query("чегара* " * 50, "uz").count('"chegara" *') == 50
+    for function, limit in ((fold, MAX_FOLD_CHARS), (fts_query, MAX_QUERY_CHARS)):
+        assert function("x" * limit, "uz")
+        with pytest.raises(InputTooLong):
+            function("x" * (limit + 1), "uz")

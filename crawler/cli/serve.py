@@ -27,9 +27,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     import uvicorn
 
+    from crawler import web_limits
     from crawler.web import make_datasette  # Datasette is an optional dependency
 
-    datasette = make_datasette(path, app.source(config))
+    web_limits.limit_sqlite_heap()
+    datasette = make_datasette(path, app.source(config), allow_sql=args.sql, host=args.host)
     asyncio.run(datasette.invoke_startup())
     print(f"presswatch: serving {path} read-only at http://{_url_host(args.host)}:{args.port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)
@@ -75,4 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=_port, default=8001, help="port (default 8001)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--sql", action="store_true",
+                       help="allow arbitrary read-only SQL (Datasette's SQL box; off by default)")
     serve.set_defaults(func=cmd_serve)
