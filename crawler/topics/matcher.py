@@ -10,6 +10,14 @@ lookup and is not folded again. Text the prefilter cannot read has every word lo
 Conflicts: within a topic, an include occurrence loses to any exclude occurrence sharing a token
 with it whose pattern is at least as specific (more literal characters; a tie goes to the exclude).
 Of the surviving includes of a topic, the most specific covering a token is the one reported.
+
+Names: in Uzbek and Russian a capital inside a sentence marks a name (Суваналиев, Сувонов, Водянов),
+so a one-word prefix include written in lower case (`сув*`, `водян*`) does not fire on a word that
+is capitalised (not all caps), longer than the prefix, and not where the spelling asks for a capital
+anyway: the start of a text, a line or a sentence (after . ! ? … and white space, not after an
+initial such as "А."), or a quoted title («Сувни асранг»). A term written with a capital
+(`Қозоғистон*`) is a name itself and fires anywhere. English capitalises headlines and institutions
+(Ministry of Water Resources), so its capitals are not read. docs/TOPICS.md gives the reasons.
 """
 
 from __future__ import annotations
@@ -39,6 +47,10 @@ if TYPE_CHECKING:
     from crawler.topics.patterns import Pattern, Topic
 
 FIELDS = ("title", "body")
+# Part of TopicSet.fingerprint: bumped when the same topics can match differently (2: names).
+MATCH_VERSION = 2
+# The term lists whose texts capitalise only names and sentence starts (see "Names" above).
+LEXICONS_READING_NAMES = ("uz", "ru")
 # The words of a multi-word pattern may be separated by white space and hyphens or dashes, never by
 # other punctuation ("Kazakh. Side" is not "Kazakh side") nor by a paragraph break.
 _GAP = re.compile(rf"[^\S\n]*\n?[^\S\n]*(?:[{re.escape(JOINERS)}][^\S\n]*\n?[^\S\n]*)?")
@@ -115,6 +127,8 @@ class TopicExplanation:
     fired: bool
     matches: tuple[Match, ...]
     conflicts: tuple[Conflict, ...]
+    # Words an include matched but that read as names (a capital inside a sentence), so it did not fire.
+    names: tuple[Match, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -123,6 +137,7 @@ class TopicExplanation:
             "fired": self.fired,
             "matches": [m.to_dict() for m in self.matches],
             "conflicts": [c.to_dict() for c in self.conflicts],
+            "names": [m.to_dict() for m in self.names],
         }
 
 
@@ -155,6 +170,8 @@ class _Entry:
     pattern: Pattern
     specificity: int
     exclude: bool
+    # A one-word lower-case prefix include: a word read as a name does not fire it (see "Names").
+    not_for_names: bool = False
 
 
 class _Group(NamedTuple):
@@ -359,6 +376,45 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Before a sentence's first word: white space, and the dashes and bullets of dialogue and lists.
+_LEADERS = frozenset("-\u2010\u2011\u2012\u2013\u2014•·*")
+_OPENING_QUOTES = frozenset("«“„‹")
+_SENTENCE_ENDS = frozenset(".!?…")
+_CLOSERS = frozenset(_CLOSING + "’›")
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether the word at `start` is where the spelling asks for a capital: the first word of the
+    text, of a line, of a sentence, or of a quoted title."""
+    place, spaced = start, False
+    while place and (text[place - 1] in _LEADERS or (text[place - 1].isspace() and text[place - 1] != "\n")):
+        spaced = spaced or text[place - 1].isspace()
+        place -= 1
+    if not place or text[place - 1] == "\n" or text[place - 1] in _OPENING_QUOTES:
+        return True
+    if text[place - 1] == '"' and (place == 1 or text[place - 2].isspace()):  # a straight opening quote
+        return True
+    while place and text[place - 1] in _CLOSERS:
+        place -= 1
+    if not spaced or not place or text[place - 1] not in _SENTENCE_ENDS:
+        return False  # "В.Водянов": a sentence ends at punctuation followed by white space
+    # "А. Водянов": the period of an initial (one capital letter alone) ends no sentence.
+    initial = place >= 2 and text[place - 2].isupper() and (place == 2 or not text[place - 3].isalpha())
+    return not (text[place - 1] == "." and initial)
+
+
+def _reads_as_name(text: str, start: int, end: int, entry: _Entry, lexicon: str) -> bool:
+    """Whether text[start:end], capitalised and matched by the lower-case prefix of `entry`, is a name.
+
+    Not when all of it is capitals (a headline), when it is the bare prefix (institutions keep their
+    capital inside a sentence, "Сув хўжалиги вазирлиги", and no surname is a bare stem), or when it
+    starts a sentence."""
+    word = text[start:end]
+    if word.isupper() or keys_of([word], lexicon)[0] == entry.pattern.words[0][0]:
+        return False
+    return not _starts_sentence(text, start)
+
+
 _Occurrence = tuple[_Entry, int, int]  # a pattern matched on text[start:end], whole tokens
 
 
@@ -452,12 +508,20 @@ class TopicSet:
             for pattern in terms.include + terms.exclude:
                 if pattern.folds_to_nothing:  # lint reports it; an empty prefix would match everything
                     continue
-                yield _Entry(number, pattern, pattern.specificity, pattern.exclude)
+                not_for_names = (
+                    lexicon in LEXICONS_READING_NAMES
+                    and not pattern.exclude
+                    and not pattern.capitalised
+                    and len(pattern.words) == 1
+                    and pattern.words[0][1]
+                )
+                yield _Entry(number, pattern, pattern.specificity, pattern.exclude, not_for_names)
 
     def _fingerprint(self) -> str:
         """A stable hash of what decides matches: folding, topics, labels and terms as written."""
         canonical = {
             "fold": FOLD_VERSION,
+            "match": MATCH_VERSION,
             "topics": sorted(
                 [
                     topic.name,
@@ -501,22 +565,45 @@ class TopicSet:
                             pending.append((deeper, token[1]))
         return found
 
+    def _by_topic(
+        self, text: str, encoded: bytes | None, lexicon: str
+    ) -> tuple[dict[int, tuple[list[_Occurrence], list[_Occurrence]]], list[_Occurrence]]:
+        """The occurrences of `text` by topic number as (includes, excludes), and the includes left
+        out because their word reads as a name."""
+        by_topic: dict[int, tuple[list[_Occurrence], list[_Occurrence]]] = {}
+        names: list[_Occurrence] = []
+        for occurrence in self._occurrences(text, encoded, lexicon):
+            entry, start, end = occurrence
+            # The cheap test first: most words matched are in lower case.
+            if entry.not_for_names and text[start].isupper() and _reads_as_name(text, start, end, entry, lexicon):
+                names.append(occurrence)
+                continue
+            by_topic.setdefault(entry.topic, ([], []))[entry.exclude].append(occurrence)
+        return by_topic, names
+
     def _analyse(
         self, text: str, lang: str, field: str, explain: bool = False
-    ) -> tuple[dict[int, list[Match]], dict[int, list[Conflict]]]:
-        """Matches of `text` by topic number, and its conflicts when `explain` (else none)."""
+    ) -> tuple[dict[int, list[Match]], dict[int, list[Conflict]], dict[int, list[Match]]]:
+        """Matches of `text` by topic number; its conflicts and the words read as names when
+        `explain` (else none)."""
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r} (expected one of {', '.join(FIELDS)})")
         lexicon = lexicon_of(lang)
         encoded = encode(text) if self.prefilter else None
-        by_topic: dict[int, tuple[list[_Occurrence], list[_Occurrence]]] = {}
-        for occurrence in self._occurrences(text, encoded, lexicon):
-            by_topic.setdefault(occurrence[0].topic, ([], []))[occurrence[0].exclude].append(occurrence)
+        by_topic, name_occurrences = self._by_topic(text, encoded, lexicon)
         matches: dict[int, list[Match]] = {}
         conflicts: dict[int, list[Conflict]] = {}
-        if not by_topic:
-            return matches, conflicts
+        names: dict[int, list[Match]] = {}
+        if not by_topic and not (explain and name_occurrences):
+            return matches, conflicts, names
         snippet = _Sentences(text, encoded).snippet
+        if explain:
+            for entry, start, end in name_occurrences:
+                topic = self.topics[entry.topic]
+                names.setdefault(entry.topic, []).append(
+                    Match(topic.name, topic.label, entry.pattern.term, field, start, end, text[start:end],
+                          snippet(start, end))
+                )
         for number, (includes, excludes) in by_topic.items():
             survivors, lost = _resolve(includes, excludes) if excludes else (includes, [])
             topic = self.topics[number]
@@ -529,11 +616,11 @@ class TopicSet:
                 ]
             if lost and explain:
                 conflicts[number] = [_conflict(topic.name, field, text, *c) for c in lost]
-        return matches, conflicts
+        return matches, conflicts, names
 
     def match(self, text: str, lang: str, field: str = "body") -> list[Match]:
         """Every match in `text` of language `lang` (uz, oz, ru, en), ordered by topic then offset."""
-        matches, _ = self._analyse(text, lang, field)
+        matches, _, _ = self._analyse(text, lang, field)
         return [m for number in sorted(matches) for m in matches[number]]
 
     def match_item(self, title: str, body: str, lang: str) -> list[Match]:
@@ -542,12 +629,12 @@ class TopicSet:
 
     def topics_in(self, text: str, lang: str) -> list[str]:
         """Names of the topics that fire on `text`, in topic-file order."""
-        matches, _ = self._analyse(text, lang, "body")
+        matches, _, _ = self._analyse(text, lang, "body")
         return [self.topics[number].name for number in sorted(matches)]
 
     def explain(self, text: str, lang: str, field: str = "body") -> Explanation:
         """What fired and on which words, and every include/exclude conflict with its winner."""
-        matches, conflicts = self._analyse(text, lang, field, explain=True)
+        matches, conflicts, names = self._analyse(text, lang, field, explain=True)
         return Explanation(
             lang=lang,
             lexicon=lexicon_of(lang),
@@ -559,6 +646,7 @@ class TopicSet:
                     fired=number in matches,
                     matches=tuple(matches.get(number, ())),
                     conflicts=tuple(conflicts.get(number, ())),
+                    names=tuple(names.get(number, ())),
                 )
                 for number, topic in enumerate(self.topics)
             ),

@@ -44,6 +44,9 @@ class Pattern:
     words: tuple[tuple[str, bool], ...]  # (folded key, is_prefix) per word
     exclude: bool
     key_path: str  # e.g. "topics.water.uz.include[3]", for messages
+    # Written with a capital ("Қозоғистон*"): a name, so it also fires on a capitalised word inside
+    # a sentence (see matcher.py, "Names").
+    capitalised: bool = False
 
     @property
     def specificity(self) -> int:
@@ -104,7 +107,10 @@ def parse_pattern(term: Any, lexicon: str, exclude: bool, file: str, key_path: s
                     "with an optional '*' at its end"
                 )
         words.append((fold_word(letters, lexicon), is_prefix))
-    return Pattern(term=term, words=tuple(words), exclude=exclude, key_path=key_path)
+    first_letter = next((char for char in stripped if char.isalpha()), "")
+    return Pattern(
+        term=term, words=tuple(words), exclude=exclude, key_path=key_path, capitalised=first_letter.isupper()
+    )
 
 
 def _expect_table(value: Any, file: str, key: str) -> dict[str, Any]:
