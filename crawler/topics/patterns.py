@@ -31,6 +31,9 @@ DEFAULT_TOPICS_NAME = "<packaged default topics>"
 TOPIC_KEYS = ("label",) + LEXICONS
 TERM_KEYS = ("include", "exclude", "lint_ok")
 SHORT_PREFIX = 3  # a prefix of this many letters or fewer matches too many unrelated words
+# The longest phrase a pattern may be: ample for the longest institution name, and the matcher
+# indexes a pattern one level per word (a 500-word "pattern" is a pasted paragraph, not a term).
+MAX_PATTERN_WORDS = 50
 
 _TOPIC_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _SEPARATORS = re.compile(rf"[\s{re.escape(JOINERS)}]+")
@@ -90,8 +93,16 @@ def parse_pattern(term: Any, lexicon: str, exclude: bool, file: str, key_path: s
         raise fail("empty pattern")
     if stripped[0] in JOINERS or stripped[-1] in JOINERS:
         raise fail(f"{term!r} starts or ends with a hyphen; words are joined by a space or a hyphen")
+    split = _SEPARATORS.split(stripped)
+    if len(split) > MAX_PATTERN_WORDS:
+        # The key path names them too; said plainly, since the pattern itself is too long to quote.
+        topic = key_path.split(".")[1] if key_path.startswith("topics.") else "?"
+        raise fail(
+            f"a pattern of {len(split)} words; a pattern has at most {MAX_PATTERN_WORDS} words "
+            f"(topic {topic!r}, language {lexicon!r})"
+        )
     words = []
-    for word in _SEPARATORS.split(stripped):
+    for word in split:
         if word == "*":
             raise fail(f"{term!r}: a lone '*' would match every word")
         if "**" in word:
@@ -276,6 +287,7 @@ def _lint_terms(terms: LanguageTerms) -> list[str]:
 
 __all__ = [
     "DEFAULT_TOPICS_NAME",
+    "MAX_PATTERN_WORDS",
     "LanguageTerms",
     "Pattern",
     "Topic",
