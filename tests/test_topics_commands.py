@@ -48,7 +48,7 @@ def test_check_says_what_fires_on_which_words_and_why(capsys):
         "language: ru (given); term list: ru; topics: <packaged default topics>",
         "kazakhstan (Kazakhstan): does not fire",
         "border (State border): FIRES",
-        '  "Пограничники" at 29-41: include "погран*"',
+        '  "Пограничники" at 29-41: include "Погран*"',
         "      Пограничники и вода.",
         '  "границей" at 19-27: exclude "за границ*" (8 letters) on "за границей" beat include "границ*" (6 letters)',
         "water (Water): FIRES",

@@ -43,6 +43,8 @@ PIECES = [
     "chegarasi", "Chegara", "ЧЕГАРА", "сув", "Suv", "сувенир", "ва", "ер", "Ер", "ости", "остидаги",
     "yer", "osti", "цех", "Sex", "tsex", "шаҳар", "Shahar", "şahar", "шаҳардан", "ёш", "yosh",
     "Yoʻsh", "ўзбек", "O'zbek", "o‘zbek", "кафé", "кафе", "Орол", "денгизи", "ъсув", "Ьсув",
+    # names: a capital inside a sentence (Суваналиев is no water), initials, quotes, line starts
+    "Суваналиев", "Suvonqulov", "Водянов", "А.", "Сувни", "СУВДАН",
     # Russian and English
     "граница", "Границы", "за", "из-за", "ёлка", "елка", "возможного", "border", "Borders",
     "cross", "water's", "Water’s", "café", "CAFÉ", "the",

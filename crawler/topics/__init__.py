@@ -2,8 +2,10 @@
 
     from crawler.topics import load_topics
     topics = load_topics()                      # the packaged default (config/topics.toml)
-    for match in topics.match_item(title, body, lang="uz"):
+    matches = topics.match_item(title, body, lang="uz")   # at most 50 per topic: max_per_topic=N|None
+    for match in matches:
         print(match.topic, match.term, match.text, match.start, match.end, match.snippet)
+    print(matches.counts)                       # every topic's exact number of matches
 
 fold.py folds and tokenizes, patterns.py reads, validates and lints topic files, matcher.py
 matches (prefilter.py points it at the few words worth a look), evaluate.py measures precision
@@ -11,13 +13,14 @@ and recall on a labeled corpus, commands.py is the CLI.
 """
 
 from crawler.topics.fold import Token, fold, guess_language, tokenize
-from crawler.topics.matcher import Conflict, Explanation, Match, TopicExplanation, TopicSet
+from crawler.topics.matcher import Conflict, Explanation, Match, Matches, TopicExplanation, TopicSet
 from crawler.topics.patterns import lint, load_topics
 
 __all__ = [
     "Conflict",
     "Explanation",
     "Match",
+    "Matches",
     "Token",
     "TopicExplanation",
     "TopicSet",

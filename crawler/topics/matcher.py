@@ -10,6 +10,14 @@ lookup and is not folded again. Text the prefilter cannot read has every word lo
 Conflicts: within a topic, an include occurrence loses to any exclude occurrence sharing a token
 with it whose pattern is at least as specific (more literal characters; a tie goes to the exclude).
 Of the surviving includes of a topic, the most specific covering a token is the one reported.
+
+Names: in Uzbek and Russian a capital inside a sentence marks a name (Суваналиев, Сувонов, Водянов),
+so a one-word prefix include written in lower case (`сув*`, `водян*`) does not fire on a word that
+is capitalised (not all caps), longer than the prefix, and not where the spelling asks for a capital
+anyway: the start of a text, a line or a sentence (after . ! ? … and white space, not after an
+initial such as "А."), or a quoted title («Сувни асранг»). A term written with a capital
+(`Қозоғистон*`) is a name itself and fires anywhere. English capitalises headlines and institutions
+(Ministry of Water Resources), so its capitals are not read. docs/TOPICS.md gives the reasons.
 """
 
 from __future__ import annotations
@@ -39,6 +47,14 @@ if TYPE_CHECKING:
     from crawler.topics.patterns import Pattern, Topic
 
 FIELDS = ("title", "body")
+# Part of TopicSet.fingerprint: bumped when the same topics can match differently (2: names, and
+# match_item's cap on the matches kept).
+MATCH_VERSION = 2
+# match_item keeps at most this many matches of each topic per release (title and body): the store
+# gets a row per match, and a page of one repeated word would otherwise make hundreds of thousands.
+MAX_MATCHES_PER_TOPIC = 50
+# The term lists whose texts capitalise only names and sentence starts (see "Names" above).
+LEXICONS_READING_NAMES = ("uz", "ru")
 # The words of a multi-word pattern may be separated by white space and hyphens or dashes, never by
 # other punctuation ("Kazakh. Side" is not "Kazakh side") nor by a paragraph break.
 _GAP = re.compile(rf"[^\S\n]*\n?[^\S\n]*(?:[{re.escape(JOINERS)}][^\S\n]*\n?[^\S\n]*)?")
@@ -88,6 +104,30 @@ class Match(NamedTuple):
         return self._asdict()
 
 
+class Matches(list[Match]):
+    """Matches as a plain list (in the order match() and match_item() give), plus `counts`: the
+    exact number of matches of each topic, those kept and those a cap left out."""
+
+    def __init__(self, matches: Iterable[Match] = (), counts: dict[str, int] | None = None) -> None:
+        super().__init__(matches)
+        self.counts: dict[str, int] = dict(counts) if counts is not None else {}
+
+    @property
+    def left_out(self) -> dict[str, int]:
+        """Per topic, how many of its matches the cap did not keep (topics with none left out are absent)."""
+        kept: dict[str, int] = {}
+        for match in self:
+            kept[match.topic] = kept.get(match.topic, 0) + 1
+        return {topic: count - kept.get(topic, 0) for topic, count in self.counts.items() if count > kept.get(topic, 0)}
+
+
+class _Analysis(NamedTuple):
+    matches: dict[int, list[Match]]  # by topic number: the first `limit` of each, in text order
+    counts: dict[int, int]  # by topic number: every match, kept or not
+    conflicts: dict[int, list[Conflict]]  # only when explaining
+    names: dict[int, list[Match]]  # words read as names, only when explaining
+
+
 @dataclass(frozen=True)
 class Conflict:
     """An include and an exclude of one topic that matched overlapping words, and who won."""
@@ -115,6 +155,8 @@ class TopicExplanation:
     fired: bool
     matches: tuple[Match, ...]
     conflicts: tuple[Conflict, ...]
+    # Words an include matched but that read as names (a capital inside a sentence), so it did not fire.
+    names: tuple[Match, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -123,6 +165,7 @@ class TopicExplanation:
             "fired": self.fired,
             "matches": [m.to_dict() for m in self.matches],
             "conflicts": [c.to_dict() for c in self.conflicts],
+            "names": [m.to_dict() for m in self.names],
         }
 
 
@@ -155,6 +198,8 @@ class _Entry:
     pattern: Pattern
     specificity: int
     exclude: bool
+    # A one-word lower-case prefix include: a word read as a name does not fire it (see "Names").
+    not_for_names: bool = False
 
 
 class _Group(NamedTuple):
@@ -359,7 +404,47 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Before a sentence's first word: white space, and the dashes and bullets of dialogue and lists.
+_LEADERS = frozenset("-\u2010\u2011\u2012\u2013\u2014•·*")
+_OPENING_QUOTES = frozenset("«“„‹")
+_SENTENCE_ENDS = frozenset(".!?…")
+_CLOSERS = frozenset(_CLOSING + "’›")
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether the word at `start` is where the spelling asks for a capital: the first word of the
+    text, of a line, of a sentence, or of a quoted title."""
+    place, spaced = start, False
+    while place and (text[place - 1] in _LEADERS or (text[place - 1].isspace() and text[place - 1] != "\n")):
+        spaced = spaced or text[place - 1].isspace()
+        place -= 1
+    if not place or text[place - 1] == "\n" or text[place - 1] in _OPENING_QUOTES:
+        return True
+    if text[place - 1] == '"' and (place == 1 or text[place - 2].isspace()):  # a straight opening quote
+        return True
+    while place and text[place - 1] in _CLOSERS:
+        place -= 1
+    if not spaced or not place or text[place - 1] not in _SENTENCE_ENDS:
+        return False  # "В.Водянов": a sentence ends at punctuation followed by white space
+    # "А. Водянов": the period of an initial (one capital letter alone) ends no sentence.
+    initial = place >= 2 and text[place - 2].isupper() and (place == 2 or not text[place - 3].isalpha())
+    return not (text[place - 1] == "." and initial)
+
+
+def _reads_as_name(text: str, start: int, end: int, entry: _Entry, lexicon: str) -> bool:
+    """Whether text[start:end], capitalised and matched by the lower-case prefix of `entry`, is a name.
+
+    Not when all of it is capitals (a headline), when it is the bare prefix (institutions keep their
+    capital inside a sentence, "Сув хўжалиги вазирлиги", and no surname is a bare stem), or when it
+    starts a sentence."""
+    word = text[start:end]
+    if word.isupper() or keys_of([word], lexicon)[0] == entry.pattern.words[0][0]:
+        return False
+    return not _starts_sentence(text, start)
+
+
 _Occurrence = tuple[_Entry, int, int]  # a pattern matched on text[start:end], whole tokens
+_START = itemgetter(1)
 
 
 def _resolve(
@@ -368,10 +453,16 @@ def _resolve(
     """The includes of one topic that survive its excludes, and every (winner, include, exclude)."""
     survivors: list[_Occurrence] = []
     conflicts: list[tuple[str, _Occurrence, _Occurrence]] = []
+    # Only the excludes starting within the longest exclude's reach of an include can overlap it:
+    # found by bisection, so a page of "сувенир сув" costs linear time, not includes × excludes.
+    excludes = sorted(excludes, key=_START)  # found in text order already: a stable no-op
+    starts = list(map(_START, excludes))
+    reach = max(end - start for _, start, end in excludes)
     for include in includes:
         entry, start, end = include
         # Occurrences cover whole tokens, so overlapping text means a shared token.
-        overlapping = [e for e in excludes if e[1] < end and e[2] > start]
+        nearby = excludes[bisect_right(starts, start - reach) : bisect_left(starts, end)]
+        overlapping = [e for e in nearby if e[2] > start]
         if not overlapping:
             survivors.append(include)
             continue
@@ -390,18 +481,25 @@ def _most_specific(survivors: list[_Occurrence]) -> list[_Occurrence]:
     # Found in text order: when no two share a token, all are reported.
     if all(earlier[2] <= later[1] for earlier, later in zip(survivors, survivors[1:])):
         return survivors
-    # The reported occurrences, by start: they never overlap, so a new one overlaps one of them
-    # only if it overlaps its neighbour on either side.
-    starts: list[int] = []
-    reported: list[_Occurrence] = []
+    # Most specific first, an occurrence is reported when none of its characters is taken by one
+    # reported before: a byte per character, so a long run of overlaps costs linear time.
+    low = min(map(_START, survivors))
+    taken = bytearray(max(end for _, _, end in survivors) - low)
+    reported = []
     for occurrence in sorted(survivors, key=lambda o: (-o[0].specificity, o[1])):
         _, start, end = occurrence
-        place = bisect_right(starts, start)
-        if (place and reported[place - 1][2] > start) or (place < len(starts) and starts[place] < end):
-            continue
-        starts.insert(place, start)
-        reported.insert(place, occurrence)
+        if taken.find(1, start - low, end - low) == -1:
+            taken[start - low : end - low] = b"\x01" * (end - start)
+            reported.append(occurrence)
+    reported.sort(key=_START)
     return reported
+
+
+def _checked_limit(max_per_topic: int | None) -> int | None:
+    if max_per_topic is not None and (isinstance(max_per_topic, bool) or not isinstance(max_per_topic, int)
+                                      or max_per_topic < 0):
+        raise ValueError(f"max_per_topic must be None or a whole number >= 0, got {max_per_topic!r}")
+    return max_per_topic
 
 
 def _conflict(topic: str, field: str, text: str, winner: str, include: _Occurrence, exclude: _Occurrence) -> Conflict:
@@ -452,12 +550,20 @@ class TopicSet:
             for pattern in terms.include + terms.exclude:
                 if pattern.folds_to_nothing:  # lint reports it; an empty prefix would match everything
                     continue
-                yield _Entry(number, pattern, pattern.specificity, pattern.exclude)
+                not_for_names = (
+                    lexicon in LEXICONS_READING_NAMES
+                    and not pattern.exclude
+                    and not pattern.capitalised
+                    and len(pattern.words) == 1
+                    and pattern.words[0][1]
+                )
+                yield _Entry(number, pattern, pattern.specificity, pattern.exclude, not_for_names)
 
     def _fingerprint(self) -> str:
         """A stable hash of what decides matches: folding, topics, labels and terms as written."""
         canonical = {
             "fold": FOLD_VERSION,
+            "match": MATCH_VERSION,
             "topics": sorted(
                 [
                     topic.name,
@@ -501,53 +607,100 @@ class TopicSet:
                             pending.append((deeper, token[1]))
         return found
 
-    def _analyse(
-        self, text: str, lang: str, field: str, explain: bool = False
-    ) -> tuple[dict[int, list[Match]], dict[int, list[Conflict]]]:
-        """Matches of `text` by topic number, and its conflicts when `explain` (else none)."""
+    def _by_topic(
+        self, text: str, encoded: bytes | None, lexicon: str
+    ) -> tuple[dict[int, tuple[list[_Occurrence], list[_Occurrence]]], list[_Occurrence]]:
+        """The occurrences of `text` by topic number as (includes, excludes), and the includes left
+        out because their word reads as a name."""
+        by_topic: dict[int, tuple[list[_Occurrence], list[_Occurrence]]] = {}
+        names: list[_Occurrence] = []
+        for occurrence in self._occurrences(text, encoded, lexicon):
+            entry, start, end = occurrence
+            # The cheap test first: most words matched are in lower case.
+            if entry.not_for_names and text[start].isupper() and _reads_as_name(text, start, end, entry, lexicon):
+                names.append(occurrence)
+                continue
+            by_topic.setdefault(entry.topic, ([], []))[entry.exclude].append(occurrence)
+        return by_topic, names
+
+    def _analyse(self, text: str, lang: str, field: str, explain: bool = False, limit: int | None = None) -> _Analysis:
+        """Matches of `text` by topic number (the first `limit` of each; all when None) and their
+        counts; its conflicts and the words read as names when `explain` (else none)."""
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r} (expected one of {', '.join(FIELDS)})")
         lexicon = lexicon_of(lang)
         encoded = encode(text) if self.prefilter else None
-        by_topic: dict[int, tuple[list[_Occurrence], list[_Occurrence]]] = {}
-        for occurrence in self._occurrences(text, encoded, lexicon):
-            by_topic.setdefault(occurrence[0].topic, ([], []))[occurrence[0].exclude].append(occurrence)
-        matches: dict[int, list[Match]] = {}
-        conflicts: dict[int, list[Conflict]] = {}
-        if not by_topic:
-            return matches, conflicts
+        by_topic, name_occurrences = self._by_topic(text, encoded, lexicon)
+        analysis = _Analysis({}, {}, {}, {})
+        if not by_topic and not (explain and name_occurrences):
+            return analysis
         snippet = _Sentences(text, encoded).snippet
+
+        def matches_of(number: int, occurrences: Iterable[_Occurrence]) -> list[Match]:
+            name, label = self.topics[number].name, self.topics[number].label
+            return [
+                Match(name, label, entry.pattern.term, field, start, end, text[start:end], snippet(start, end))
+                for entry, start, end in occurrences
+            ]
+
+        if explain:
+            for occurrence in name_occurrences:
+                number = occurrence[0].topic
+                analysis.names.setdefault(number, []).extend(matches_of(number, [occurrence]))
         for number, (includes, excludes) in by_topic.items():
             survivors, lost = _resolve(includes, excludes) if excludes else (includes, [])
-            topic = self.topics[number]
             reported = _most_specific(survivors)
             if reported:
-                name, label = topic.name, topic.label
-                matches[number] = [
-                    Match(name, label, entry.pattern.term, field, start, end, text[start:end], snippet(start, end))
-                    for entry, start, end in reported
-                ]
+                analysis.counts[number] = len(reported)
+                # A page of one repeated word makes hundreds of thousands: snippets only for those kept.
+                analysis.matches[number] = matches_of(number, reported if limit is None else reported[:limit])
             if lost and explain:
-                conflicts[number] = [_conflict(topic.name, field, text, *c) for c in lost]
-        return matches, conflicts
+                topic = self.topics[number].name
+                analysis.conflicts[number] = [_conflict(topic, field, text, *c) for c in lost]
+        return analysis
 
-    def match(self, text: str, lang: str, field: str = "body") -> list[Match]:
-        """Every match in `text` of language `lang` (uz, oz, ru, en), ordered by topic then offset."""
-        matches, _ = self._analyse(text, lang, field)
-        return [m for number in sorted(matches) for m in matches[number]]
+    def match(self, text: str, lang: str, field: str = "body", *, max_per_topic: int | None = None) -> Matches:
+        """Every match in `text` of language `lang` (uz, oz, ru, en), ordered by topic then offset.
 
-    def match_item(self, title: str, body: str, lang: str) -> list[Match]:
-        """Matches of a release: its title's, then its body's."""
-        return self.match(title, lang, "title") + self.match(body, lang, "body")
+        `max_per_topic`: keep only the first so many of each topic (in text order); `counts` of the
+        result still has every topic's exact number."""
+        analysis = self._analyse(text, lang, field, limit=_checked_limit(max_per_topic))
+        return Matches(
+            [m for number in sorted(analysis.matches) for m in analysis.matches[number]],
+            {self.topics[number].name: analysis.counts[number] for number in sorted(analysis.counts)},
+        )
+
+    def match_item(
+        self, title: str, body: str, lang: str, *, max_per_topic: int | None = MAX_MATCHES_PER_TOPIC
+    ) -> Matches:
+        """Matches of a release: its title's, then its body's.
+
+        At most `max_per_topic` of each topic are kept, title first, then the body in text order
+        (None keeps all); `counts` has each topic's exact number over title and body."""
+        limit = _checked_limit(max_per_topic)
+        title_matches = self.match(title, lang, "title", max_per_topic=limit)
+        body_matches = self.match(body, lang, "body", max_per_topic=limit)
+        counts = dict(title_matches.counts)
+        for topic, count in body_matches.counts.items():
+            counts[topic] = counts.get(topic, 0) + count
+        if limit is None:
+            return Matches(title_matches + body_matches, counts)
+        kept: dict[str, int] = {}
+        matches = []
+        for match in chain(title_matches, body_matches):
+            if kept.get(match.topic, 0) < limit:
+                kept[match.topic] = kept.get(match.topic, 0) + 1
+                matches.append(match)
+        return Matches(matches, counts)
 
     def topics_in(self, text: str, lang: str) -> list[str]:
         """Names of the topics that fire on `text`, in topic-file order."""
-        matches, _ = self._analyse(text, lang, "body")
-        return [self.topics[number].name for number in sorted(matches)]
+        counts = self._analyse(text, lang, "body", limit=0).counts
+        return [self.topics[number].name for number in sorted(counts)]
 
     def explain(self, text: str, lang: str, field: str = "body") -> Explanation:
         """What fired and on which words, and every include/exclude conflict with its winner."""
-        matches, conflicts = self._analyse(text, lang, field, explain=True)
+        matches, _, conflicts, names = self._analyse(text, lang, field, explain=True)
         return Explanation(
             lang=lang,
             lexicon=lexicon_of(lang),
@@ -559,6 +712,7 @@ class TopicSet:
                     fired=number in matches,
                     matches=tuple(matches.get(number, ())),
                     conflicts=tuple(conflicts.get(number, ())),
+                    names=tuple(names.get(number, ())),
                 )
                 for number, topic in enumerate(self.topics)
             ),

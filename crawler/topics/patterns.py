@@ -31,6 +31,9 @@ DEFAULT_TOPICS_NAME = "<packaged default topics>"
 TOPIC_KEYS = ("label",) + LEXICONS
 TERM_KEYS = ("include", "exclude", "lint_ok")
 SHORT_PREFIX = 3  # a prefix of this many letters or fewer matches too many unrelated words
+# The longest phrase a pattern may be: ample for the longest institution name, and the matcher
+# indexes a pattern one level per word (a 500-word "pattern" is a pasted paragraph, not a term).
+MAX_PATTERN_WORDS = 50
 
 _TOPIC_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _SEPARATORS = re.compile(rf"[\s{re.escape(JOINERS)}]+")
@@ -44,6 +47,9 @@ class Pattern:
     words: tuple[tuple[str, bool], ...]  # (folded key, is_prefix) per word
     exclude: bool
     key_path: str  # e.g. "topics.water.uz.include[3]", for messages
+    # Written with a capital ("Қозоғистон*"): a name, so it also fires on a capitalised word inside
+    # a sentence (see matcher.py, "Names").
+    capitalised: bool = False
 
     @property
     def specificity(self) -> int:
@@ -87,8 +93,16 @@ def parse_pattern(term: Any, lexicon: str, exclude: bool, file: str, key_path: s
         raise fail("empty pattern")
     if stripped[0] in JOINERS or stripped[-1] in JOINERS:
         raise fail(f"{term!r} starts or ends with a hyphen; words are joined by a space or a hyphen")
+    split = _SEPARATORS.split(stripped)
+    if len(split) > MAX_PATTERN_WORDS:
+        # The key path names them too; said plainly, since the pattern itself is too long to quote.
+        topic = key_path.split(".")[1] if key_path.startswith("topics.") else "?"
+        raise fail(
+            f"a pattern of {len(split)} words; a pattern has at most {MAX_PATTERN_WORDS} words "
+            f"(topic {topic!r}, language {lexicon!r})"
+        )
     words = []
-    for word in _SEPARATORS.split(stripped):
+    for word in split:
         if word == "*":
             raise fail(f"{term!r}: a lone '*' would match every word")
         if "**" in word:
@@ -104,7 +118,10 @@ def parse_pattern(term: Any, lexicon: str, exclude: bool, file: str, key_path: s
                     "with an optional '*' at its end"
                 )
         words.append((fold_word(letters, lexicon), is_prefix))
-    return Pattern(term=term, words=tuple(words), exclude=exclude, key_path=key_path)
+    first_letter = next((char for char in stripped if char.isalpha()), "")
+    return Pattern(
+        term=term, words=tuple(words), exclude=exclude, key_path=key_path, capitalised=first_letter.isupper()
+    )
 
 
 def _expect_table(value: Any, file: str, key: str) -> dict[str, Any]:
@@ -270,6 +287,7 @@ def _lint_terms(terms: LanguageTerms) -> list[str]:
 
 __all__ = [
     "DEFAULT_TOPICS_NAME",
+    "MAX_PATTERN_WORDS",
     "LanguageTerms",
     "Pattern",
     "Topic",
