@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from crawler.model import UsageError
 from crawler.logs import redact, register_secret
+from crawler.model import UsageError
 from crawler.schedule import make_trigger
 from crawler.sources import DEFAULT_KIND, KINDS, source_class
 

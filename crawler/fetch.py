@@ -192,6 +192,23 @@ def _strict(body: bytes, codec: str) -> str:
     return body.decode("utf-8-sig" if codec == "utf-8" else codec)
 
 
+def _declared_codecs(body: bytes, content_type: str | None) -> list[tuple[str, str]]:
+    """(codec, where it was declared), in the order to try them."""
+    header, meta = header_charset(content_type), meta_charset(body)
+    if header is None and meta is None:
+        return [("utf-8", "default")]
+    header_codec = _text_codec(header) if header else None
+    meta_codec = _text_codec(meta) if meta else None
+    declared = [(header_codec, "header")]
+    if meta_codec is not None and meta_codec != header_codec:
+        declared.append((meta_codec, "meta"))
+        if header_codec in _CATCH_ALL_DEFAULTS and not body.isascii():
+            # A server-wide default header (AddDefaultCharset) says less than the page's own
+            # <meta>, which the template that wrote the bytes put there.
+            declared.reverse()
+    return [(codec, source) for codec, source in declared if codec is not None]
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
     """Decode a response body: returns (text, codec, charset_source). Never raises.
 
@@ -201,20 +218,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str,
     that reads as Cyrillic text, and finally to the declared codec (or UTF-8) with replacement
     characters.
     """
-    header, meta = header_charset(content_type), meta_charset(body)
-    if header is None and meta is None:
-        declared = [("utf-8", "default")]
-    else:
-        header_codec = _text_codec(header) if header else None
-        meta_codec = _text_codec(meta) if meta else None
-        declared = [(header_codec, "header")]
-        if meta_codec is not None and meta_codec != header_codec:
-            declared.append((meta_codec, "meta"))
-            if header_codec in _CATCH_ALL_DEFAULTS and not body.isascii():
-                # A server-wide default header (AddDefaultCharset) says less than the page's own
-                # <meta>, which the template that wrote the bytes put there.
-                declared.reverse()
-        declared = [(codec, source) for codec, source in declared if codec is not None]
+    declared = _declared_codecs(body, content_type)
     codec = declared[0][0] if declared else None
 
     for candidate, source in declared:

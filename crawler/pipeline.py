@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from crawler.config import Config
-from crawler.fetch import FetchError, Fetcher, Interrupted, OffsiteError, RefusedError, TooLargeError
+from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError
 from crawler.model import ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
 from crawler.progress import Progress
 from crawler.sources.base import Source

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from crawler.config import load_config
-from devsites.mirror import render_item_page, render_list_page, sample_releases, seed_release
 from crawler.model import ParseError
 from crawler.sources import PresidentUz
+from devsites.mirror import render_item_page, render_list_page, sample_releases, seed_release
 
 RELEASES = sample_releases(12)
 

@@ -7,16 +7,26 @@ import json
 from unittest import mock
 
 import pytest
+from test_alerts_support import (
+    NOW,
+    TODAY,
+    FakeTagger,
+    arm,
+    hooks_for,
+    item,
+    later,
+    make_config,
+    open_store,
+    outbox,
+    part,
+    route,
+    save,
+)
 
-from crawler.alerts import deliver_pending, notify_ops
-from crawler.alerts import render
+from crawler.alerts import deliver_pending, notify_ops, render
 from crawler.alerts.deliver import describe_url, with_idempotency_key
 from crawler.alerts.outbox import horizon_date, period_end
 from crawler.sources.presidentuz import TASHKENT
-from test_alerts_support import (  # noqa: F401 (fixtures)
-    NOW, TODAY, FakeTagger, arm, hooks_for, item, later, mailbox, make_config, open_store, outbox, part, route,
-    reset_logging, save, webhook,
-)
 
 NASTY = "Visit of <b>Tokayev</b> *Kazakhstan* _border_ & water"
 

@@ -6,16 +6,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
+from test_alerts_support import (
+    NOW,
+    FakeTagger,
+    Webhook,
+    arm,
+    hooks_for,
+    item,
+    later,
+    make_config,
+    open_store,
+    outbox,
+    part,
+    replace_alerts,
+    route,
+    save,
+)
 
 from crawler.alerts import alerts_summary, deliver_pending, notify_ops
 from crawler.alerts.deliver import backoff_seconds, delivery_lock
 from crawler.alerts.outbox import parse_iso
 from crawler.sources.presidentuz import TASHKENT
-from test_alerts_support import (  # noqa: F401 (fixtures)
-    NOW, FakeTagger, Webhook, arm, hooks_for, item, later, mailbox, make_config, open_store, outbox, part,
-    replace_alerts, reset_logging, route, save, webhook,
-)
 
 
 def queue(store, config, *release_ids, topic="water", clock=None):
@@ -283,10 +294,11 @@ def test_alerts_test_sends_a_sample_and_prints_the_outcome(tmp_path, webhook, ca
 
 
 def test_the_real_tagger_and_the_hook_together(tmp_path, webhook):
+    from test_alerts_support import make_config as base
+
     from crawler.alerts import alerts_hook
     from crawler.config import Config
     from crawler.tagging import Tagger
-    from test_alerts_support import make_config as base
 
     config = base(route("newsroom", webhook.url()))
     tag = Tagger.from_config(Config(alerts=config.alerts))
@@ -310,7 +322,6 @@ def test_crawls_of_the_mirror_first_silent_then_one_message_per_new_release(tmp_
     from crawler.config import load_config
     from crawler.fetch import Fetcher
     from devsites.mirror import Mirror, sample_releases
-    from crawler.pipeline import Crawler
 
     today = dt.datetime.now(TASHKENT).date()
     releases = sample_releases(12, first_date=today - dt.timedelta(days=3))

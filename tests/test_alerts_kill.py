@@ -16,8 +16,7 @@ import time
 from collections import Counter
 
 import pytest
-
-from test_alerts_support import FakeTagger, TODAY, Webhook, arm, hooks_for, item, open_store, outbox, save
+from test_alerts_support import TODAY, FakeTagger, Webhook, arm, hooks_for, item, open_store, outbox, save
 
 TRIALS = 30
 TIME_BUDGET = 150.0

@@ -19,12 +19,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from crawler.alerts import alerts_hook
 from crawler.config import AlertsConfig, Config, RouteConfig
-from crawler.sources.presidentuz import TASHKENT
 from crawler.model import ParsedItem, StoredVersion, StoreOutcome
+from crawler.sources.presidentuz import TASHKENT
 from crawler.store import Store
 
 TODAY = dt.datetime.now(TASHKENT).date().isoformat()
@@ -239,34 +237,9 @@ def part(message: email.message.EmailMessage, subtype: str) -> str:
     return body.get_content() if body else ""
 
 
-@pytest.fixture
-def webhook():
-    with Webhook() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def mailbox():
-    with Mailbox() as receiver:
-        yield receiver
-
-
 def later(moment: dt.datetime, **delta: float) -> dt.datetime:
     return moment + dt.timedelta(**delta)
 
 
 def replace_alerts(config: Config, **changes: Any) -> Config:
     return dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, **changes))
-
-
-@pytest.fixture(autouse=True)
-def reset_logging():
-    """`main()` points presswatch's log at the stderr of the moment (pytest's capture of one test):
-    take that handler away afterwards, so a later test does not log into a closed stream."""
-    import logging
-
-    yield
-    logger = logging.getLogger("presswatch")
-    logger.handlers[:] = []
-    logger.propagate = True
-    logger.setLevel(logging.NOTSET)

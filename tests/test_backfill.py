@@ -11,8 +11,8 @@ import time
 import pytest
 
 from crawler.cli import main
-from devsites.mirror import Latency, Mirror, sample_releases
 from crawler.store import Store
+from devsites.mirror import Latency, Mirror, sample_releases
 
 RELEASES = sample_releases(40, first_id=9180)
 IDS = [r.id for r in RELEASES]

@@ -18,6 +18,8 @@ import pytest
 
 from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
+from crawler.pipeline import Crawler, RunSummary
+from crawler.store import Store
 from devsites.mirror import (
     Charset,
     Fault,
@@ -32,8 +34,6 @@ from devsites.mirror import (
     Truncated,
     sample_releases,
 )
-from crawler.pipeline import Crawler, RunSummary
-from crawler.store import Store
 
 LANGS = ("uz", "ru", "en")
 RELEASES = sample_releases(4, first_id=9180)

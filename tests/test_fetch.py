@@ -12,7 +12,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 import crawler
 from crawler.config import SourceConfig
 from crawler.fetch import (
-    FetchError,
     Fetcher,
+    FetchError,
     Interrupted,
     OffsiteError,
     Page,
@@ -180,15 +180,6 @@ def endless_chunked_body(handler: _Handler) -> None:
     handler.close_connection = True
 
 
-@pytest.fixture
-def server() -> Iterator[Loopback]:
-    loopback = Loopback().start()
-    try:
-        yield loopback
-    finally:
-        loopback.stop()
-
-
 def make_source(server: Loopback, **changes: object) -> SourceConfig:
     """Settings for fast tests: no delay, no robots, tiny backoff; each test changes what it needs."""
     fast = dict(
@@ -206,18 +197,6 @@ def make_source(server: Loopback, **changes: object) -> SourceConfig:
     return dataclasses.replace(SourceConfig(), **fast)
 
 
-@pytest.fixture
-def fetcher_for(server: Loopback) -> Iterator[Callable[..., Fetcher]]:
-    made: list[Fetcher] = []
-
-    def make(**changes: object) -> Fetcher:
-        fetcher = Fetcher(make_source(server, **changes))
-        made.append(fetcher)
-        return fetcher
-
-    yield make
-    for fetcher in made:
-        fetcher.close()
 
 
 # --- request basics ---------------------------------------------------------------------------

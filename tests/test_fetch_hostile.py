@@ -11,14 +11,7 @@ import time
 
 import httpx
 import pytest
-from test_fetch import (  # noqa: F401 (fixtures)
-    _Handler,
-    fetcher_for,
-    make_source,
-    reply,
-    server,
-    stall,
-)
+from test_fetch import _Handler, make_source, reply, stall
 
 from crawler.config import ConfigError, load_config
 from crawler.fetch import (

@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import zlib
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,11 @@ from hypothesis import strategies as st
 
 from crawler.config import Config, SelectorsConfig, SourceConfig
 from crawler.fetch import Fetcher
+from crawler.model import ListEntry, ListPage, ParsedItem, ParseError
+from crawler.normalize import clean_text
+from crawler.pipeline import Crawler
+from crawler.sources.presidentuz import PresidentUz
+from crawler.store import Store
 from devsites.mirror import (
     LANGS,
     Fault,
@@ -34,11 +39,6 @@ from devsites.mirror import (
     sample_releases,
     seed_release,
 )
-from crawler.normalize import clean_text
-from crawler.pipeline import Crawler
-from crawler.model import ListEntry, ListPage, ParsedItem, ParseError
-from crawler.sources.presidentuz import PresidentUz
-from crawler.store import Store
 
 BASE = "https://president.uz"
 RELEASES = sample_releases(6, first_id=9180) + [seed_release()]

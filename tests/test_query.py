@@ -19,14 +19,13 @@ from hypothesis import strategies as st
 
 from crawler import export, feeds, searchindex
 from crawler.cli import main
+from crawler.config import SelectorsConfig, SourceConfig
 from crawler.filters import Filters
-from crawler.model import StoredVersion
+from crawler.model import ParsedItem, StoredVersion
 from crawler.search import QueryError, search
 from crawler.searchindex import search_hook
-from crawler.model import ParsedItem
-from crawler.store import Store, migrations
-from crawler.config import SelectorsConfig, SourceConfig
 from crawler.sources.presidentuz import PresidentUz
+from crawler.store import Store, migrations
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,9 +24,9 @@ import pytest
 
 from crawler.config import Config, SourceConfig
 from crawler.fetch import Fetcher, OffsiteError, TooLargeError
-from devsites.mirror import Fault, Mirror, Oversized, Redirect, Response, sample_releases
 from crawler.pipeline import Crawler
 from crawler.store import Store
+from devsites.mirror import Fault, Mirror, Oversized, Redirect, Response, sample_releases
 
 LANGS = ("ru", "en")
 RELEASES = sample_releases(4, first_id=9180)

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import ConfigError
-from crawler.topics import load_topics
-from crawler.topics import matcher
+from crawler.topics import load_topics, matcher
 from crawler.topics.matcher import MAX_MATCHES_PER_TOPIC
 from crawler.topics.patterns import MAX_PATTERN_WORDS
 

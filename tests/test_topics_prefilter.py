@@ -6,8 +6,8 @@ scripts, every apostrophe form and runs of them, dropped letters, reform letters
 positional е and ц, multi-word patterns across hyphens and line breaks, and characters outside the
 prefilter's table (which send a text the slow way)."""
 
-import unicodedata
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest

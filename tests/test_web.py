@@ -20,10 +20,9 @@ import psutil
 import pytest
 
 from crawler.cli import main
-from crawler.model import ParsedItem
-from crawler.store import Store
-from crawler.model import StoredVersion
+from crawler.model import ParsedItem, StoredVersion
 from crawler.searchindex import search_hook
+from crawler.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

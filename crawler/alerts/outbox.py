@@ -19,8 +19,8 @@ __all__ = ["iso", "parse_iso", "utc_now"]  # re-exported for the alerts modules
 
 from crawler.clock import iso, parse_iso, utc_now
 from crawler.config import Config, RouteConfig
-from crawler.model import StoredVersion
 from crawler.logs import redact
+from crawler.model import StoredVersion
 from crawler.sources import source_for
 from crawler.sources.base import language_order_sql
 from crawler.store import Store

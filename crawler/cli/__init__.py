@@ -14,7 +14,13 @@ import sys
 from crawler import __version__
 from crawler.cli import alerts, config, crawl, inspect, query, run, serve, topics
 from crawler.cli.options import (
-    EXIT_CODES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, common_options,
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    common_options,
 )
 from crawler.config import ConfigError
 from crawler.logs import redact, setup_logging

@@ -11,7 +11,15 @@ from typing import Any
 from crawler import app
 from crawler.alerts import deliver_pending
 from crawler.cli.options import (
-    EXIT_CODES, EXIT_FAILED, EXIT_OK, common_options, id_range, iso_date, load, positive_int, warn_about,
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_OK,
+    common_options,
+    id_range,
+    iso_date,
+    load,
+    positive_int,
+    warn_about,
 )
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions

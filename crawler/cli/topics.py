@@ -17,6 +17,7 @@ from crawler.topics.fold import LANGUAGES, guess_language, lexicon_of
 from crawler.topics.matcher import Explanation, TopicSet
 from crawler.topics.patterns import lint, load_topics
 
+
 def topics_for(args: argparse.Namespace) -> TopicSet:
     """--topics FILE, else the configured [topics] path, else the packaged default."""
     if getattr(args, "topics", None):

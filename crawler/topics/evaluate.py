@@ -166,6 +166,28 @@ def load_cases(path: str | os.PathLike[str], topicset: TopicSet) -> list[Case]:
     return cases
 
 
+def _score_case(report: Report, topicset: TopicSet, case: Case) -> None:
+    matches = topicset.match(case.text, case.lang)
+    fired = {m.topic for m in matches}
+    for topic in topicset.names:
+        expected = topic in case.topics
+        if not expected and topic not in fired:
+            continue
+        scores = (report.by_topic[topic], report.by_topic_and_lang[topic].setdefault(case.lang, Score()))
+        if expected and topic in fired:
+            for score in scores:
+                score.hits += 1
+        elif topic in fired:
+            for score in scores:
+                score.false_alarms += 1
+            blamed = tuple(m for m in matches if m.topic == topic)
+            report.false_alarms.append(Error("false_alarm", topic, case, blamed))
+        else:
+            for score in scores:
+                score.misses += 1
+            report.misses.append(Error("miss", topic, case))
+
+
 def evaluate(topicset: TopicSet, cases: list[Case]) -> Report:
     """Precision and recall per topic and per topic and language; every miss and false alarm."""
     report = Report(cases=len(cases))
@@ -177,25 +199,7 @@ def evaluate(topicset: TopicSet, cases: list[Case]) -> Report:
         report.by_topic[topic] = Score()
         report.by_topic_and_lang[topic] = {}
     for case in cases:
-        matches = topicset.match(case.text, case.lang)
-        fired = {m.topic for m in matches}
-        for topic in topicset.names:
-            expected = topic in case.topics
-            if not expected and topic not in fired:
-                continue
-            scores = (report.by_topic[topic], report.by_topic_and_lang[topic].setdefault(case.lang, Score()))
-            if expected and topic in fired:
-                for score in scores:
-                    score.hits += 1
-            elif topic in fired:
-                for score in scores:
-                    score.false_alarms += 1
-                blamed = tuple(m for m in matches if m.topic == topic)
-                report.false_alarms.append(Error("false_alarm", topic, case, blamed))
-            else:
-                for score in scores:
-                    score.misses += 1
-                report.misses.append(Error("miss", topic, case))
+        _score_case(report, topicset, case)
     for topic in topicset.names:
         report.by_topic_and_lang[topic] = dict(sorted(report.by_topic_and_lang[topic].items()))
     return report

@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
 from bisect import bisect_left, bisect_right
+from dataclasses import asdict, dataclass
 from itertools import chain, compress, repeat
 from operator import is_, itemgetter, methodcaller, or_
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
