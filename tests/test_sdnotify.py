@@ -85,7 +85,7 @@ def notify_socket(tmp_path) -> Iterator[NotifySocket]:
 def test_the_daemon_reports_ready_pings_the_watchdog_and_reports_stopping(tmp_path, start, notify_socket,  # noqa: F811
                                                                           monkeypatch):
     monkeypatch.setenv("NOTIFY_SOCKET", notify_socket.address)
-    monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # 2 s: a ping due every second
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # 2 s: a ping due every second, sent every half second
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     with Mirror(sample_releases(6)) as mirror:
         daemon = start(write_config(tmp_path / "presswatch.toml", mirror))
@@ -154,7 +154,7 @@ def pinged(service: SystemdService, notify_socket: NotifySocket, crawl: CrawlPro
 def test_pings_stop_when_the_scheduler_runs_no_job_and_resume_when_it_does(notify_socket, caplog):
     clock = Clock()
     service, scheduler = watched(notify_socket, clock)  # timeout 2 s
-    assert service.ping_every == 1.0 and service.wake_seconds(1.0) == 0.5
+    assert service.ping_every == 0.5 and service.wake_seconds(1.0) == 0.5
     assert pinged(service, notify_socket)
     clock.now += 0.2
     assert not pinged(service, notify_socket)  # not due yet
@@ -177,7 +177,7 @@ def test_pings_stop_when_the_scheduler_runs_no_job_and_resume_when_it_does(notif
 
 def test_pings_stop_when_a_crawl_sends_no_request_for_longer_than_its_stall_bound(notify_socket):
     clock = Clock()
-    service, scheduler = watched(notify_socket, clock, usec="600000000")  # 10 min: ping every 5 min
+    service, scheduler = watched(notify_socket, clock, usec="600000000")  # 10 min: ping every 2.5 min
     run, stall = object(), 900.0
 
     def after(seconds: float, crawl: CrawlProgress | None) -> bool:
