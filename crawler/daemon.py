@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crawler import app, health
+from crawler import app, health, service
 from crawler.alerts import deliver_pending, notify_ops
 from crawler.clock import exponential_backoff
 from crawler.config import Config, ScheduleConfig
@@ -140,6 +140,7 @@ class Daemon:
         self._fetcher_source = None
         self._resume_at = 0.0  # wall clock: a suspended host must not extend the backoff
         self._beat_id = 0
+        self._systemd = service.SystemdService()
 
     @property
     def config(self) -> Config:
@@ -165,9 +166,12 @@ class Daemon:
         )
         self._scheduler.add_job(self._idle_beat, IntervalTrigger(seconds=BEAT_SECONDS), id="beat",
                                 max_instances=1, coalesce=True)
+        self._systemd.started(self._scheduler, "started, first crawl now")
         while not self._stop.is_set():
-            self._wake.wait(1.0)
+            self._wake.wait(self._systemd.wake_seconds(1.0))
             self._wake.clear()
+            # The watchdog is fed from here: a hung main loop, scheduler or crawl stops it.
+            self._systemd.keepalive(service.crawl_progress(self._crawler, self._fetcher, self.config.source))
             if self._reload_requested:
                 self._reload_requested = False
                 self.reload()
@@ -197,6 +201,7 @@ class Daemon:
     def _shutdown(self) -> int:
         timeout = self.config.schedule.stop_timeout_seconds
         started = time.monotonic()
+        self._systemd.stopping(f"stopping ({self._stop_reason})")
         log.info("stopping (%s): no new runs; the release in hand commits or rolls back (at most %g s)",
                  self._stop_reason, timeout, extra={"event": "daemon_stopping"})
         self._scheduler.pause()
@@ -278,6 +283,7 @@ class Daemon:
         if self._stop.is_set():  # a stop signal that came while the crawler was being made
             crawler.stop()
         health.beat(self.store, self._beat_id, "crawling")
+        self._systemd.status("crawling")
         log.info("crawl starting", extra={"event": "run_start"})
         started = time.monotonic()
         held = _HeldWarnings(logging.getLogger("presswatch").handlers)
@@ -328,6 +334,7 @@ class Daemon:
             next_run = dt.datetime.fromtimestamp(self._resume_at, dt.timezone.utc)
         health.beat(self.store, self._beat_id, "backing_off" if delay else "idle",
                     next_run=next_run.isoformat(timespec="seconds") if next_run else None)
+        self._systemd.status(service.idle_status(next_run, backing_off=bool(delay)))
 
     def _log_run_end(self, summary: Any, seconds: float, failures: int, delay: float) -> None:
         line = f"{summary.line()} ({seconds:.1f} s)"

@@ -1,12 +1,18 @@
 """SIGKILL at random moments of a backfill: the store survives every kill, and nothing is stored twice.
 
 A `presswatch backfill` subprocess crawls the mirror (small latency on release pages) and is killed
-after a random delay, 30 times over one store. Before each trial the mirror reveals a few more,
+in the middle of its work, 30 times over one store. Before each trial the mirror reveals a few more,
 older releases at the end of its lists, so every trial has fresh work to be killed in the middle
 of. After each kill the store must pass SQLite's integrity check and its own invariants (FTS index
 in sync, every stored version tagged in its own transaction, no run left 'running' once the next
 run started). At the end one uninterrupted backfill must complete and every release version must
 be stored exactly once, with no spurious edit.
+
+Each kill is tied to the process's observed progress, not to a delay since its start (start-up
+alone takes seconds on a loaded machine): it lands once the process holds the store's lock, or once
+the mirror has answered its j-th list page or its k-th release page, plus a random fraction of one
+release page's latency. So the kills hit opening the store, the list walk, a fetch or a commit on a
+slow machine as on a fast one, and every kill after the 2nd release page has something stored.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,12 +42,40 @@ PER_TRIAL = 8  # older releases revealed before each trial (16 release pages of 
 # Oldest first; the mirror starts with the newest INITIAL and reveals older ones trial by trial.
 POOL = sample_releases(INITIAL + PER_TRIAL * TRIALS, first_id=8800)
 PAGES = -(-len(POOL) // PER_PAGE)
-# A kill lands KILL_AFTER[0] to KILL_AFTER[1] seconds after the process took the store's lock
-# (start-up takes half a second or more, and longer on a loaded machine: counting from the lock
-# keeps the kills in the run), so they hit opening the store, the list walk, a fetch or a commit.
-KILL_AFTER = (0.0, 0.9)
-TRIAL_TIMEOUT = 20.0
+RELEASE_LATENCY = 0.02
+# Where the kills land, trials per kind (shuffled), and the range of the count of answered requests
+# a kill waits for: at the lock (opening the store, migrations, closing the last run); after the
+# j-th list page (every trial walks at least one language's lists from page 1, 4 pages or more);
+# after the k-th release page (every trial has 16 or more to fetch; from the 2nd on, the previous
+# one is committed).
+KILLS = {"lock": 5, "lists": 7, "releases": 18}
+AFTER = {"lock": (0, 0), "lists": (1, 3), "releases": (2, 12)}
+# Bounds on waiting for a process to get somewhere: generous, a loaded machine is slow.
+TRIAL_TIMEOUT = 60.0
 SEED = int(os.environ.get("PW_CRASH_SEED", "20261125"))
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Where one trial's kill lands: `after` answered requests of its kind (none at the lock), then
+    `jitter` seconds more, a random point within the next step."""
+
+    kind: str
+    after: int
+    jitter: float
+
+    @property
+    def marker(self) -> str:
+        return "/lists/news" if self.kind == "lists" else "/lists/view/"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.after} + {self.jitter * 1000:.0f} ms"
+
+
+def plan_kills(rng: random.Random) -> list[Kill]:
+    kinds = [kind for kind, trials in KILLS.items() for _ in range(trials)]
+    rng.shuffle(kinds)
+    return [Kill(kind, rng.randint(*AFTER[kind]), rng.uniform(0, RELEASE_LATENCY)) for kind in kinds]
 
 
 def write_config(tmp_path: Path, base_url: str) -> Path:
@@ -77,65 +113,91 @@ def check_store(path: Path) -> dict[str, int]:
         conn.close()
 
 
-def wait_for_lock(process: subprocess.Popen, lock: Path) -> None:
-    """Until `process` holds the store's lock (the lock file names its pid), or has ended."""
+def wait_until(process: subprocess.Popen, reached: Callable[[], bool], what: str) -> bool:
+    """Until `reached()` (True) or the process has ended (False); fails after TRIAL_TIMEOUT."""
     deadline = time.monotonic() + TRIAL_TIMEOUT
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            if lock.read_text(encoding="ascii").strip() == str(process.pid):
+    while time.monotonic() < deadline:
+        if reached():
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.002)
+    pytest.fail(f"no {what} within {TRIAL_TIMEOUT} s")
+
+
+def holds_lock(process: subprocess.Popen, lock: Path) -> bool:
+    """The lock file names the pid of its holder."""
+    try:
+        return lock.read_text(encoding="ascii").strip() == str(process.pid)
+    except OSError:
+        return False
+
+
+def answered(mirror: Mirror, since: int, marker: str) -> int:
+    return sum(marker in entry.path for entry in mirror.requests.snapshot()[since:])
+
+
+def wait_until_mirror_idle(mirror: Mirror) -> None:
+    """Until the mirror has finished with a killed process: a request it had in hand is logged
+    when answered, and its handler closes the connection right after (the client is gone)."""
+    deadline = time.monotonic() + TRIAL_TIMEOUT
+    while time.monotonic() < deadline:
+        with mirror._conn_lock:
+            if not mirror._connections:
                 return
-        except OSError:
-            pass
         time.sleep(0.005)
+    pytest.fail(f"the mirror still serves a killed process after {TRIAL_TIMEOUT} s")
 
 
-def kill_at_random(command: list[str], lock: Path, delay: float) -> int:
-    """Run `command`, SIGKILL it `delay` seconds after it took the lock unless it ended; its exit code."""
+def kill_after_progress(command: list[str], lock: Path, mirror: Mirror, kill: Kill) -> int:
+    """Run `command`, SIGKILL it where `kill` says unless it ended before; its exit code."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_lock(process, lock)
-        try:
-            return process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
+        running = wait_until(process, lambda: holds_lock(process, lock), "store lock")
+        since = len(mirror.requests)  # the previous process's requests are all logged by now
+        if running and kill.after:
+            running = wait_until(process, lambda: answered(mirror, since, kill.marker) >= kill.after, str(kill))
+        if running:
+            time.sleep(kill.jitter)
             os.kill(process.pid, signal.SIGKILL)
-            return process.wait(timeout=TRIAL_TIMEOUT)
+        return process.wait(timeout=TRIAL_TIMEOUT)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=TRIAL_TIMEOUT)
+        wait_until_mirror_idle(mirror)
 
 
+@pytest.mark.timeout(600)  # each wait is bounded; a loaded machine may need far more than the usual 40 s
 def test_sigkill_at_random_moments_never_corrupts_or_duplicates(tmp_path):
-    rng = random.Random(SEED)
+    kills = plan_kills(random.Random(SEED))
     revealed = INITIAL
     with Mirror(POOL[-INITIAL:], per_page=PER_PAGE) as mirror:
-        mirror.add_fault(lambda path: "/lists/view/" in path, Latency(0.02))
+        mirror.add_fault(lambda path: "/lists/view/" in path, Latency(RELEASE_LATENCY))
         config = write_config(tmp_path, mirror.base_url)
         store = tmp_path / "store.db"
         command = [sys.executable, "-m", "crawler", "backfill", "--pages", str(PAGES), "--config", str(config)]
-        started = time.monotonic()
         killed = progressed = 0
         counts = [0]
-        for trial in range(TRIALS):
+        for trial, kill in enumerate(kills):
             for release in POOL[-revealed - PER_TRIAL : -revealed]:
                 mirror.publish(release)
             revealed += PER_TRIAL
-            code = kill_at_random(command, tmp_path / "store.db.lock", rng.uniform(*KILL_AFTER))
-            assert code in (0, -signal.SIGKILL), f"trial {trial}: exit {code}"
+            code = kill_after_progress(command, tmp_path / "store.db.lock", mirror, kill)
+            assert code in (0, -signal.SIGKILL), f"trial {trial} ({kill}): exit {code}"
             killed += code == -signal.SIGKILL
             if store.exists():
                 counts.append(check_store(store)["items"])
                 progressed += counts[-1] > counts[-2]
-            assert time.monotonic() - started < 90, "the trials take far longer than planned"
+                if kill.kind == "releases":  # a kill after the 2nd release page follows a commit
+                    assert counts[-1] > counts[-2], f"trial {trial} ({kill}) stored nothing"
 
-        # Most kills must have landed in the middle of a run that was making progress, or this
-        # test proves little.
-        assert killed >= TRIALS * 2 // 3, f"only {killed} of {TRIALS} runs were killed"
+        # Every kill landed in the middle of a run (each had more work than its kill waited for),
+        # and most of them in one that was storing releases, or this test would prove little.
+        assert killed == TRIALS, f"only {killed} of {TRIALS} runs were killed"
         assert progressed >= TRIALS // 2, f"only {progressed} of {TRIALS} runs stored anything"
+        print(f"\nSIGKILL backfill test: {killed} of {TRIALS} runs killed ({KILLS}), {progressed} stored something")
 
-        # A request of the last killed process may still be in the mirror's hands (it is logged
-        # when it is answered, after the injected latency): let it land before counting.
-        time.sleep(0.5)
         mirror.requests.clear()
         final = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
