@@ -212,9 +212,12 @@ def test_a_request_that_hangs_does_not_hold_the_stop_beyond_the_bound(tmp_path, 
         wait_for(lambda: any("/lists/view/" in r.path for r in mirror.requests), 15, "a hanging request", daemon)
         code, took = daemon.stop()
     assert code == 0
-    assert 1.0 <= took < 2.5, took
+    # A read waits in slices that interrupt() cuts short (crawler/fetch.py), so the hanging request
+    # no longer holds the stop until the bound: the run ends cleanly and is recorded as interrupted.
+    assert took < 2.5, took
+    assert query(store, "select outcome from crawl_runs order by id desc limit 1") == [("interrupted",)]
     print(f"\nSIGTERM with a request hanging: exit 0 after {took:.2f} s (bound 1 s)")
-    assert "did not end within 1 s" in daemon.log()
+    assert "did not end within" not in daemon.log()
     assert integrity(store) == "ok"
 
 
