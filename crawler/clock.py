@@ -23,6 +23,17 @@ def parse_iso(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
 
 
+def parse_stored_time(text: str | None) -> dt.datetime | None:
+    """A stored timestamp as an aware datetime (naive ones are UTC); None when empty or unreadable."""
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
 def today_in(zone: dt.tzinfo) -> dt.date:
     return dt.datetime.now(zone).date()
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.alerts.outbox import notify_ops as queue_for_ops
-from crawler.clock import now_utc
+from crawler.clock import now_utc, parse_stored_time, utc_now
 from crawler.config import Config
 from crawler.store import Store
 
@@ -62,25 +62,15 @@ class HealthEvent:
 # --- facts from the store ---------------------------------------------------------------------
 def consecutive_failures(store: Store) -> int:
     """Failed crawl runs since the last one that succeeded (ok or partial)."""
-    return store.db.execute(
-        "select count(*) from crawl_runs where kind = 'crawl' and outcome = 'failed' and id > "
-        "coalesce((select max(id) from crawl_runs where kind = 'crawl' and outcome in ('ok', 'partial')), 0)"
-    ).fetchone()[0]
+    return store.failures_since_success("crawl")
 
 
 def last_success(store: Store) -> str | None:
-    row = store.db.execute(
-        "select finished from crawl_runs where kind = 'crawl' and outcome in ('ok', 'partial') "
-        "order by id desc limit 1"
-    ).fetchone()
-    return row[0] if row else None
+    return store.last_success("crawl")
 
 
 def last_failure_message(store: Store) -> str:
-    row = store.db.execute(
-        "select message from crawl_runs where kind = 'crawl' and outcome = 'failed' order by id desc limit 1"
-    ).fetchone()
-    return (row[0] or "") if row else ""
+    return store.last_failure_message("crawl")
 
 
 def _drifted(list_path: str | None, list_items: int | None) -> bool | None:
@@ -93,11 +83,7 @@ def _drifted(list_path: str | None, list_items: int | None) -> bool | None:
 
 def drift_streak(store: Store) -> tuple[int, str]:
     """Crawl runs in a row, newest first, seeing a drifted list; and the last drifted list_path."""
-    rows = store.db.execute(
-        "select list_path, list_items, outcome from crawl_runs where kind = 'crawl' and outcome != 'running' "
-        "order by id desc limit ?",
-        [_DRIFT_LOOKBACK],
-    ).fetchall()
+    rows = store.list_results("crawl", _DRIFT_LOOKBACK)
     streak, carried, path = 0, 0, ""
     for list_path, list_items, outcome in rows:
         drifted = _drifted(list_path, list_items)
@@ -116,27 +102,14 @@ def drift_streak(store: Store) -> tuple[int, str]:
 
 def newest_release(store: Store) -> tuple[int, str] | None:
     """The newest release id and when it was first stored (ids rise with publication)."""
-    row = store.db.execute(
-        "select id, min(first_seen) from items where id = (select max(id) from items)"
-    ).fetchone()
-    return (row[0], row[1]) if row and row[0] is not None else None
-
-
-def _parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return store.newest_release()
 
 
 def age_seconds(text: str | None, now: dt.datetime | None = None) -> float | None:
-    moment = _parse_time(text)
+    moment = parse_stored_time(text)
     if moment is None:
         return None
-    return ((now or dt.datetime.now(dt.timezone.utc)) - moment).total_seconds()
+    return ((now or utc_now()) - moment).total_seconds()
 
 
 def describe_age(seconds: float | None) -> str:

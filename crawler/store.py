@@ -529,6 +529,43 @@ class Store:
                  "reason": reason[:2000], "at": now_utc()}
             )
 
+    def failures_since_success(self, kind: str) -> int:
+        """Failed runs of `kind` since the last one that succeeded (ok or partial)."""
+        return self.db.execute(
+            "select count(*) from crawl_runs where kind = ? and outcome = ? and id > "
+            "coalesce((select max(id) from crawl_runs where kind = ? and outcome in (?, ?)), 0)",
+            [kind, RunOutcome.FAILED, kind, RunOutcome.OK, RunOutcome.PARTIAL],
+        ).fetchone()[0]
+
+    def last_success(self, kind: str) -> str | None:
+        row = self.db.execute(
+            "select finished from crawl_runs where kind = ? and outcome in (?, ?) order by id desc limit 1",
+            [kind, RunOutcome.OK, RunOutcome.PARTIAL],
+        ).fetchone()
+        return row[0] if row else None
+
+    def last_failure_message(self, kind: str) -> str:
+        row = self.db.execute(
+            "select message from crawl_runs where kind = ? and outcome = ? order by id desc limit 1",
+            [kind, RunOutcome.FAILED],
+        ).fetchone()
+        return (row[0] or "") if row else ""
+
+    def list_results(self, kind: str, limit: int) -> list[tuple[str | None, int | None, str]]:
+        """(list_path, list_items, outcome) of the newest finished runs of `kind`."""
+        return self.db.execute(
+            "select list_path, list_items, outcome from crawl_runs where kind = ? and outcome != ? "
+            "order by id desc limit ?",
+            [kind, RunOutcome.RUNNING, limit],
+        ).fetchall()
+
+    def newest_release(self) -> tuple[int, str] | None:
+        """The newest release id and when it was first stored."""
+        row = self.db.execute(
+            "select id, min(first_seen) from items where id = (select max(id) from items)"
+        ).fetchone()
+        return (row[0], row[1]) if row and row[0] is not None else None
+
     def last_error(self) -> dict[str, Any] | None:
         row = self.db.execute("select at, url, reason from crawl_errors order by id desc limit 1").fetchone()
         return {"at": row[0], "url": row[1], "reason": row[2]} if row else None

@@ -1,6 +1,6 @@
 """A site-shaped stand-in for president.uz on 127.0.0.1, for tests, benchmarks and demos.
 
-Nothing here can reach the real site, so this server reproduces what /work/shared/SITE.md records
+Nothing here can reach the real site, so this server reproduces what docs/SITE.md (from the project's shared SITE.md) records
 as confirmed (addresses, ids, the list anchors followed by a DD-MM-YYYY date, the item date line
 DD.MM.YYYY next to the headline, no <article>/<main>/<time>, site chrome in every language) and lets
 a test change the site while a client crawls it: publish, edit, remove, layout drift, robots.txt,

@@ -220,7 +220,7 @@ def test_transitions_are_logged_once_and_sent_to_the_ops_route(store, caplog):
 
 
 def test_transitions_reach_the_alert_outbox_when_alerts_are_built(store):
-    alerts = pytest.importorskip("crawler.alerts")
+    from crawler import alerts
     from crawler.config import AlertsConfig, RouteConfig
 
     cfg = dataclasses.replace(config(), alerts=AlertsConfig(

@@ -234,7 +234,6 @@ def test_metadata_describes_tables_columns_and_queries(tmp_path):
 
 def test_canned_queries_in_process(tmp_path):
     """The same queries through Datasette's test client (no server, no port)."""
-    pytest.importorskip("datasette")
     from crawler.web import make_datasette
 
     datasette = make_datasette(build(tmp_path / "pw.db"), president_uz())
