@@ -187,7 +187,9 @@ def search(store: Store, text: str, *, raw: bool = False, filters: Filters = Fil
         )
         params += [compiled[family].fts, *langs]
     if not branches:
-        raise QueryError(f"unknown language {filters.lang!r}")
+        if filters.lang:
+            raise QueryError(f"unknown language {filters.lang!r}")
+        return []  # nothing stored yet
     # Rank on (id, lang, score) alone and fetch the texts of the top rows only: a broad word
     # matches tens of thousands of versions, whose bodies must not go through the sorter.
     ranked = f"select h.id, h.lang, h.score from ({' union all '.join(branches)}) h"
