@@ -48,7 +48,7 @@ class Tagger:
     def __call__(self, store: Store, item: ParsedItem) -> list[Any]:
         matches = self.topics.match_item(item.title, join_body(item.paragraphs), item.lang)
         _replace_matches(store, item.id, item.lang, matches, self.topics.fingerprint)
-        return list(matches)
+        return matches  # at most MAX_MATCHES_PER_TOPIC a topic; `matches.counts` has the exact numbers
 
 
 def _replace_matches(store: Store, item_id: int, lang: str, matches: Any, fingerprint: str) -> list[dict[str, Any]]:
