@@ -358,16 +358,13 @@ def test_crawls_of_the_mirror_first_silent_then_one_message_per_new_release(tmp_
 
 
 def test_a_hanging_endpoint_costs_one_timeout_per_pass(tmp_path, webhook):
-    import time
-
     config = make_config(route("newsroom", webhook.url() + "?rto=0.3&cto=0.3"))
     store = armed(tmp_path)
     queue(store, config, 1, 2, 3, 4, 5)
     webhook.status, webhook.delay_before = 503, 1.0
-    started = time.monotonic()
     report = deliver_pending(store, config, now=later(NOW, seconds=1))
-    took = time.monotonic() - started
-    assert report.retrying == 5 and took < 1.0, took
+    # One POST, one timeout: the four other messages were not sent to the URL that just failed.
+    assert report.retrying == 5 and webhook.posts == 1, webhook.posts
     rows = outbox(store)
     assert {r["attempts"] for r in rows} == {1}
     assert sum("not tried, failed earlier in this pass" in r["last_error"] for r in rows) == 4

@@ -114,6 +114,7 @@ class Webhook:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.posts = 0  # every POST that arrived, whatever it was answered
         self.status = 200
         self.delay_before = 0.0
         self.delay_after = 0.0
@@ -130,6 +131,7 @@ class Webhook:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 with owner.lock:
                     owner.in_flight += 1
+                    owner.posts += 1
                 try:
                     length = int(self.headers.get("Content-Length") or 0)
                     payload = self.rfile.read(length)

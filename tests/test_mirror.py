@@ -368,10 +368,13 @@ def test_changes_while_crawling_from_threads(mirror):
 
 def test_keep_alive_is_fast(client):
     client.get("/en/lists/news")
-    start = time.perf_counter()
+    took = []
     for _ in range(30):
+        start = time.perf_counter()
         client.get("/en/lists/view/9215")
-    assert time.perf_counter() - start < 0.6  # Nagle + delayed ACK would cost ~40 ms each
+        took.append(time.perf_counter() - start)
+    # Nagle + delayed ACK would stall every request ~40 ms; a busy machine slows some, not the fastest.
+    assert min(took) < 0.03, took
 
 
 def test_request_log(client, mirror):
