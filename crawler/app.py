@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from crawler.alerts import alerts_hook
-from crawler.config import Config, load_config
+from crawler.alerts.deliver import unknown_scheme
+from crawler.config import Config, ConfigError, load_config
 from crawler.fetch import Fetcher
 from crawler.lock import StoreLock
 from crawler.model import NotFound, StoreUnusable
@@ -23,7 +25,8 @@ from crawler.searchindex import search_hook
 from crawler.sources import source_for
 from crawler.sources.base import Source
 from crawler.store import Store
-from crawler.tagging import Tagger
+from crawler.tagging import Tagger, load_topicset
+from crawler.topics.matcher import TopicSet
 
 
 def load(config_path: str | os.PathLike[str] | None = None, *, store: str | os.PathLike[str] | None = None,
@@ -35,6 +38,40 @@ def load(config_path: str | os.PathLike[str] | None = None, *, store: str | os.P
     if store:
         config = dataclasses.replace(config, store=dataclasses.replace(config.store, path=str(store)),
                                      origin=config.origin)
+    return config
+
+
+def check_routes(config: Config, topics: TopicSet) -> None:
+    """Refuse alert routes that could never deliver: a topic the topics file does not define (a
+    typo would silence the route for ever), a URL whose scheme Apprise does not know. ConfigError
+    naming the file, the route's key and the problem (exit code 2)."""
+    for index, route in enumerate(config.alerts.routes):
+        key = f"alerts.routes[{index}]"
+        if not route.ops:
+            for topic in route.topics:
+                if topic not in topics.names:
+                    raise ConfigError(config.origin, f"{key}.topics",
+                                      f"route {route.name!r} names the topic {topic!r}, which {topics.source} "
+                                      f"does not define{_nearest(topic, topics.names)}")
+        for number, url in enumerate(route.urls):
+            problem = unknown_scheme(url)
+            if problem:
+                raise ConfigError(config.origin, f"{key}.urls[{number}]", f"route {route.name!r}: {problem}")
+
+
+def _nearest(name: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return f" (its topics: {', '.join(known) or 'none'})"
+
+
+def load_checked(config_path: str | os.PathLike[str] | None = None, *, store: str | os.PathLike[str] | None = None,
+                 secrets: bool = True) -> Config:
+    """load(), then check_routes() against the topics file the config names."""
+    config = load(config_path, store=store, secrets=secrets)
+    if config.alerts.routes:
+        check_routes(config, load_topicset(config))
     return config
 
 

@@ -38,6 +38,7 @@ from crawler.alerts import deliver_pending, notify_ops
 from crawler.clock import exponential_backoff
 from crawler.config import Config, ScheduleConfig
 from crawler.fetch import Fetcher
+from crawler.logs import run_fields
 from crawler.pipeline import Crawler
 from crawler.schedule import describe_schedule, make_trigger, schedule_interval
 from crawler.store import Store
@@ -344,7 +345,8 @@ class Daemon:
                 at = dt.datetime.fromtimestamp(self._resume_at).strftime("%H:%M:%S")
                 line += f"; backing off: next attempt not before {at} (in {health.describe_age(delay)})"
         level = logging.WARNING if summary.outcome == "failed" else logging.INFO
-        log.log(level, "%s", line, extra={"event": "run_end", "run_id": summary.run_id, "outcome": summary.outcome})
+        # The counts go into a JSON line as numbers, for a log collector to graph without parsing the text.
+        log.log(level, "%s", line, extra={"event": "run_end", **run_fields(summary), "seconds": round(seconds, 1)})
 
 
 def _grace(schedule: ScheduleConfig) -> int:

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from crawler.config import Config
-from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError
+from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError, TransportFailure
 from crawler.model import ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
 from crawler.progress import Progress
 from crawler.sources.base import Source
@@ -55,6 +56,8 @@ class RunSummary:
     list_items: int = 0
     list_paths: set[str] = field(default_factory=set)
     message: str = ""
+    # a failed run: what failed, in plain words ("cannot reach HOST: the name does not resolve")
+    reason: str = ""
     stored: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
@@ -76,6 +79,22 @@ class RunSummary:
 
 class RunAborted(Exception):
     """The site refused us, or is unreachable: stop this run, the next one tries again."""
+
+
+def plain_reason(exc: BaseException) -> str:
+    """What stopped a run, for someone who knows nothing of HTTP: the reason of the fetch error
+    behind it, without the detail in parentheses when it is a failure to reach the site."""
+    error: BaseException | None = exc
+    for _ in range(6):  # the chain is short: RunAborted <- RefusedError (robots.txt) <- TransportFailure
+        if error is None or isinstance(error, TransportFailure):
+            break
+        error = error.__cause__ or error.__context__
+    if isinstance(error, TransportFailure):
+        return error.reason.split(" (", 1)[0]
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, FetchError):
+        return f"{urlsplit(cause.url).hostname or cause.url}: {cause.reason}"
+    return str(exc)
 
 
 class StopRequested(Exception):
@@ -163,6 +182,7 @@ class Crawler:
         except RunAborted as exc:
             summary.outcome = RunOutcome.FAILED
             summary.message = str(exc)
+            summary.reason = plain_reason(exc)
         except BaseException as exc:
             summary.outcome = RunOutcome.FAILED
             summary.message = f"internal error: {type(exc).__name__}: {exc}"[:500]
@@ -189,10 +209,10 @@ class Crawler:
             except Interrupted:
                 raise
             except FetchError as exc:
-                failures.append(str(exc))
+                failures.append(exc)
                 self._error(summary, exc.url, "fetch", str(exc), lang=lang)
         if failures and len(failures) == len(self.config.source.languages):
-            raise RunAborted(failures[0])
+            raise RunAborted(str(failures[0])) from failures[0]
         return self._candidates()
 
     def _walk_lists(self, summary: RunSummary, *, pages: int, since: dt.date | None) -> None:
@@ -217,7 +237,9 @@ class Crawler:
     ) -> None:
         job = f"lists:{since.isoformat() if since else 'all'}"
         first_page = 1 if only_while_unseen else self.store.resume_page(job, lang)
-        progress = Progress(f"list pages {lang}", total=max_pages, enabled=self.show_progress and not only_while_unseen)
+        # A crawl reads list pages while they hold unseen releases: how many is not known ahead.
+        progress = Progress(f"list pages {lang}", total=None if only_while_unseen else max_pages,
+                            enabled=self.show_progress)
         for page_number in range(first_page, max_pages + 1):
             self._check_stop()
             url = self.source.list_url(lang, page_number)

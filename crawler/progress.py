@@ -1,10 +1,16 @@
-"""A progress line on stderr for long work: rate and ETA on a terminal, a line every 10 s elsewhere."""
+"""A progress bar on stderr for long work, with rate and ETA: on a terminal only.
+
+Without a terminal (a pipe, a log file, journald) it writes nothing: a line every few seconds
+would only bury the log's events. The commands say once at the start what they will do instead.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import TextIO
+
+_REDRAW_SECONDS = 0.1
 
 
 class Progress:
@@ -15,19 +21,19 @@ class Progress:
         self.done = 0
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.tty = self.enabled and self.stream.isatty()
+        self.tty = self.enabled and _is_terminal(self.stream)
         self.started = time.monotonic()
-        self._last_line = 0.0
+        self._drawn_at = float("-inf")
 
     def advance(self, count: int = 1, note: str = "") -> None:
         self.done += count
-        if not self.enabled:
+        if not self.tty:
             return
         now = time.monotonic()
-        if not self.tty and now - self._last_line < 10 and self.done != self.total:
-            return
-        self._last_line = now
-        self._write(self._line(now, note))
+        # Redrawn at most ten times a second (a fast loop would spend its time on the terminal).
+        if now - self._drawn_at >= _REDRAW_SECONDS or self.done == self.total:
+            self._drawn_at = now
+            self._write(self._line(now, note))
 
     def _line(self, now: float, note: str) -> str:
         elapsed = max(now - self.started, 1e-9)
@@ -43,13 +49,17 @@ class Progress:
         return f"{text} {note}".rstrip()
 
     def _write(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\x1b[K" + text[:200])
-        else:
-            self.stream.write(text + "\n")
+        self.stream.write("\r\x1b[K" + text[:200])
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled and self.tty and self.done:
+        if self.tty and self.done:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or file-less stream
+        return False

@@ -86,7 +86,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_no_network_means_one_line_and_a_non_zero_exit(tmp_path):
+def test_no_network_means_a_plain_reason_a_summary_and_a_non_zero_exit(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(
         f'[source]\nbase_url = "http://127.0.0.1:{closed_port()}"\nbackoff_base = 0.01\nmax_attempts = 2\n'
@@ -98,9 +98,10 @@ def test_no_network_means_one_line_and_a_non_zero_exit(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 1
-    output = (result.stdout + result.stderr).strip().splitlines()
-    assert len(output) == 1, output
-    assert "failed" in output[0] and "Traceback" not in output[0]
+    assert result.stdout.strip().splitlines() == [result.stdout.strip()]  # the summary: one line
+    assert result.stdout.startswith("crawl run 1: failed;") and "Traceback" not in result.stderr
+    # stderr: the start line, what failed in plain words, how to try without the site (tests/test_cli_ux.py)
+    assert len(result.stderr.strip().splitlines()) == 3, result.stderr
 
 
 def test_a_second_writer_is_refused(crawled, capsys):

@@ -342,6 +342,9 @@ def test_layout_drift_is_reported_once_and_cleared_once_in_json_log_lines(tmp_pa
     assert health_lines == [("health_started", "layout_drift"), ("health_cleared", "layout_drift")]
     run_ends = [line for line in lines if line.get("event") == "run_end"]
     assert run_ends and all(line["outcome"] == "ok" and line["run_id"] for line in run_ends)
+    counts = ("new", "changed", "errors", "pending_translations", "pages_fetched", "requests")
+    assert all(isinstance(line[name], int) for line in run_ends for name in counts)  # numbers, not text
+    assert run_ends[0]["new"] == 3 and isinstance(run_ends[0]["seconds"], float)
     assert any(line["level"] == "warning" and "layout drift started" in line["message"] for line in lines)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -205,6 +206,33 @@ def _resolved_format(plugin: Any, preferred: str) -> str:
     resolve = getattr(plugin, "resolve_format", None)
     fmt = resolve(preferred) if resolve else plugin.notify_format
     return str(getattr(fmt, "value", fmt))
+
+
+@functools.cache
+def known_schemes() -> frozenset[str]:
+    """Every URL scheme Apprise has a plugin for (its own registry; plugins that lack an optional
+    package count too: such a URL is refused when sent, with Apprise's reason)."""
+    try:
+        from apprise.manager_plugins import NotificationManager  # Apprise 1.7 and later
+    except ImportError:  # pragma: no cover - older Apprise keeps a plain map
+        from apprise.common import NOTIFY_SCHEMA_MAP
+
+        return frozenset(scheme.lower() for scheme in NOTIFY_SCHEMA_MAP)
+    return frozenset(scheme.lower() for scheme in NotificationManager().schemas(include_disabled=True))
+
+
+def unknown_scheme(url: str) -> str | None:
+    """Why Apprise could never send to `url` whatever its other parts, or None: a URL without a
+    scheme, or one whose scheme no Apprise plugin handles. A URL whose scheme is still an unset
+    ${VARIABLE} (a read-only command's config) is not judged."""
+    scheme = url_scheme(url)
+    if not scheme:
+        if "${" in url.partition("://")[0]:
+            return None
+        return f"{describe_url(url)} is not an Apprise URL (expected scheme://...)"
+    if scheme in known_schemes():
+        return None
+    return f"Apprise knows no scheme {scheme!r} ({describe_url(url)}); see https://appriseit.com for the URL of each service"
 
 
 class BadURL(Exception):

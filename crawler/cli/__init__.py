@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import typing
 
 from crawler import __version__
 from crawler.cli import alerts, config, crawl, inspect, query, run, serve, topics
@@ -23,15 +24,32 @@ from crawler.cli.options import (
     common_options,
 )
 from crawler.config import ConfigError
-from crawler.logs import redact, setup_logging
+from crawler.logs import say, setup_logging
 from crawler.model import PresswatchError
 
 COMMAND_MODULES = (crawl, inspect, topics, run, alerts, query, serve, config)
 _EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "failed": EXIT_FAILED}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are one JSON line when the command line asks for JSON logs."""
+
+    json_errors = False
+
+    def error(self, message: str) -> typing.NoReturn:
+        if not self.json_errors:
+            super().error(message)
+        setup_logging("json")
+        say(f"{self.prog}: error: {message}", level=logging.ERROR, event="usage_error", exit_code=EXIT_USAGE)
+        sys.exit(EXIT_USAGE)
+
+
+def _asks_for_json_logs(argv: list[str]) -> bool:
+    return "--log-format=json" in argv or any(a == "--log-format" and b == "json" for a, b in zip(argv, argv[1:]))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="presswatch",
         description="Monitor press releases (by default those of the President of Uzbekistan): crawl them "
         "in every language into a SQLite store, tag topics, send alerts.",
@@ -53,7 +71,9 @@ def exit_code(error: BaseException) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    _Parser.json_errors = _asks_for_json_logs(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -65,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ConfigError, PresswatchError) as exc:
-        print(f"presswatch: {redact(str(exc))}", file=sys.stderr)
-        return exit_code(exc)
+        # Through the log's handler: a plain line, or with --log-format json a JSON one like all others.
+        code = exit_code(exc)
+        say(f"presswatch: {exc}", level=logging.ERROR, event="error", exit_code=code)
+        return code
     except KeyboardInterrupt:
-        print("presswatch: interrupted", file=sys.stderr)
+        say("presswatch: interrupted", level=logging.WARNING, event="interrupted", exit_code=EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -100,7 +100,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, routes=True)
     names = [r.name for r in config.alerts.routes]
     if args.route not in names:
         known = ", ".join(names) or "none configured"
@@ -116,7 +116,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, routes=True)
     with app.open_store(config, must_exist=True) as store:
         report = deliver_pending(store, config)
     print(report.line())
@@ -126,7 +126,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
-    config = load(args, secrets=False)
+    config = load(args, secrets=False, routes=True)
     if not config.alerts.routes:
         print("no routes configured ([[alerts.routes]] in the config file)")
     for route in config.alerts.routes:

@@ -26,7 +26,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.print_default:
         sys.stdout.write(default_toml())
         return EXIT_OK
-    config = load(args)
+    config = load(args, routes=True)
     print(f"config ok: {config.origin}")
     for warning in config_warnings(config):
         print(f"warning: {warning}")

@@ -12,8 +12,7 @@ from crawler import app
 from crawler.alerts import deliver_pending
 from crawler.cli.options import (
     EXIT_CODES,
-    EXIT_FAILED,
-    EXIT_OK,
+    add_format,
     common_options,
     id_range,
     iso_date,
@@ -21,9 +20,10 @@ from crawler.cli.options import (
     positive_int,
     warn_about,
 )
+from crawler.cli.runreport import announce, progress_bars, report, start_line
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions
-from crawler.model import PresswatchError, RunOutcome, UsageError
+from crawler.model import PresswatchError, UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     crawl.add_argument("--replay", metavar="CASSETTE",
                        help="answer requests from a recorded cassette instead of the network: "
                        "a file, or its name without .yaml (cassettes/crawl_twice)")
+    add_format(crawl, ("text", "json"), "text", what="the summary on stdout")
     crawl.set_defaults(func=lambda a: run_pass(a, "crawl"))
 
     backfill = sub.add_parser("backfill", parents=[common], formatter_class=formatter, epilog=EXIT_CODES,
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     backfill.add_argument("--refresh", action="store_true",
                           help="with --ids: fetch stored releases again, to catch edits (kept as versions)")
     backfill.add_argument("--replay", metavar="CASSETTE", help="answer requests from a recorded cassette")
+    add_format(backfill, ("text", "json"), "text", what="the summary on stdout")
     backfill.set_defaults(func=lambda a: run_pass(a, "backfill"))
 
 
@@ -73,7 +75,7 @@ def replaying(path: str | None) -> contextlib.AbstractContextManager[Any]:
 
 
 def run_pass(args: argparse.Namespace, kind: str) -> int:
-    config = load(args)
+    config = load(args, routes=True)
     if args.replay:
         # A cassette needs no politeness delay.
         config = dataclasses.replace(
@@ -82,7 +84,8 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     if not args.replay:
         warn_about(config)
     with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
-        crawler = app.build_crawler(config, store, fetcher, progress=kind == "backfill")
+        announce(args, start_line(args, config, kind))
+        crawler = app.build_crawler(config, store, fetcher, progress=progress_bars(args))
         try:
             if kind == "crawl":
                 summary = crawler.crawl()
@@ -98,5 +101,4 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
                 raise PresswatchError(f"the cassette {args.replay} holds no response for a request the crawl made: "
                                       f"{str(exc).splitlines()[0]}") from None
             raise
-    print(summary.line())
-    return EXIT_FAILED if summary.outcome == RunOutcome.FAILED else EXIT_OK
+    return report(args, summary)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from crawler import app, health
 from crawler.cli.options import EXIT_FAILED, EXIT_OK, add_format, common_options, load
+from crawler.cli.runreport import announce, progress_bars
+from crawler.cli.terminal import printable
 from crawler.model import NotFound, UsageError
 from crawler.sources.base import Source
 from crawler.status import collect_status
@@ -68,24 +69,30 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(versions if not args.lang else versions[0], ensure_ascii=False, indent=2))
         return EXIT_OK
+    print_versions(versions)
+    return EXIT_OK
+
+
+def print_versions(versions: list[dict[str, Any]]) -> None:
+    """The text form of `show`: what came from the site is printed without control characters."""
     for index, version in enumerate(versions):
         if index:
             print("\n" + "=" * 72 + "\n")
-        print(f"{version['id']}/{version['lang']}  {version['published'] or 'date unknown'}  {version['url']}")
+        print(printable(f"{version['id']}/{version['lang']}  {version['published'] or 'date unknown'}  "
+                        f"{version['url']}"))
         print()
-        print(version["title"])
+        print(printable(version["title"]))
         print()
-        print("\n\n".join(version["paragraphs"]))
+        print(printable("\n\n".join(version["paragraphs"])))
         if version["images"]:
-            print("\nimages: " + " ".join(version["images"]))
+            print(printable("\nimages: " + " ".join(version["images"])))
         if version["topics"]:
             print("\ntopics:")
             for match in version["topics"]:
-                print(f"  {match['topic']}: {match['text']!r} ({match['term']}) in {match['field']} "
-                      f"[{match['start']}:{match['end']}]")
+                print(printable(f"  {match['topic']}: {match['text']!r} ({match['term']}) in {match['field']} "
+                                f"[{match['start']}:{match['end']}]"))
         if version["history"]:
             print(f"\nedited: {len(version['history'])} earlier version(s) kept in item_versions")
-    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -100,10 +107,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retag(args: argparse.Namespace) -> int:
-    config = load(args, secrets=False)
+    config = load(args, secrets=False, routes=True)
     topics = load_topicset(config)
     with app.writing(config, must_exist=True) as store:
-        result = retag(store, topics, everything=args.all, progress=not args.quiet and sys.stderr.isatty())
+        if not args.quiet:
+            which = "every stored language version" if args.all else "the versions tagged by other topic definitions"
+            announce(args, f"retag: tagging {which} again with {topics.source}, committing every 500; "
+                     "nothing is sent")
+        result = retag(store, topics, everything=args.all, progress=not args.quiet and progress_bars(args))
         per_topic = releases_per_topic(store)
     topics_line = ", ".join(f"{topic} {count}" for topic, count in sorted(per_topic.items())) or "none"
     print(f"retagged {result['versions']} language versions ({result['matches']} matches); "

@@ -50,10 +50,13 @@ def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMA
                             help="the same as --format json")
 
 
-def load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
+def load(args: argparse.Namespace, *, secrets: bool = True, routes: bool = False) -> Config:
     """The config the options name. Commands that send nothing pass `secrets=False`: they run
-    without the alert routes' ${SECRET} variables; those that deliver refuse at start, naming them."""
-    return app.load(getattr(args, "config", None), store=getattr(args, "store", None), secrets=secrets)
+    without the alert routes' ${SECRET} variables; those that deliver refuse at start, naming them.
+    Commands that tag or deliver pass `routes=True`: a route naming an unknown topic, or a URL of
+    a scheme Apprise does not know, is refused at load (app.check_routes)."""
+    loader = app.load_checked if routes else app.load
+    return loader(getattr(args, "config", None), store=getattr(args, "store", None), secrets=secrets)
 
 
 def warn_about(config: Config) -> None:

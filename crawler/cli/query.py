@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -14,9 +15,11 @@ from sqlite_utils import Database
 from crawler import app
 from crawler.cli.inspect import check_language
 from crawler.cli.options import EXIT_OK, add_format, common_options, iso_date, load, positive_int
+from crawler.cli.terminal import printable
 from crawler.export import EXPORT_COLUMNS, count_rows, export_rows, output, write_rows
 from crawler.feeds import build_feed, feed_entries
 from crawler.filters import Filters, known_topics
+from crawler.logs import say
 from crawler.model import UsageError
 from crawler.progress import Progress
 from crawler.search import Hit, QueryError, search
@@ -29,7 +32,7 @@ def catch_up_or_warn(store: Store) -> None:
     """Bring the search index up to date; a store we cannot write is searched as it is."""
     warning = catch_up(store, progress=sys.stderr.isatty())
     if warning:
-        print(f"presswatch: warning: {warning}", file=sys.stderr)
+        say(f"presswatch: warning: {warning}", level=logging.WARNING, event="warning")
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +50,8 @@ def _filters(args: argparse.Namespace, db: Database, source: Source) -> Filters:
         topics = known_topics(db)
         if args.topic not in topics:
             known = ", ".join(topics) if topics else "none yet"
-            print(f"presswatch: no version is tagged with topic {args.topic!r} (topics in the store: {known})",
-                  file=sys.stderr)
+            say(f"presswatch: no version is tagged with topic {args.topic!r} (topics in the store: {known})",
+                level=logging.WARNING, event="warning")
     return Filters(topic=args.topic, lang=args.lang, since=args.since and args.since.isoformat(),
                    until=args.until and args.until.isoformat())
 
@@ -61,7 +64,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         filters = _filters(args, store.db, source)
         catch_up_or_warn(store)
         tty = args.format == "table" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        marks = ("\x1b[1;4m", "\x1b[0m") if tty else ("[", "]")
+        # On a terminal, private-use stand-ins become bold-underline once the page text is made printable.
+        marks = _MARK_STAND_INS if tty else ("[", "]")
         try:
             hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks)
         except QueryError as exc:
@@ -76,21 +80,30 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_MARK_STAND_INS = ("\ue000", "\ue001")
+_BOLD_MARKS = str.maketrans({"\ue000": "\x1b[1;4m", "\ue001": "\x1b[0m"})
+
+
+def _bold_marks(line: str) -> str:
+    return line.translate(_BOLD_MARKS)
+
+
 def _print_table(hits: list[Hit], limit: int) -> None:
     if not hits:
-        print("no releases match", file=sys.stderr)
+        say("no releases match", event="no_results")
         return
     width = max(shutil.get_terminal_size((100, 24)).columns, 60)
     for hit in hits:
         head = f"{hit.id}/{hit.lang}  {hit.published or '----------'}  "
         topics = f"  [{', '.join(hit.topics)}]" if hit.topics else ""
         room = width - len(head) - len(topics)
-        title = hit.title if len(hit.title) <= room else hit.title[: max(room - 1, 10)] + "…"
+        title = printable(hit.title)
+        title = title if len(title) <= room else title[: max(room - 1, 10)] + "…"
         print(head + title + topics)
         indent = " " * 4
-        for line in textwrap.wrap(hit.snippet, width - len(indent)) or [""]:
-            print(indent + line)
-        print(f"{indent}{hit.url}")
+        for line in textwrap.wrap(printable(hit.snippet), width - len(indent)) or [""]:
+            print(indent + _bold_marks(line))
+        print(f"{indent}{printable(hit.url)}")
         print()
     more = " (--limit shows more)" if len(hits) == limit else ""
     print(f"{len(hits)} result{'s' if len(hits) != 1 else ''}{more}")
@@ -109,7 +122,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             count = write_rows(export_rows(store.db, filters, source.supported_languages), out, fmt,
                                EXPORT_COLUMNS, progress)
     if args.output not in (None, "-"):
-        print(f"exported {count} language version{'s' if count != 1 else ''} to {args.output}", file=sys.stderr)
+        say(f"exported {count} language version{'s' if count != 1 else ''} to {args.output}", event="exported")
     return EXIT_OK
 
 

@@ -30,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_while_starting)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is being read right now anyway
-    config = load(args)
+    config = load(args, routes=True)
     warn_about(config)
     try:
         lock = StoreLock(app.store_path(config)).acquire()
@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise StoreLocked(f"{exc}; not starting a second daemon") from None
     try:
         with app.open_store(config) as store:
-            return Daemon(config, store, reload=lambda: load(args)).serve()
+            return Daemon(config, store, reload=lambda: load(args, routes=True)).serve()
     finally:
         lock.release()
 
