@@ -164,6 +164,11 @@ class Crawler:
 
         return self._run("backfill", walk, limit=None)
 
+    def backfill_versions(self, keys: list[tuple[int, str]]) -> RunSummary:
+        """Exactly these (id, lang) versions, e.g. the gaps crawler.coverage found; a 404 for an id
+        known nowhere is settled as absent."""
+        return self._run("backfill", lambda summary: list(keys), limit=None, absent_is_pending=False)
+
     # --- run frame ---------------------------------------------------------------------------
     def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True) -> RunSummary:
         self.store.close_stale_runs()
@@ -196,6 +201,11 @@ class Crawler:
                 new=summary.new, changed=summary.changed, errors=summary.errors,
                 list_items=summary.list_items, list_path=summary.list_path or None, message=summary.message or None,
             )
+            if summary.pages_fetched:  # else robots.txt may be unread: keep the pace last known
+                self.store.record_pace(self.config.source.base_url, in_force=self.fetcher.crawl_delay_in_force,
+                                       requested=self.fetcher.crawl_delay_requested,
+                                       cap=self.config.source.max_crawl_delay_seconds,
+                                       request_delay=self.config.source.request_delay)
         return summary
 
     # --- lists -------------------------------------------------------------------------------

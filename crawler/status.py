@@ -15,6 +15,7 @@ from typing import Any
 from crawler import health
 from crawler.alerts import alerts_summary
 from crawler.config import Config
+from crawler.coverage import coverage_report
 from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
@@ -28,7 +29,6 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
     per_lang = store.versions_per_language()
     today = source_for(config).today().isoformat()
     runs = store.last_runs(1)
-    last_error = store.last_error()
     last_success = health.last_success(store)
     conditions = _conditions(store, config, now)
     daemon = _daemon(store, config, now)
@@ -46,7 +46,13 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
         "last_success": last_success,
         "last_success_age_seconds": _round(health.age_seconds(last_success, now)),
         "consecutive_failures": health.consecutive_failures(store),
-        "last_error": last_error,
+        # the last failed crawl's reason, shown from the first failure on (runs_failing waits for a
+        # streak); crawl runs, like last_success and consecutive_failures
+        "last_error": store.last_failed_run("crawl"),
+        "last_page_error": store.last_page_error(),
+        # written by the crawler after each run: status runs in another process
+        "pace": store.pace(config.source.base_url),
+        "coverage": coverage_report(store, config.source.languages),
         "conditions": conditions,
         "health_events": health.recent_events(store, 10),
         "daemon": daemon,

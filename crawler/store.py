@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlite_utils import Database, Migrations
 
@@ -176,6 +177,18 @@ def m004_alerts(db: Database) -> None:
     db["outbox"].create_index(["key"], unique=True)
     db["outbox"].create_index(["status", "due_at"])
     db["outbox"].create_index(["release_id"])
+
+
+@migrations()
+def m006_source_state(db: Database) -> None:
+    """The pace the last run kept with each host (robots.txt Crawl-delay, capped), for `status`,
+    which runs in another process than the crawler."""
+    db["source_state"].create(
+        {"host": str, "delay_in_force": float, "crawl_delay_requested": float, "max_crawl_delay": float,
+         "request_delay": float, "at": str},
+        pk="host",
+    )
+
 
 def content_hash(item: ParsedItem) -> str:
     """What makes an edit: headline, date and paragraphs (not images, whose sizes vary)."""
@@ -572,6 +585,92 @@ class Store:
 
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))
+
+    # --- status: failed runs, coverage of the id range, pace -------------------------------------
+    def last_failed_run(self, kind: str) -> dict[str, Any] | None:
+        """The newest failed run of `kind`: {run_id, kind, at, message}."""
+        row = self.db.execute(
+            "select id, kind, coalesce(finished, started), message from crawl_runs where kind = ? and outcome = ? "
+            "order by id desc limit 1",
+            [kind, RunOutcome.FAILED],
+        ).fetchone()
+        if not row:
+            return None
+        return {"run_id": row[0], "kind": row[1], "at": row[2], "message": row[3] or ""}
+
+    def last_page_error(self) -> dict[str, Any] | None:
+        """The newest page that failed to fetch or parse (crawl_errors)."""
+        row = self.db.execute(
+            "select run_id, at, url, reason from crawl_errors order by id desc limit 1"
+        ).fetchone()
+        return {"run_id": row[0], "at": row[1], "url": row[2], "reason": row[3]} if row else None
+
+    def stored_id_gaps(self, lang: str) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
+        """(first id, last id, versions stored, [(first, last) of each run of ids not stored]) for `lang`."""
+        first, last, count = self.db.execute(
+            "select min(id), max(id), count(*) from items where lang = ?", [lang]
+        ).fetchone()
+        rows = self.db.execute(
+            "select id + 1, next - 1 from (select id, lead(id) over (order by id) as next "
+            "from items where lang = ?) where next - id > 1 order by id",
+            [lang],
+        ).fetchall()
+        return first, last, count, [(row[0], row[1]) for row in rows]
+
+    def probed_missing(self, lang: str) -> dict[int, str]:
+        """id -> state ('pending', 'gave_up', 'absent') of every 404 remembered for `lang`."""
+        return dict(self.db.execute("select id, state from pending_translations where lang = ?", [lang]).fetchall())
+
+    def release_ids_stored(self, ids: list[int]) -> set[int]:
+        """Which of `ids` have a version stored in some language."""
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" for _ in chunk)
+            found.update(row[0] for row in self.db.execute(f"select distinct id from items where id in ({marks})", chunk))
+        return found
+
+    def reopen_absent_found_elsewhere(self) -> int:
+        """An id settled 'absent' (404 in a language while known nowhere) that a later probe found in
+        another language is a translation not out yet: back to 'pending'."""
+        with self.atomic() as db:
+            cursor = db.execute(
+                "update pending_translations set state = 'pending' where state = 'absent' "
+                "and id in (select id from items)"
+            )
+        return cursor.rowcount
+
+    def unsettled(self, keys: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """The (id, lang) of `keys` neither stored nor remembered as missing."""
+        return [
+            (item_id, lang) for item_id, lang in keys
+            if self.db.execute(
+                "select 1 from items where id = ? and lang = ? "
+                "union all select 1 from pending_translations where id = ? and lang = ?",
+                [item_id, lang, item_id, lang],
+            ).fetchone() is None
+        ]
+
+    def error_keys(self, run_id: int) -> set[tuple[int, str]]:
+        """(id, lang) of the release pages that failed in a run."""
+        return {(row[0], row[1]) for row in self.db.execute(
+            "select item_id, lang from crawl_errors where run_id = ? and item_id is not null", [run_id])}
+
+    def record_pace(self, base_url: str, *, in_force: float, requested: float | None, cap: float,
+                    request_delay: float) -> None:
+        """The pace a run kept with the host of `base_url` (robots.txt's Crawl-delay, capped)."""
+        host = urlsplit(base_url).netloc
+        with self.atomic() as db:
+            db["source_state"].upsert(
+                {"host": host, "delay_in_force": in_force, "crawl_delay_requested": requested,
+                 "max_crawl_delay": cap, "request_delay": request_delay, "at": now_utc()},
+                pk="host",
+            )
+
+    def pace(self, base_url: str) -> dict[str, Any] | None:
+        """The pace last recorded for the host of `base_url`, or None before any run there."""
+        rows = list(self.db["source_state"].rows_where("host = ?", [urlsplit(base_url).netloc]))
+        return rows[0] if rows else None
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

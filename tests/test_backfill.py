@@ -81,7 +81,7 @@ def test_backfill_back_to_a_date(tmp_path, mirror, capsys):
     (["--ids", "10-5"], "ends before it starts"),
     (["--ids", "abc"], "expected an id or a range"),
     (["--since", "yesterday"], "expected a date as YYYY-MM-DD"),
-    ([], "one of the arguments --pages --ids --since is required"),
+    ([], "one of the arguments --pages --ids --since --gaps is required"),
 ])
 def test_backfill_bad_arguments(bad, message, capsys):
     with pytest.raises(SystemExit) as done:

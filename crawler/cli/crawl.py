@@ -21,6 +21,7 @@ from crawler.cli.options import (
     warn_about,
 )
 from crawler.cli.runreport import announce, progress_bars, report, start_line
+from crawler.coverage import backfill_gaps
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions
 from crawler.model import PresswatchError, UsageError
@@ -47,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--pages", type=positive_int, metavar="N", help="walk list pages 1..N of every language")
     how.add_argument("--ids", type=id_range, metavar="FIRST-LAST", help="fetch releases by id, e.g. 5700-5800")
     how.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="walk list pages back to this date")
+    how.add_argument("--gaps", type=positive_int, nargs="?", const=0, metavar="N",
+                     help="fetch the ids missing inside the stored id range (shown by `status`); "
+                     "with N, only the newest N missing ids")
     backfill.add_argument("--max-pages", type=positive_int, default=2000, metavar="N",
                           help="with --since: list pages per language at most (default 2000)")
     backfill.add_argument("--refresh", action="store_true",
@@ -89,6 +93,8 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
         try:
             if kind == "crawl":
                 summary = crawler.crawl()
+            elif args.gaps is not None:
+                summary = backfill_gaps(crawler, args.gaps or None)
             else:
                 summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
                                            max_pages=args.max_pages, refresh=args.refresh)

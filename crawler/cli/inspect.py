@@ -133,15 +133,9 @@ def print_status(report: dict[str, Any]) -> None:
               f"{run['new']} new, {run['changed']} changed, {run['errors']} errors")
     else:
         print("last run: none yet")
-    if report["last_success"]:
-        age = health.describe_age(report["last_success_age_seconds"])
-        print(f"last success: {report['last_success']} ({age} ago)")
-    else:
-        print("last success: never")
-    print(f"failed runs in a row: {report['consecutive_failures']}")
-    if report["last_error"]:
-        error = report["last_error"]
-        print(f"last error: {error['at']} {error['url']}: {error['reason']}")
+    print_runs(report)
+    print_pace(report["pace"])
+    print_coverage(report["coverage"])
     daemon = report["daemon"]
     if daemon:
         where = f"pid {daemon['pid']} on {daemon['host']}"
@@ -162,3 +156,64 @@ def print_status(report: dict[str, Any]) -> None:
             print(f"  {condition['label']}: ok")
     if daemon and daemon["status"] == "dead":
         print(f"  daemon: DEAD: {daemon['detail']}")
+
+
+def print_runs(report: dict[str, Any]) -> None:
+    """The last success, the last failed run's reason (from the first failure on) and the last page error."""
+    if report["last_success"]:
+        age = health.describe_age(report["last_success_age_seconds"])
+        print(f"last success: {report['last_success']} ({age} ago)")
+    else:
+        print("last success: never")
+    failure = report["last_error"]
+    if failure:
+        print(f"last failure: {failure['at']} {failure['kind']} run #{failure['run_id']}: "
+              f"{failure['message'] or 'no reason recorded'}")
+    print(f"failed runs in a row: {report['consecutive_failures']}")
+    page_error = report["last_page_error"]
+    if page_error:
+        print(f"last page error: {page_error['at']} {page_error['url']}: {page_error['reason']}")
+
+
+def describe_pace(pace: dict[str, Any]) -> str:
+    """"1 request every N s (robots.txt asks M s, capped at C s)", and the cases around it."""
+    in_force, requested, cap = pace["delay_in_force"], pace["crawl_delay_requested"], pace["max_crawl_delay"]
+    if requested is None:
+        why = "request_delay; robots.txt asks no Crawl-delay"
+    elif requested > cap:
+        why = f"robots.txt asks {requested:g} s, capped at {cap:g} s by source.max_crawl_delay_seconds"
+    elif requested > pace["request_delay"]:
+        why = f"robots.txt asks {requested:g} s"
+    else:
+        why = f"request_delay; robots.txt asks {requested:g} s"
+    return f"1 request every {in_force:g} s ({why}) as of {pace['at']}"
+
+
+def print_pace(pace: dict[str, Any] | None) -> None:
+    print(f"pace: {describe_pace(pace)}" if pace else "pace: not known yet (no run since this presswatch version)")
+
+
+def describe_ranges(ranges: list[list[int]], total: int) -> str:
+    shown = ", ".join(f"{first}-{last}" if last > first else str(first) for first, last in ranges)
+    return shown + (", ..." if total > len(ranges) else "")
+
+
+def print_coverage(coverage: dict[str, dict[str, Any]]) -> None:
+    """Per language: the ids missing inside the stored range (never probed) and those probed."""
+    missing_any = False
+    for lang, found in coverage.items():
+        if not found["stored"]:
+            continue
+        line = f"coverage {lang}: ids {found['first_id']}-{found['last_id']}, {found['stored']} stored; "
+        if found["missing"]:
+            missing_any = True
+            line += (f"{found['missing']} missing in {found['missing_range_count']} ranges: "
+                     f"{describe_ranges(found['missing_ranges'], found['missing_range_count'])}")
+        else:
+            line += "no gaps"
+        if found["probed_absent"] or found["probed_pending"]:
+            line += (f"; probed: {found['probed_absent']} absent, "
+                     f"{found['probed_pending']} not translated yet")
+        print(line)
+    if missing_any:
+        print("  (probe the missing ids: presswatch backfill --gaps)")

@@ -55,6 +55,9 @@ def start_line(args: argparse.Namespace, config: Config, kind: str) -> str:
         again = ", stored ones again" if args.refresh else ""
         return (f"backfill: fetching releases {first} to {last} in {of} "
                 f"(up to {(last - first + 1) * languages} release pages{again}) {at}")
+    if getattr(args, "gaps", None) is not None:
+        which = f"the newest {args.gaps} missing ids" if args.gaps else "every missing id"
+        return f"backfill: probing {which} inside the stored range ({of}) {at}"
     if args.since:
         return (f"backfill: reading list pages of {of} back to {args.since} (at most {args.max_pages} each), "
                 f"then every release not yet stored, {at}; run it again to resume")

@@ -1,0 +1,109 @@
+"""Coverage of the id range: which ids are missing between the first and the last one stored.
+
+Release ids are shared by the languages and rise with publication, so an id missing inside the
+stored range of a language is visible. It may be a release the crawl never reached (a list page
+skipped, a crash), a translation not out yet, or an id the site used for another section: only
+fetching it tells. `presswatch backfill --gaps` does that; its answers are remembered
+(`pending_translations`: 'absent' for an id no language has, 'pending' for a translation not out
+yet), so a settled gap is reported as probed, not as missing again.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.pipeline import Crawler, RunSummary
+from crawler.store import Store
+
+# How many missing ranges a report lists per language (the count covers all of them).
+RANGES_SHOWN = 5
+
+
+@dataclass
+class LanguageCoverage:
+    lang: str
+    first: int | None = None
+    last: int | None = None
+    stored: int = 0
+    missing_ranges: list[tuple[int, int]] = field(default_factory=list)
+    absent: int = 0  # probed: no language has the id
+    pending: int = 0  # probed: a translation not out yet (retried by the crawl) or given up
+
+    @property
+    def missing(self) -> int:
+        return sum(last - first + 1 for first, last in self.missing_ranges)
+
+    def missing_ids(self) -> list[int]:
+        return [item_id for first, last in self.missing_ranges for item_id in range(first, last + 1)]
+
+    def report(self, ranges_shown: int = RANGES_SHOWN) -> dict[str, Any]:
+        return {
+            "first_id": self.first, "last_id": self.last, "stored": self.stored,
+            "missing": self.missing, "missing_range_count": len(self.missing_ranges),
+            "missing_ranges": [[first, last] for first, last in self.missing_ranges[:ranges_shown]],
+            "probed_absent": self.absent, "probed_pending": self.pending,
+        }
+
+
+def language_coverage(store: Store, lang: str) -> LanguageCoverage:
+    """The gaps of `lang` inside its stored id range, split into missing (never probed) and probed."""
+    first, last, stored, gaps = store.stored_id_gaps(lang)
+    coverage = LanguageCoverage(lang, first, last, stored)
+    probed = store.probed_missing(lang)
+    # An 'absent' id that another language has since stored was probed in the wrong order: not settled.
+    for item_id in store.release_ids_stored([i for i, state in probed.items() if state == "absent"]):
+        del probed[item_id]
+    probed_ids = sorted(probed)
+    for gap_first, gap_last in gaps:
+        next_missing = gap_first
+        for item_id in probed_ids[bisect_left(probed_ids, gap_first):bisect_right(probed_ids, gap_last)]:
+            if item_id > next_missing:
+                coverage.missing_ranges.append((next_missing, item_id - 1))
+            next_missing = item_id + 1
+            if probed[item_id] == "absent":
+                coverage.absent += 1
+            else:
+                coverage.pending += 1
+        if next_missing <= gap_last:
+            coverage.missing_ranges.append((next_missing, gap_last))
+    return coverage
+
+
+def coverage(store: Store, languages: tuple[str, ...] | list[str]) -> dict[str, LanguageCoverage]:
+    return {lang: language_coverage(store, lang) for lang in languages}
+
+
+def coverage_report(store: Store, languages: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
+    """Per language: first_id, last_id, stored, missing, missing_range_count, missing_ranges (the
+    first few, as [first, last]), probed_absent, probed_pending."""
+    return {lang: found.report() for lang, found in coverage(store, languages).items()}
+
+
+def gap_keys(store: Store, languages: tuple[str, ...] | list[str], limit: int | None = None) -> list[tuple[int, str]]:
+    """(id, lang) to probe: every missing id in each language it is missing in; with `limit`, only
+    the newest `limit` ids (newer gaps matter more to a monitor)."""
+    per_id: dict[int, list[str]] = {}
+    for lang, found in coverage(store, languages).items():
+        for item_id in found.missing_ids():
+            per_id.setdefault(item_id, []).append(lang)
+    ids = sorted(per_id, reverse=True)[:limit] if limit else sorted(per_id, reverse=True)
+    return [(item_id, lang) for item_id in sorted(ids) for lang in per_id[item_id]]
+
+
+def backfill_gaps(crawler: Crawler, limit: int | None = None) -> RunSummary:
+    """Fetch exactly the missing ids; each ends stored, absent, pending (not translated yet) or an
+    error. Versions the run never reached (it failed or was stopped) are counted in its message, so
+    its summary line never reads as complete."""
+    store = crawler.store
+    keys = gap_keys(store, crawler.config.source.languages, limit)
+    summary = crawler.backfill_versions(keys)
+    # Probed in id-then-language order, an id's first language may have answered 404 while it was
+    # still known nowhere ('absent'), and a later one found it: that 404 is a missing translation.
+    store.reopen_absent_found_elsewhere()
+    skipped = len(set(store.unsettled(keys)) - store.error_keys(summary.run_id))
+    if skipped:
+        note = f"{skipped} of {len(keys)} gap versions skipped (not fetched: the run ended before them)"
+        summary.message = f"{summary.message}; {note}" if summary.message else note
+    return summary
