@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from crawler.alerts import deliver_pending
 from crawler.cli.options import (
     EXIT_CODES,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     common_options,
     id_range,
@@ -24,6 +28,7 @@ from crawler.cli.options import (
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions
 from crawler.model import PresswatchError, RunOutcome, UsageError
+from crawler.pipeline import Crawler
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,6 +77,30 @@ def replaying(path: str | None) -> contextlib.AbstractContextManager[Any]:
     )
 
 
+@contextlib.contextmanager
+def stopped_by_signals(crawler: Crawler) -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the run between two releases: it is recorded as interrupted and its
+    summary printed. A second one acts at once (Ctrl-C raises, SIGTERM ends the process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in wanted}
+
+    def stop(signum: int, frame: object) -> None:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+        crawler.stop(signal.Signals(signum).name)
+
+    for signum in wanted:
+        signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run_pass(args: argparse.Namespace, kind: str) -> int:
     config = load(args)
     if args.replay:
@@ -84,12 +113,13 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
         crawler = app.build_crawler(config, store, fetcher, progress=kind == "backfill")
         try:
-            if kind == "crawl":
-                summary = crawler.crawl()
-            else:
-                summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
-                                           max_pages=args.max_pages, refresh=args.refresh)
-            if kind == "crawl" and not args.replay:
+            with stopped_by_signals(crawler):
+                if kind == "crawl":
+                    summary = crawler.crawl()
+                else:
+                    summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
+                                               max_pages=args.max_pages, refresh=args.refresh)
+            if kind == "crawl" and not args.replay and summary.outcome != RunOutcome.INTERRUPTED:
                 # A crawl run from cron reports health and delivers alerts just as the daemon does.
                 report_transitions(store, config)
                 deliver_pending(store, config)
@@ -99,4 +129,6 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
                                       f"{str(exc).splitlines()[0]}") from None
             raise
     print(summary.line())
+    if summary.outcome == RunOutcome.INTERRUPTED:
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.outcome == RunOutcome.FAILED else EXIT_OK
