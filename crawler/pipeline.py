@@ -3,7 +3,12 @@
 Each release version is stored in its own transaction together with what hooks add to it (topic
 tags, alert outbox rows), so a crash or a stop loses at most the release in hand, and never leaves
 it half-written. What the lists showed is written to `listings` before anything else, so a list
-answered later with 304 Not Modified cannot hide an id that a crashed run had seen but not fetched.
+answered later with 304 Not Modified cannot hide an id that a crashed run had seen but not fetched;
+the validators of a crawl's list walk are saved only once the walk is complete, so a 304 on page 1
+cannot hide a page 2 that failed. A backfill's list walk does not trust the site's pager: a full
+page without a link onwards is followed by the next page number anyway, until a page is empty,
+answers 404, or repeats the page before (a crawl follows the pager, and stops at the first page
+without unseen ids).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from urllib.parse import urlsplit
 
 from crawler.config import Config
 from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError, TransportFailure
-from crawler.model import ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
+from crawler.model import ListPage, ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
 from crawler.progress import Progress
 from crawler.sources.base import Source
 from crawler.store import Store
@@ -39,6 +44,9 @@ class Tagger(Protocol):
 # After this many release pages in a row fail to fetch, the site is taken to be down for this run.
 _CONSECUTIVE_FAILURES = 3
 _PENDING_RETRY_CAP_MINUTES = 12 * 60
+# An interrupted `backfill --ids --refresh` resumes after the last id saved; saved every so many ids,
+# since an unchanged release writes nothing.
+_RESUME_MARK_EVERY = 10
 
 
 @dataclass
@@ -59,6 +67,8 @@ class RunSummary:
     # a failed run: what failed, in plain words ("cannot reach HOST: the name does not resolve")
     reason: str = ""
     stored: list[tuple[int, str, str]] = field(default_factory=list)
+    # how each language's backfill list walk ended ("reached the end of the list after 8 pages")
+    list_endings: dict[str, str] = field(default_factory=dict)
 
     @property
     def list_path(self) -> str:
@@ -74,6 +84,8 @@ class RunSummary:
         )
         if "fallback" in self.list_paths or "empty" in self.list_paths:
             text += "; list layout drift: the configured selectors found nothing"
+        if self.list_endings:
+            text += "; " + ", ".join(f"{lang} {ending}" for lang, ending in self.list_endings.items())
         return text + (f"; {self.message}" if self.message else "")
 
 
@@ -101,6 +113,57 @@ class StopRequested(Exception):
     """stop() was called: the run ends between two releases."""
 
 
+# How a list walk ends; "" goes on to the next page.
+_GO_ON = ""
+_END_OF_LIST = "end"  # an empty page, a 404 after page 1, the page before repeated, or a last page
+_NOTHING_UNSEEN = "seen"  # a crawl stops at the first page without unseen ids
+_NOT_MODIFIED = "304"
+_SINCE_REACHED = "since"
+_PAGE_FAILED = "failed"
+
+
+@dataclass
+class _ListWalk:
+    """One language's walk through its list pages."""
+
+    lang: str
+    crawl: bool  # a crawl walk: conditional GET, stops at the first page without unseen ids
+    since: dt.date | None = None
+    last_page_with_items: int = 0
+    full_size: int = 0
+    previous_ids: frozenset[int] = frozenset()
+    validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+
+    def describe(self, ending: str, max_pages: int) -> str:
+        if ending == _END_OF_LIST:
+            return f"reached the end of the list after {self.last_page_with_items} pages"
+        if ending == _SINCE_REACHED and self.since:
+            return f"reached {self.since.isoformat()} after {self.last_page_with_items} pages"
+        if ending == _PAGE_FAILED:
+            return f"stopped at a failed list page after {self.last_page_with_items} pages"
+        return f"stopped at the pages limit ({max_pages})"
+
+
+class _ResumeMark:
+    """Where an interrupted id-range refresh continues: after the last id all of whose versions
+    were handled, saved every few ids and when the run ends."""
+
+    def __init__(self, store: Store, job: str) -> None:
+        self.store, self.job = store, job
+        self.last_done: int | None = None
+        self.unsaved = 0
+
+    def passed(self, item_id: int) -> None:
+        self.last_done, self.unsaved = item_id, self.unsaved + 1
+        if self.unsaved >= _RESUME_MARK_EVERY:
+            self.save()
+
+    def save(self, *, done: bool = False) -> None:
+        if self.last_done is not None and (self.unsaved or done):
+            self.store.save_resume_id(self.job, self.last_done, done=done)
+            self.unsaved = 0
+
+
 class Crawler:
     """Runs crawl and backfill passes of one source into one store."""
 
@@ -125,9 +188,12 @@ class Crawler:
         self.hooks = list(hooks)
         self.show_progress = progress
         self._stopping = threading.Event()
+        self._stop_reason = ""
 
-    def stop(self) -> None:
-        """Take no new work; the release in hand commits or rolls back, then the run ends."""
+    def stop(self, reason: str = "") -> None:
+        """Take no new work; the release in hand commits or rolls back, then the run ends.
+        `reason` ("SIGTERM") goes into the run's message."""
+        self._stop_reason = self._stop_reason or reason
         self._stopping.set()
         self.fetcher.interrupt()
 
@@ -148,15 +214,19 @@ class Crawler:
         """Older releases: by list pages, by an id range, or back to a date. Resumable.
 
         With `refresh`, an id range is fetched again even where it is stored, to catch edits
-        that kept their headline (an edit stores a new version; an unchanged page stores nothing).
+        that kept their headline (an edit stores a new version; an unchanged page writes nothing);
+        an interrupted refresh continues after the last id it completed.
         """
         if ids is not None:
             first, last = ids
+            languages = list(self.config.source.languages)
+            mark = _ResumeMark(self.store, f"refresh:{first}-{last}:{','.join(languages)}") if refresh else None
 
             def discover(summary: RunSummary) -> list[tuple[int, str]]:
-                return self._id_range_candidates(first, last, refresh=refresh)
+                start = self.store.resume_id(mark.job, first) if mark else first
+                return self.store.id_range_candidates(start, last, languages, refresh=refresh)
 
-            return self._run("backfill", discover, limit=None, absent_is_pending=False)
+            return self._run("backfill", discover, limit=None, absent_is_pending=False, mark=mark)
 
         def walk(summary: RunSummary) -> list[tuple[int, str]]:
             self._walk_lists(summary, pages=pages or max_pages, since=since)
@@ -170,7 +240,8 @@ class Crawler:
         return self._run("backfill", lambda summary: list(keys), limit=None, absent_is_pending=False)
 
     # --- run frame ---------------------------------------------------------------------------
-    def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True) -> RunSummary:
+    def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True,
+             mark: _ResumeMark | None = None) -> RunSummary:
         self.store.close_stale_runs()
         summary = RunSummary(run_id=self.store.start_run(kind), kind=kind)
         requests_before = self.fetcher.requests_made
@@ -178,12 +249,17 @@ class Crawler:
             candidates = discover(summary)
             if limit is not None:
                 candidates = candidates[:limit]
-            self._fetch_releases(summary, candidates, absent_is_pending)
+            self._fetch_releases(summary, candidates, absent_is_pending, mark)
             self.store.give_up_pending(self.config.source.pending_max_attempts, self.config.source.pending_max_age_days)
             summary.outcome = RunOutcome.OK if summary.errors == 0 else RunOutcome.PARTIAL
         except (Interrupted, StopRequested):
             summary.outcome = RunOutcome.INTERRUPTED
-            summary.message = "stopped before the run was complete"
+            by = f" by {self._stop_reason}" if self._stop_reason else ""
+            summary.message = f"stopped{by} before the run was complete"
+        except KeyboardInterrupt:
+            summary.outcome = RunOutcome.INTERRUPTED
+            summary.message = "interrupted at once (a second Ctrl-C)"
+            raise
         except RunAborted as exc:
             summary.outcome = RunOutcome.FAILED
             summary.message = str(exc)
@@ -235,6 +311,7 @@ class Crawler:
                 raise
             except FetchError as exc:
                 self._error(summary, exc.url, "fetch", str(exc), lang=lang)
+                summary.list_endings[lang] = "stopped at a failed list page"
 
     def _read_lists(
         self,
@@ -245,42 +322,74 @@ class Crawler:
         only_while_unseen: bool,
         since: dt.date | None = None,
     ) -> None:
+        """Walk one language's list pages; a backfill walk resumes where the last one stopped."""
+        walk = _ListWalk(lang, crawl=only_while_unseen, since=since)
         job = f"lists:{since.isoformat() if since else 'all'}"
-        first_page = 1 if only_while_unseen else self.store.resume_page(job, lang)
+        first_page = 1 if walk.crawl else self.store.resume_page(job, lang)
         # A crawl reads list pages while they hold unseen releases: how many is not known ahead.
-        progress = Progress(f"list pages {lang}", total=None if only_while_unseen else max_pages,
-                            enabled=self.show_progress)
+        progress = Progress(f"list pages {lang}", total=None if walk.crawl else max_pages, enabled=self.show_progress)
+        ending = _GO_ON
         for page_number in range(first_page, max_pages + 1):
             self._check_stop()
-            url = self.source.list_url(lang, page_number)
-            etag, last_modified = self.store.validators(url) if only_while_unseen else (None, None)
-            page = self.fetcher.get(url, etag=etag, last_modified=last_modified)
-            summary.pages_fetched += 1
-            if page.not_modified:
-                break
-            if page.status != 200:
-                self._error(summary, url, "fetch", f"list page answered {page.status}", lang=lang)
-                break
-            listing = self.source.parse_list(page.text, lang, url)
-            summary.list_paths.add(listing.path)
-            summary.list_items += len(listing.entries)
-            if listing.path != "selectors":
-                log.warning("list %s: configured selectors found nothing; %s path used", url, listing.path)
-            stored = self.store.stored_keys(lang)
-            unseen = [e for e in listing.entries if e.id not in stored]
-            self.store.record_listing(listing.entries)
-            self.store.save_validators(url, page.etag, page.last_modified)
-            if not only_while_unseen:
-                self.store.save_resume_page(job, lang, page_number, done=not listing.next_page)
-            progress.advance(1, f"page {page_number}, {len(listing.entries)} items")
-            if not listing.entries or not listing.next_page:
-                break
-            if only_while_unseen and not unseen:
-                break
-            dates = [e.list_date for e in listing.entries if e.list_date]
-            if since and dates and min(dates) < since.isoformat():
+            ending = self._read_list_page(summary, walk, page_number)
+            if not walk.crawl:
+                self.store.save_resume_page(job, lang, page_number, done=ending in (_END_OF_LIST, _SINCE_REACHED))
+            progress.advance(1, f"page {page_number}")
+            if ending:
                 break
         progress.close()
+        if walk.crawl and ending != _PAGE_FAILED:
+            self.store.save_walk_validators(walk.validators)
+        if not walk.crawl:
+            summary.list_endings[lang] = walk.describe(ending, max_pages)
+
+    def _read_list_page(self, summary: RunSummary, walk: _ListWalk, page_number: int) -> str:
+        """Read one list page and record what it lists; returns how the walk ends there, or _GO_ON."""
+        url = self.source.list_url(walk.lang, page_number)
+        etag, last_modified = self.store.validators(url) if walk.crawl else (None, None)
+        page = self.fetcher.get(url, etag=etag, last_modified=last_modified)
+        summary.pages_fetched += 1
+        if page.not_modified:
+            return _NOT_MODIFIED
+        if page.status != 200:
+            if not walk.crawl and page_number > 1 and page.status in (404, 410):
+                return _END_OF_LIST
+            self._error(summary, url, "fetch", f"list page answered {page.status}", lang=walk.lang)
+            return _PAGE_FAILED
+        listing = self.source.parse_list(page.text, walk.lang, url)
+        ids = frozenset(entry.id for entry in listing.entries)
+        if page_number > 1 and (not ids or ids == walk.previous_ids):
+            return _END_OF_LIST  # past the end: an empty page, or the last one served again
+        self._note_list(summary, url, listing)
+        unseen = ids - self.store.stored_keys(walk.lang) if walk.crawl else ids
+        self.store.record_listing(listing.entries)
+        walk.validators.append((url, page.etag, page.last_modified))
+        return self._after_list_page(walk, page_number, listing, unseen)
+
+    def _note_list(self, summary: RunSummary, url: str, listing: ListPage) -> None:
+        summary.list_paths.add(listing.path)
+        summary.list_items += len(listing.entries)
+        if listing.path != "selectors":
+            log.warning("list %s: configured selectors found nothing; %s path used", url, listing.path)
+
+    @staticmethod
+    def _after_list_page(walk: _ListWalk, page_number: int, listing: ListPage, unseen: frozenset[int]) -> str:
+        ids = frozenset(entry.id for entry in listing.entries)
+        full = len(ids) >= walk.full_size
+        walk.full_size = max(walk.full_size, len(ids))
+        walk.previous_ids = ids
+        if ids:
+            walk.last_page_with_items = page_number
+        # A pager may show a fixed window of page numbers, or none: for a backfill, only a short
+        # page without a link onwards is the last one. A crawl reads what the pager offers.
+        if not ids or (not listing.next_page and (walk.crawl or not full)):
+            return _END_OF_LIST
+        if walk.crawl and not unseen:
+            return _NOTHING_UNSEEN
+        dates = [entry.list_date for entry in listing.entries if entry.list_date]
+        if walk.since and dates and min(dates) < walk.since.isoformat():
+            return _SINCE_REACHED
+        return _GO_ON
 
     # --- what to fetch ---------------------------------------------------------------------------
     def _candidates(self, since: dt.date | None = None) -> list[tuple[int, str]]:
@@ -291,48 +400,77 @@ class Crawler:
             since=since.isoformat() if since else None,
         )
 
-    def _id_range_candidates(self, first: int, last: int, *, refresh: bool = False) -> list[tuple[int, str]]:
-        return self.store.id_range_candidates(first, last, list(self.config.source.languages), refresh=refresh)
-
     # --- releases ----------------------------------------------------------------------------
-    def _fetch_releases(self, summary: RunSummary, candidates: list[tuple[int, str]], absent_is_pending: bool) -> None:
+    def _fetch_releases(self, summary: RunSummary, candidates: list[tuple[int, str]], absent_is_pending: bool,
+                        mark: _ResumeMark | None = None) -> None:
         progress = Progress("releases", total=len(candidates), enabled=self.show_progress)
         failures_in_a_row = 0
-        missing: dict[int, list[str]] = {}
-        for item_id, lang in candidates:
-            self._check_stop()
-            url = self.source.item_url(lang, item_id)
-            try:
-                page = self.fetcher.get(url)
-            except RefusedError as exc:
-                raise RunAborted(str(exc)) from None
-            except Interrupted:
-                raise
-            except (OffsiteError, TooLargeError) as exc:
-                self._error(summary, url, "fetch", str(exc), item_id=item_id, lang=lang)
-                continue
-            except FetchError as exc:
-                self._error(summary, url, "fetch", str(exc), item_id=item_id, lang=lang)
-                failures_in_a_row += 1
+        previous: int | None = None
+        try:
+            for item_id, lang in candidates:
+                self._check_stop()
+                if mark and previous not in (None, item_id) and failures_in_a_row == 0:
+                    mark.passed(previous)  # every version of the id before is handled
+                previous = item_id
+                failure = self._fetch_release(summary, item_id, lang, absent_is_pending)
+                failures_in_a_row = failures_in_a_row + 1 if failure else 0
                 if failures_in_a_row >= _CONSECUTIVE_FAILURES:
-                    raise RunAborted(f"{failures_in_a_row} release pages in a row failed; last: {exc}") from None
-                continue
-            failures_in_a_row = 0
-            summary.pages_fetched += 1
-            progress.advance(1, f"{item_id}/{lang}")
-            if page.status in (404, 410):
-                missing.setdefault(item_id, []).append(lang)
-                self._note_missing(item_id, lang, url, absent_is_pending)
-                continue
-            try:
-                item = self.source.parse_item(page.text, lang, page.url)
-            except ParseError as exc:
-                self._error(summary, url, "parse", str(exc), item_id=item_id, lang=lang)
-                continue
-            if item.published is None:
-                item = dataclasses.replace(item, published=self.store.listed_date(item_id))
-            self._store(summary, item)
-        progress.close()
+                    raise RunAborted(f"{failures_in_a_row} release pages in a row failed; last: {failure}")
+                progress.advance(1, f"{item_id}/{lang}")
+            if mark and previous is not None:
+                mark.passed(previous)
+                mark.save(done=True)
+        finally:
+            if mark:
+                mark.save()
+            progress.close()
+
+    def _fetch_release(self, summary: RunSummary, item_id: int, lang: str, absent_is_pending: bool) -> str:
+        """Fetch, check, parse and store one release version; returns why its fetch failed, or ""."""
+        url = self.source.item_url(lang, item_id)
+        try:
+            page = self.fetcher.get(url)
+        except RefusedError as exc:
+            raise RunAborted(str(exc)) from None
+        except Interrupted:
+            raise
+        except (OffsiteError, TooLargeError) as exc:
+            self._error(summary, url, "fetch", str(exc), item_id=item_id, lang=lang)
+            return ""
+        except FetchError as exc:
+            self._error(summary, url, "fetch", str(exc), item_id=item_id, lang=lang)
+            return str(exc)
+        summary.pages_fetched += 1
+        if page.status in (404, 410):
+            self._note_missing(item_id, lang, url, absent_is_pending)
+        elif not self._redirected(item_id, lang, url, page.url, absent_is_pending):
+            self._parse_and_store(summary, item_id, lang, url, page.text, page.url)
+        return ""
+
+    def _redirected(self, item_id: int, lang: str, url: str, final_url: str, absent_is_pending: bool) -> bool:
+        """A release page is that (id, lang) only when its final address names the same (id, lang).
+        A redirect to another language of it, or to no release, is a version not there (yet); a
+        redirect to another release is recorded as such. Neither is stored as this version."""
+        key = self.source.release_key(final_url)
+        if key == (item_id, lang):
+            return False
+        log.info("%s/%s: %s redirects to %s; not stored as this version", item_id, lang, url, final_url)
+        if key is None or key[0] == item_id:
+            self._note_missing(item_id, lang, url, absent_is_pending)
+        else:
+            self.store.note_redirect(item_id, lang, final_url)
+        return True
+
+    def _parse_and_store(self, summary: RunSummary, item_id: int, lang: str, url: str, html: str,
+                         final_url: str) -> None:
+        try:
+            item = self.source.parse_item(html, lang, final_url)
+        except ParseError as exc:
+            self._error(summary, url, "parse", str(exc), item_id=item_id, lang=lang)
+            return
+        if item.published is None:
+            item = dataclasses.replace(item, published=self.store.listed_date(item_id))
+        self._store(summary, item)
 
     def _note_missing(self, item_id: int, lang: str, url: str, absent_is_pending: bool) -> None:
         """A 404 for a release known in another language is 'not translated yet': retried later."""

@@ -296,7 +296,7 @@ class Store:
         self.db["pending_translations"].delete_where("id = ? and lang = ?", [item.id, item.lang])
         self.db.execute("update listings set recheck = 0 where id = ? and lang = ? and recheck", [item.id, item.lang])
         if existing and existing["content_hash"] == digest:
-            self.db["items"].update((item.id, item.lang), {"last_seen": now})
+            # Nothing to write: any update of the row would rewrite its full-text entry (items_fts).
             return StoreOutcome.UNCHANGED
         row = {
             "id": item.id, "lang": item.lang, "url": item.url, "title": item.title,
@@ -444,6 +444,14 @@ class Store:
             return 1
         return row[0] + 1
 
+    def resume_id(self, job: str, first: int) -> int:
+        """The id an id-range job continues at: `first` when it never ran or completed. Kept in
+        backfill_progress with lang '*' and the last id done in last_page."""
+        return max(first, self.resume_page(job, "*"))
+
+    def save_resume_id(self, job: str, last_done: int, *, done: bool) -> None:
+        self.save_resume_page(job, "*", last_done, done=done)
+
     def save_resume_page(self, job: str, lang: str, page: int, *, done: bool) -> None:
         with self.atomic() as db:
             db["backfill_progress"].upsert(
@@ -459,6 +467,13 @@ class Store:
             self.mark_pending(item_id, lang, url)
             if absent:
                 db["pending_translations"].update((item_id, lang), {"state": "absent"})
+
+    def note_redirect(self, item_id: int, lang: str, target_url: str) -> None:
+        """A release address that redirects to another release: recorded as state 'redirect' (its
+        url the address it redirects to) and not fetched again."""
+        with self.atomic() as db:
+            self.mark_pending(item_id, lang, target_url)
+            db["pending_translations"].update((item_id, lang), {"state": "redirect", "url": target_url})
 
     def mark_pending(self, item_id: int, lang: str, url: str, now: str | None = None) -> None:
         now = now or now_utc()
@@ -497,6 +512,13 @@ class Store:
         self.db["http_cache"].upsert(
             {"url": url, "etag": etag, "last_modified": last_modified, "checked_at": now_utc()}, pk="url"
         )
+
+    def save_walk_validators(self, pages: list[tuple[str, str | None, str | None]]) -> None:
+        """The validators of every page of a completed list walk, together: saved for page 1 alone,
+        a later 304 there would hide the pages after it that were never read."""
+        with self.atomic():
+            for url, etag, last_modified in pages:
+                self.save_validators(url, etag, last_modified)
 
     # --- runs -------------------------------------------------------------------------------
     def close_stale_runs(self) -> None:

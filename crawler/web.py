@@ -33,7 +33,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
             "parse_path": "selectors (the configured CSS selectors found the text) or fallback (layout drift)",
             "version": "1 for the first text seen, +1 for each edit",
             "first_seen": "When this version was first stored (UTC, ISO 8601)",
-            "last_seen": "When the crawler last fetched it (UTC)",
+            "last_seen": "When its current text was last stored (UTC); an unchanged refetch writes nothing",
             "changed_at": "When the current text was stored (UTC): first_seen, or the time of the last edit",
             "topics_fingerprint": "Which topic definitions tagged it; differs from the current one → `presswatch retag`",
         },
@@ -74,7 +74,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
         "Language versions that answered 404: retried with a growing delay, then given up.",
         {
             "id": "Release id", "lang": "Missing language", "url": "Address tried",
-            "state": "pending (retried), gave_up (too many attempts or too old), absent (no such release)",
+            "state": "pending (retried), gave_up (too many attempts or too old), absent (no such release), redirect (the address redirects to another release, named in url)",
             "attempts": "Fetches tried", "first_missing": "First 404 (UTC)", "last_attempt": "Last fetch (UTC)",
         },
     ),
@@ -105,8 +105,9 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "backfill_progress": (
         "Where a resumable backfill stopped, per job and language.",
-        {"job": "lists:all (--pages) or lists:YYYY-MM-DD (--since)", "lang": "Language code",
-         "last_page": "Last list page read", "done": "1 when the job reached its end",
+        {"job": "lists:all (--pages), lists:YYYY-MM-DD (--since) or refresh:FIRST-LAST:LANGS (--ids --refresh)",
+         "lang": "Language code (* for a refresh)",
+         "last_page": "Last list page read (a refresh: the last id done)", "done": "1 when the job reached its end",
          "updated": "Last progress (UTC)"},
     ),
     "search_text": (

@@ -40,6 +40,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 __all__ = [
     "LANGS",
     "LAYOUTS",
+    "PAGERS",
+    "PAST_END",
     "SITE_NAMES",
     "SOURCE_LABELS",
     "SEED_PATH",
@@ -76,6 +78,11 @@ log = logging.getLogger(__name__)
 
 LANGS = ("uz", "oz", "ru", "en")
 LAYOUTS = ("default", "drifted", "empty")
+# How list pages link onwards ("full": numbers, next and last; "none": no pager at all, as on a
+# site that loads more by script) and what a page number past the end answers ("empty": a page
+# without items; "last": the last page again, as many sites do; "404").
+PAGERS = ("full", "none")
+PAST_END = ("empty", "last", "404")
 SEED_PATH = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed_5782_uz.txt"
 
 SITE_NAMES = {
@@ -756,6 +763,7 @@ def render_list_page(
     per_page: int = 12,
     layout: str = "default",
     base_path: str = "/{lang}/lists/news",
+    pager: str = "full",
 ) -> str:
     """A news list page: the releases that have `lang`, newest id first, `per_page` per page.
 
@@ -777,11 +785,11 @@ def render_list_page(
             f'<div class="news_list">\n<h1 class="page_title">{_esc(c["news"])}</h1>\n'
             f'<div class="events_list">\n{items}</div>\n</div>\n'
         )
-    pager = "" if layout == "empty" else _pagination(base_path, page, total, layout)
+    links = "" if layout == "empty" or pager == "none" else _pagination(base_path, page, total, layout)
     return (
         _page_head(lang, f"{c['news']} - {SITE_NAMES[lang]}")
         + _header(lang, {other: f"/{other}/lists/news" for other in LANGS})
-        + f'<div class="container page_content">\n{content}{pager}</div>\n'
+        + f'<div class="container page_content">\n{content}{links}</div>\n'
         + _footer(lang)
     )
 
@@ -1303,12 +1311,18 @@ class Mirror:
         per_page: int = 12,
         host: str = "127.0.0.1",
         port: int = 0,
+        pager: str = "full",
+        past_end: str = "empty",
     ) -> None:
+        if pager not in PAGERS or past_end not in PAST_END:
+            raise ValueError(f"pager one of {PAGERS}, past_end one of {PAST_END}")
         self._lock = threading.RLock()
         self._releases: dict[int, Release] = {}
         for release in default_releases() if releases is None else releases:
             self._releases[release.id] = copy.deepcopy(release)
         self.per_page = per_page
+        self.pager = pager
+        self.past_end = past_end
         self.host = host
         self._port = port
         self._layout = "default"
@@ -1538,7 +1552,13 @@ class Mirror:
             base += f"?menu_id={quote(query['menu_id'][0])}"
         with self._lock:
             releases, layout, modified = list(self._releases.values()), self._layout, self._modified
-        page_html = render_list_page(releases, lang, page, per_page=self.per_page, layout=layout, base_path=base)
+        last_page = max(1, math.ceil(sum(lang in r.versions for r in releases) / self.per_page))
+        if page > last_page and self.past_end == "404":
+            return self._not_found(lang)
+        if page > last_page and self.past_end == "last":
+            page = last_page
+        page_html = render_list_page(releases, lang, page, per_page=self.per_page, layout=layout, base_path=base,
+                                     pager=self.pager)
         return _html_response(page_html, modified, headers)
 
     def _item_response(self, lang: str, release_id: int, headers) -> Response:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ from crawler.cli.runreport import announce, progress_bars, report, start_line
 from crawler.coverage import backfill_gaps
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions
-from crawler.model import PresswatchError, UsageError
+from crawler.model import PresswatchError, RunOutcome, UsageError
+from crawler.pipeline import Crawler
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,6 +82,30 @@ def replaying(path: str | None) -> contextlib.AbstractContextManager[Any]:
     )
 
 
+@contextlib.contextmanager
+def stopped_by_signals(crawler: Crawler) -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the run between two releases: it is recorded as interrupted and its
+    summary printed. A second one acts at once (Ctrl-C raises, SIGTERM ends the process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in wanted}
+
+    def stop(signum: int, frame: object) -> None:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+        crawler.stop(signal.Signals(signum).name)
+
+    for signum in wanted:
+        signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run_pass(args: argparse.Namespace, kind: str) -> int:
     config = load(args, routes=True)
     if args.replay:
@@ -91,14 +119,15 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
         announce(args, start_line(args, config, kind))
         crawler = app.build_crawler(config, store, fetcher, progress=progress_bars(args))
         try:
-            if kind == "crawl":
-                summary = crawler.crawl()
-            elif args.gaps is not None:
-                summary = backfill_gaps(crawler, args.gaps or None)
-            else:
-                summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
-                                           max_pages=args.max_pages, refresh=args.refresh)
-            if kind == "crawl" and not args.replay:
+            with stopped_by_signals(crawler):
+                if kind == "crawl":
+                    summary = crawler.crawl()
+                elif args.gaps is not None:
+                    summary = backfill_gaps(crawler, args.gaps or None)
+                else:
+                    summary = crawler.backfill(pages=args.pages, ids=args.ids, since=args.since,
+                                               max_pages=args.max_pages, refresh=args.refresh)
+            if kind == "crawl" and not args.replay and summary.outcome != RunOutcome.INTERRUPTED:
                 # A crawl run from cron reports health and delivers alerts just as the daemon does.
                 report_transitions(store, config)
                 deliver_pending(store, config)

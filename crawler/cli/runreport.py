@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any
 
-from crawler.cli.options import EXIT_FAILED, EXIT_OK
+from crawler.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from crawler.config import Config
 from crawler.logs import json_logging, run_fields, say
 from crawler.model import RunOutcome
@@ -85,4 +85,6 @@ def report(args: argparse.Namespace, summary: Any) -> int:
         say(summary.line(), level=logging.WARNING if failed else logging.INFO, event="run_end", **run_fields(summary))
     if reason and not getattr(args, "replay", None):
         say(REPLAY_HINT, event="hint")
+    if summary.outcome == RunOutcome.INTERRUPTED:
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else EXIT_OK

@@ -82,6 +82,10 @@ class Source(abc.ABC):
     def item_url(self, lang: str, item_id: int) -> str: ...
 
     @abc.abstractmethod
+    def release_key(self, url: str) -> tuple[int, str] | None:
+        """(id, lang) of the release version `url` addresses on this site; None for any other page."""
+
+    @abc.abstractmethod
     def parse_list(self, html: str, lang: str, page_url: str) -> ListPage: ...
 
     @abc.abstractmethod

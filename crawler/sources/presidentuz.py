@@ -129,6 +129,10 @@ class PresidentUz(Source):
             return None
         return match["lang"], int(match["id"])
 
+    def release_key(self, url: str) -> tuple[int, str] | None:
+        target = self.parse_item_url(url)
+        return (target[1], target[0]) if target else None
+
     # --- list pages ------------------------------------------------------------------------
     def parse_list(self, html: str, lang: str, page_url: str) -> ListPage:
         tree = LexborHTMLParser(html)
