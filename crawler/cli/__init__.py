@@ -19,6 +19,7 @@ from crawler.cli.options import (
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     EXIT_OK,
+    EXIT_UNUSABLE,
     EXIT_USAGE,
     common_options,
 )
@@ -27,7 +28,7 @@ from crawler.logs import redact, setup_logging
 from crawler.model import PresswatchError
 
 COMMAND_MODULES = (crawl, inspect, topics, run, alerts, query, serve, config)
-_EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "failed": EXIT_FAILED}
+_EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "unusable": EXIT_UNUSABLE, "failed": EXIT_FAILED}
 
 
 def build_parser() -> argparse.ArgumentParser:
