@@ -19,7 +19,7 @@ from crawler.alerts.deliver import unknown_scheme
 from crawler.config import Config, ConfigError, load_config
 from crawler.fetch import Fetcher
 from crawler.lock import StoreLock
-from crawler.model import NotFound, StoreUnusable
+from crawler.model import NotFound, StoreFull, StoreUnusable
 from crawler.pipeline import Crawler, ReleaseHook
 from crawler.searchindex import search_hook
 from crawler.sources import source_for
@@ -79,24 +79,41 @@ def store_path(config: Config) -> Path:
     return config.resolve(config.store.path)
 
 
-def open_store(config: Config, *, must_exist: bool = False) -> Store:
-    """The store of `config`, created and migrated as needed; StoreUnusable with one line when the
-    file cannot be used, NotFound when `must_exist` and there is none yet."""
+def open_store(config: Config, *, must_exist: bool = False, write: bool = False) -> Store:
+    """The store of `config`, migrated as needed; a store that cannot be written is opened
+    read-only unless `write`. One line, nothing created or changed, when it cannot be used:
+    StoreUnusable (missing folder, not a presswatch store, a newer presswatch wrote it),
+    StoreReadOnly (`write` and it cannot be written), NotFound (`must_exist` and none yet)."""
     path = store_path(config)
-    if must_exist and not path.exists():
+    if must_exist and not path.exists() and path.parent.is_dir():
         raise NotFound(f"no store at {path} yet: run `presswatch crawl` first (or pass --store PATH)")
     try:
-        return Store.open(path)
+        return Store.open(path, write=write)
     except (sqlite3.DatabaseError, OSError) as exc:
         raise StoreUnusable(f"cannot open the store {path}: {exc}") from None
 
 
 @contextlib.contextmanager
 def writing(config: Config, *, must_exist: bool = False) -> Iterator[Store]:
-    """The store opened for writing, with the one-writer lock held (StoreLocked otherwise)."""
-    with StoreLock(store_path(config)):
-        with open_store(config, must_exist=must_exist) as store:
-            yield store
+    """The store opened for writing, with the one-writer lock held (StoreLocked otherwise).
+
+    The store is checked before the lock file is made beside it, and migrated only once the lock
+    is held, so a store in use by an older daemon is not upgraded under it."""
+    path = store_path(config)
+    if must_exist and not path.exists() and path.parent.is_dir():
+        raise NotFound(f"no store at {path} yet: run `presswatch crawl` first (or pass --store PATH)")
+    try:
+        store = Store.open(path, write=True, migrate=False)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise StoreUnusable(f"cannot open the store {path}: {exc}") from None
+    with store, StoreLock(path) as lock:
+        try:
+            with store.storage_errors():
+                store.migrate()
+                yield store
+        except StoreFull as exc:
+            lock.note_failure(str(exc))  # `status` reports it: the store may not hold the failed run
+            raise
 
 
 def source(config: Config) -> Source:

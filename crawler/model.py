@@ -98,7 +98,18 @@ class UsageError(PresswatchError):
 
 
 class StoreUnusable(PresswatchError):
-    """The store's file cannot be opened, created or written."""
+    """The store cannot be used as asked, and trying again will not change that: its folder is
+    missing, it is not a presswatch store, a newer presswatch wrote it, it cannot be created."""
+
+    kind = "unusable"
+
+
+class StoreReadOnly(StoreUnusable):
+    """A command that writes was pointed at a store on read-only media or in a read-only file."""
+
+
+class StoreFull(PresswatchError):
+    """The disk (or SQLite's size limit) is full: this run failed, a later one may succeed."""
 
 
 class NotFound(PresswatchError):

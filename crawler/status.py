@@ -16,6 +16,7 @@ from crawler import health
 from crawler.alerts import alerts_summary
 from crawler.config import Config
 from crawler.coverage import coverage_report
+from crawler.lock import last_write_failure, writer_active
 from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
@@ -35,6 +36,8 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
     problems = [f"{c['label']}: {c['detail']}" for c in conditions if c["active"]]
     if daemon and daemon["status"] == "dead":
         problems.append(f"daemon: {daemon['detail']}")
+    store_problems = _store_problems(store, runs[0] if runs else None)
+    problems += [f"store: {problem}" for problem in store_problems]
     return {
         "store": str(store.path),
         "releases": store.release_count(),
@@ -57,9 +60,23 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
         "health_events": health.recent_events(store, 10),
         "daemon": daemon,
         "alerts": alerts_summary(store, config),
+        "store_problems": store_problems,
         "problems": problems,
         "healthy": not problems,
     }
+
+
+def _store_problems(store: Store, last_run: dict[str, Any] | None) -> list[str]:
+    """A write that failed (a full disk: the store may not hold the failed run, so the lock file
+    beside it says it) and a run left 'running' although no process writes to the store."""
+    problems = []
+    failure = last_write_failure(store.path)
+    if failure:
+        problems.append(f"the last write failed: {failure}")
+    if last_run and last_run["outcome"] == "running" and not writer_active(store.path):
+        problems.append(f"{last_run['kind']} run {last_run['id']} started {last_run['started']} was left "
+                        "running: its process ended without recording how (killed, or the disk full)")
+    return problems
 
 
 def _round(value: float | None) -> float | None:

@@ -19,8 +19,18 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database, Migrations
 
+from crawler import __version__
 from crawler.clock import now_utc
-from crawler.model import ListEntry, ParsedItem, RunOutcome, StoreOutcome
+from crawler.model import (
+    ListEntry,
+    ParsedItem,
+    PresswatchError,
+    RunOutcome,
+    StoreFull,
+    StoreOutcome,
+    StoreReadOnly,
+    StoreUnusable,
+)
 from crawler.normalize import join_body
 from crawler.sources.base import language_order_sql
 
@@ -196,38 +206,151 @@ def content_hash(item: ParsedItem) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+_SQLITE_FULL, _SQLITE_NOTADB = 13, 26
+
+
+def _folder_problem(file: Path) -> str | None:
+    """Why the store's folder cannot hold it (None: it can). Nothing is created: a folder the
+    user did not make is named, not made."""
+    if file.is_dir():
+        return f"cannot use {file}: it is a folder, not a store file; choose another --store"
+    ancestor = file.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot use {file}: {ancestor} is a file, not a folder; choose another --store"
+    if ancestor != file.parent:
+        return f"no folder {file.parent}: create it first or choose another --store"
+    return None
+
+
+def _read_only_reason(file: Path) -> str | None:
+    """Why an existing store cannot be written (read-only media, file or folder), or None."""
+    if not os.access(file.parent, os.W_OK):
+        return f"its folder {file.parent} is read-only (read-only media or no write permission)"
+    if not os.access(file, os.W_OK):
+        return "the file is read-only"
+    return None
+
+
 def _create_private(path: Path) -> None:
     """Create the store file readable by its owner only; SQLite gives -wal and -shm the same mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # another process created it a moment ago
+    except OSError as exc:
+        raise StoreUnusable(f"cannot create {path}: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _connect(file: Path, read_only: bool) -> sqlite3.Connection:
+    """A connection; read-only ones by URI. Without a -wal file no connection is open anywhere, so
+    the store is opened immutable: SQLite then makes no -wal or -shm beside it (it could not on
+    read-only media). With one, a writer may be at work: `mode=ro` reads its WAL as well."""
+    if not read_only:
+        return sqlite3.connect(str(file), timeout=30, check_same_thread=False)
+    mode = "mode=ro" if Path(f"{file}-wal").exists() else "immutable=1"
+    return sqlite3.connect(f"{file.absolute().as_uri()}?{mode}", uri=True, timeout=30, check_same_thread=False)
+
+
+def _check_is_presswatch(db: Database, file: Path) -> None:
+    """Refuse, before anything is written, a file that is neither empty nor a presswatch store, and a
+    store a newer presswatch migrated (this version would misread it)."""
+    try:
+        tables = {row[0] for row in db.execute("select name from sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode == _SQLITE_NOTADB:
+            raise StoreUnusable(f"cannot use {file}: it is not a SQLite database, so not a presswatch store; "
+                                "choose another --store") from None
+        raise StoreUnusable(f"cannot open {file}: {exc}") from None
+    if not tables:
+        return  # empty: a new store
+    applied = {m.name for m in migrations.applied(db)}
+    if not applied:
+        raise StoreUnusable(f"cannot use {file}: it is another application's SQLite database (no presswatch "
+                            "tables); left unchanged, choose another --store")
+    unknown = sorted(applied - {m.name for m in migrations._migrations})
+    if unknown:
+        raise StoreUnusable(f"cannot use {file}: a newer presswatch wrote it (migration {', '.join(unknown)} is "
+                            f"unknown to presswatch {__version__}); upgrade presswatch to use it")
+
+
+def storage_error(exc: sqlite3.Error, path: Path | None) -> PresswatchError | None:
+    """The domain error for a SQLite failure that is about the storage, not about presswatch."""
+    if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return StoreFull(f"the store {path} is full ({exc}): free disk space, then run again")
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).replace("-", ""):
+        return StoreReadOnly(f"cannot write to {path}: {exc}")
+    return None
 
 
 class Store:
     """The presswatch store. `Store.open(path)` creates or migrates it."""
 
-    def __init__(self, db: Database, path: Path | None = None) -> None:
+    def __init__(self, db: Database, path: Path | None = None, *, read_only: str | None = None) -> None:
         self.db = db
         self.path = path
+        # Why the store cannot be written (read-only media, file or folder), None when it can.
+        self.read_only = read_only
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, migrate: bool = True) -> "Store":
+    def open(cls, path: str | os.PathLike[str], *, migrate: bool = True, write: bool = False) -> "Store":
+        """Open the store at `path`, creating an empty one in an existing folder. StoreUnusable (one
+        line, nothing changed) for a missing folder, a file that is not a presswatch store, or a store
+        a newer presswatch wrote; StoreReadOnly when `write` and it cannot be written. Without
+        `write`, a store that cannot be written is opened read-only."""
+        if str(path) == ":memory:":
+            store = cls(Database(sqlite3.connect(":memory:", check_same_thread=False)), Path(":memory:"))
+            store.db.execute("PRAGMA foreign_keys = ON")
+            if migrate:
+                store.migrate()
+            return store
         file = Path(path)
-        if str(path) != ":memory:":
+        problem = _folder_problem(file)
+        if problem:
+            raise StoreUnusable(problem)
+        if file.exists():
+            if not os.access(file, os.R_OK):
+                raise StoreUnusable(f"cannot read {file}: permission denied")
+            read_only = _read_only_reason(file)
+        else:
             _create_private(file)
-        conn = sqlite3.connect(str(file), timeout=30, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        db = Database(conn)
-        if str(path) != ":memory:":
-            db.enable_wal()
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = NORMAL")
-        store = cls(db, file)
-        # Only a store that needs it is written to on open, so readers never queue for the lock.
-        if migrate and migrations.pending(db):
-            with store.atomic():  # another process may be creating the same store right now
-                migrations.apply(db)
+            read_only = None
+        try:
+            conn = _connect(file, bool(read_only))
+        except sqlite3.Error as exc:
+            raise StoreUnusable(f"cannot open {file}: {exc}") from None
+        store = cls(Database(conn), file, read_only=read_only)
+        try:
+            store._prepare(write=write, migrate=migrate)
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _prepare(self, *, write: bool, migrate: bool) -> None:
+        _check_is_presswatch(self.db, self.path)
+        if self.read_only and write:
+            raise StoreReadOnly(f"cannot write to {self.path}: {self.read_only}; commands that only read "
+                                "(status, show, search, export, feed) still work")
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.read_only:
+            if migrate and migrations.pending(self.db):
+                raise StoreReadOnly(f"cannot read {self.path}: an older presswatch made it and it needs an "
+                                    f"upgrade, which writes to it, but {self.read_only}")
+            return
+        self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        """Apply the migrations this store lacks. Only a store that needs it is written to, so
+        readers never queue for the write lock."""
+        if migrations.pending(self.db):
+            with self.atomic():  # another process may be creating the same store right now
+                migrations.apply(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -267,6 +390,19 @@ class Store:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    @contextlib.contextmanager
+    def storage_errors(self) -> Iterator[None]:
+        """Around a writer's work: a full disk or a read-only file becomes a domain error with one
+        line (StoreFull, StoreReadOnly); any other SQLite error stays what it is. Not inside
+        `atomic()`: readers that write opportunistically (the search catch-up) handle SQLite's own."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            error = storage_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from exc
 
     def schema_version(self) -> list[str]:
         return [m.name for m in migrations.applied(self.db)]

@@ -348,6 +348,7 @@ def _mode(path: Path) -> int:
 def test_the_store_and_its_wal_files_are_private(tmp_path):
     """Created owner-only even under the most permissive umask; SQLite gives -wal and -shm the
     main file's mode."""
+    (tmp_path / "data").mkdir()
     old = os.umask(0)
     try:
         store = Store.open(tmp_path / "data" / "store.db")

@@ -44,6 +44,7 @@ def test_full_text_search_follows_edits(tmp_path):
 
 
 def test_store_file_is_owner_only(tmp_path):
+    (tmp_path / "deep").mkdir()  # a missing folder is named, not made (tests/test_store_unusable.py)
     Store.open(tmp_path / "deep" / "s.db").close()
     mode = stat.S_IMODE((tmp_path / "deep" / "s.db").stat().st_mode)
     assert mode == 0o600

@@ -20,6 +20,7 @@ from crawler.cli.options import (
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     EXIT_OK,
+    EXIT_UNUSABLE,
     EXIT_USAGE,
     common_options,
 )
@@ -28,7 +29,7 @@ from crawler.logs import say, setup_logging
 from crawler.model import PresswatchError
 
 COMMAND_MODULES = (crawl, inspect, topics, run, alerts, query, serve, config)
-_EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "failed": EXIT_FAILED}
+_EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "unusable": EXIT_UNUSABLE, "failed": EXIT_FAILED}
 
 
 class _Parser(argparse.ArgumentParser):

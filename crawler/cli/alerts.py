@@ -91,7 +91,7 @@ def _list_line(row: dict[str, Any]) -> str:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
-    with app.open_store(config, must_exist=True) as store:
+    with app.open_store(config, must_exist=True, write=True) as store:
         retried, refused = requeue(store, failed=args.failed, ids=args.ids)
     for alert_id, why in refused:
         print(f"#{alert_id}: {why}")
@@ -117,7 +117,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_deliver(args: argparse.Namespace) -> int:
     config = load(args, routes=True)
-    with app.open_store(config, must_exist=True) as store:
+    with app.open_store(config, must_exist=True, write=True) as store:
         report = deliver_pending(store, config)
     print(report.line())
     if report.locked:

@@ -156,6 +156,8 @@ def print_status(report: dict[str, Any]) -> None:
             print(f"  {condition['label']}: ok")
     if daemon and daemon["status"] == "dead":
         print(f"  daemon: DEAD: {daemon['detail']}")
+    for problem in report.get("store_problems", []):
+        print(f"  store: {problem}")
 
 
 def print_runs(report: dict[str, Any]) -> None:

@@ -10,14 +10,16 @@ import re
 from crawler import app
 from crawler.config import Config, config_warnings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 EXIT_CODES = """\
 exit codes:
   0    success (a crawl with some failed pages still succeeds; see its summary)
-  1    the run failed: site unreachable, refused (403/429) or the store unusable
+  1    the run failed: site unreachable, refused (403/429), or the disk full
   2    bad usage or configuration (the message names the file, the key and the problem)
   3    another presswatch process is writing to the same store
+  4    the store cannot be used: no such folder, not a presswatch store, written by a newer
+       presswatch, or read-only (media, file or folder) for a command that writes
   130  interrupted (Ctrl-C or SIGTERM)
 """
 

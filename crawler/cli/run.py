@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 from crawler import app
 from crawler.cli.options import EXIT_CODES, EXIT_OK, common_options, load, warn_about
 from crawler.daemon import Daemon
-from crawler.lock import StoreLock, StoreLocked
+from crawler.lock import StoreLocked
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,15 +34,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is being read right now anyway
     config = load(args, routes=True)
     warn_about(config)
+    # The store is checked (folder, kind, version, writable) before anything is made beside it:
+    # a store that cannot be used exits 4, which the unit file does not restart.
+    with _single_daemon(), app.writing(config) as store:
+        return Daemon(config, store, reload=lambda: load(args, routes=True)).serve()
+
+
+@contextlib.contextmanager
+def _single_daemon() -> Iterator[None]:
     try:
-        lock = StoreLock(app.store_path(config)).acquire()
+        yield
     except StoreLocked as exc:
         raise StoreLocked(f"{exc}; not starting a second daemon") from None
-    try:
-        with app.open_store(config) as store:
-            return Daemon(config, store, reload=lambda: load(args, routes=True)).serve()
-    finally:
-        lock.release()
 
 
 def _exit_while_starting(signum: int, frame: Any) -> None:
