@@ -54,6 +54,7 @@ def test_check_says_what_fires_on_which_words_and_why(capsys):
         "water (Water): FIRES",
         '  "вода" at 44-48: include "вода"',
         "      Пограничники и вода.",
+        "uzbekistan (Uzbekistan, opt-in: tagged only where a route or source names it): does not fire",
     ]
 
 
@@ -196,7 +197,7 @@ def test_eval_json(capsys, tmp_path):
         ("{not json}", "line 2: not valid JSON"),
         ('["text"]', "line 2: expected a JSON object, got list"),
         ('{"text": "", "lang": "uz", "topics": []}', 'line 2: "text" must be a non-empty string'),
-        ('{"text": "x", "lang": "kk", "topics": []}', "line 2: \"lang\" must be one of uz, oz, ru, en, got 'kk'"),
+        ('{"text": "x", "lang": "tg", "topics": []}', "line 2: \"lang\" must be one of uz, oz, ru, en, kk, got 'tg'"),
         ('{"text": "x", "lang": "uz", "topics": "water"}', 'line 2: "topics" must be a list'),
         ('{"text": "x", "lang": "uz", "topics": ["watr"]}', "line 2: unknown topic 'watr'"),
         ('{"text": "x", "lang": "uz", "topic": []}', "line 2: unknown key 'topic'"),

@@ -112,6 +112,19 @@ def test_russian_is_casefolded_with_yo_as_ye():
     assert fold_word("границ", "ru") == "границ"
 
 
+def test_kazakh_is_casefolded_and_keeps_its_own_letters():
+    assert fold_word("ҚАЗАҚСТАННЫҢ", "kk") == "қазақстанның"
+    assert fold_word("Өзбекстанға", "kk") == "өзбекстанға"
+    assert fold_word("Шекараның", "kk") == "шекараның"
+    # No letter merges into another: сұрақ (question) is no су (water), әлем no алем, і no и.
+    assert fold_word("Сұрақ", "kk") == "сұрақ" and not fold_word("сұрақ", "kk").startswith("су")
+    assert [fold_word(w, "kk") for w in ("Әә", "Ңң", "Өө", "Ұұ", "Үү", "Һһ", "Іі", "Ғғ", "Ққ")] == [
+        "әә", "ңң", "өө", "ұұ", "үү", "һһ", "іі", "ғғ", "ққ"]
+    assert fold_word("Алдыңғы ёлка", "kk") == "алдыңғы елка"
+    assert fold("Қазақстан-Өзбекстан", "kk") == "қазақстан-өзбекстан"
+    assert [t.text for t in tokenize("Қазақстан мен Өзбекстан", "kk")] == ["Қазақстан", "мен", "Өзбекстан"]
+
+
 def test_english_is_casefolded_and_drops_apostrophes():
     assert fold_word("Kazakhstan’s", "en") == "kazakhstans"
     assert fold_word("WATER", "en") == "water"
@@ -154,6 +167,9 @@ def test_unknown_language_is_refused():
         ("O‘zbekiston va Qozog‘iston o‘rtasidagi chegara masalalari hal etildi.", "oz"),
         ("Prezident davlat tashrifi bilan Qozogistonga bordi va muzokaralar olib bordi.", "oz"),
         ("The President of Uzbekistan held talks with the President of Kazakhstan.", "en"),
+        ("Қазақстан Президенті Өзбекстанға мемлекеттік сапармен барды.", "kk"),
+        ("Су тасқыны бойынша жиын өтті.", "kk"),  # no letter of Kazakh's own: its words say it
+        ("Ўзбекистонда Нұрсұлтан Назарбоев номидаги кўча очилди.", "uz"),  # a Kazakh name in Uzbek
     ],
 )
 def test_guess_language(text, lang):
@@ -192,14 +208,15 @@ def test_tokenizer_matches_the_reference_definition(text):
 
 
 TRANSLATE_ALPHABET = (
-    "abcxyz\n" + "абвгдеёжзийчшщъыьэюяўқғҳ" + _A + "\u0307" + "öõŏōğḡşșçñéü" + "ΑβªЄі" + "\x01\x07"
+    "abcxyz\n" + "абвгдеёжзийчшщъыьэюяўқғҳ" + "әңөұүһі" + _A + "\u0307" + "öõŏōğḡşșçñéü" + "ΑβªЄі" + "\x01\x07"
 )
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=TRANSLATE_ALPHABET, max_size=80), st.sampled_from(["uz", "ru", "en"]))
+@given(st.text(alphabet=TRANSLATE_ALPHABET, max_size=80), st.sampled_from(["uz", "ru", "en", "kk"]))
 def test_fast_translation_gives_exactly_what_the_table_says(text, lexicon):
-    from crawler.topics.fold import _english_translate, _russian_translate, _uzbek_translate
+    from crawler.topics.fold import _english_translate, _kazakh_translate, _russian_translate, _uzbek_translate
 
-    translate = {"uz": _uzbek_translate, "ru": _russian_translate, "en": _english_translate}[lexicon]
+    translate = {"uz": _uzbek_translate, "ru": _russian_translate, "en": _english_translate,
+                 "kk": _kazakh_translate}[lexicon]
     assert translate(text) == text.translate(translate.table)

@@ -35,6 +35,8 @@ def custom(tmp_path: Path, text: str):
         ("Ҳоким (Суваналиев) ҳисобот берди.", "uz"),  # a bracket is no sentence start
         ("Маърузачи: Суваналиев.", "uz"),  # a colon ends no sentence
         ("Ҳоким – Суваналиев ҳисобот берди.", "uz"),  # a dash inside a sentence
+        ("Журналист Өзенбаева сұхбат алды.", "kk"),  # Kazakh capitalises like Russian: өзен* (river)
+        ("Сыйлықты ақын Тасқынов алды.", "kk"),  # тасқын* (flood)
     ],
 )
 def test_a_surname_inside_a_sentence_does_not_fire(topics, text, lang):
@@ -63,6 +65,8 @@ def test_a_surname_inside_a_sentence_does_not_fire(topics, text, lang):
         ("Товарооборот с Казахстаном вырос.", "ru", "Казахстаном"),
         ("Туристлар Амударёда сайр қилишди.", "uz", "Амударёда"),
         ("Ҳудудда Сирдарё ҳавзаси тозаланди.", "uz", "Сирдарё ҳавзаси"),  # two words: not read for names
+        ("Жиын аяқталды. Өзендердің деңгейі көтерілді.", "kk", "Өзендердің"),
+        ("Тұрғындар Сырдарияның жағасында демалды.", "kk", "Сырдарияның"),  # written capitalised: a name
     ],
 )
 def test_capitals_the_spelling_asks_for_still_fire(topics, text, lang, word):

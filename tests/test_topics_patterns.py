@@ -6,7 +6,8 @@ import pytest
 
 from crawler.config import ConfigError
 from crawler.topics import lint, load_topics
-from crawler.topics.patterns import DEFAULT_TOPICS_NAME
+from crawler.topics.fold import LANGUAGES
+from crawler.topics.patterns import DEFAULT_TOPICS_NAME, languages_without_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = (ROOT / "tests" / "data" / "seed_5782_uz.txt").read_text(encoding="utf-8")
@@ -24,10 +25,15 @@ def test_shipped_copies_are_identical():
 
 def test_packaged_default_loads_and_lints_clean():
     topics = load_topics()
-    assert topics.names == ("kazakhstan", "border", "water")
-    assert [t.label for t in topics.topics] == ["Kazakhstan", "State border", "Water"]
+    assert topics.names == ("kazakhstan", "border", "water", "uzbekistan")
+    assert topics.default_names == topics.selected == ("kazakhstan", "border", "water")
+    assert topics.opt_in_names == ("uzbekistan",)
+    assert [t.label for t in topics.topics] == ["Kazakhstan", "State border", "Water", "Uzbekistan"]
     assert topics.source == DEFAULT_TOPICS_NAME
     assert lint(topics) == []
+    # Every topic has terms for every language a source may come in.
+    assert lint(topics, languages=LANGUAGES) == []
+    assert languages_without_terms(topics, LANGUAGES) == []
 
 
 def test_fingerprint_is_stable_and_tracks_definitions(tmp_path):

@@ -87,7 +87,9 @@ def render_explanation(explanation: Explanation, how: str, source: str) -> str:
     lines = [f"language: {explanation.lang} ({how}); term list: {lexicon_of(explanation.lang)}; topics: {source}"]
     for topic in explanation.topics:
         verdict = "FIRES" if topic.fired else "does not fire"
-        lines.append(f"{topic.topic} ({topic.label}): {verdict}")
+        # An opt-in topic nobody selected is explained all the same, but tagging skips it.
+        kind = "" if topic.selected else ", opt-in: tagged only where a route or source names it"
+        lines.append(f"{topic.topic} ({topic.label}{kind}): {verdict}")
         for match in topic.matches:
             lines.append(f'  "{match.text}" at {match.start}-{match.end}: include "{match.term}"')
             lines.append(f"      {match.snippet}")

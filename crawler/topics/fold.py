@@ -7,7 +7,9 @@ original slice.
 
 Uzbek (`uz`, `oz`): NFC, casefold, Cyrillic → 1995 Latin, reform letters folded, every apostrophe
 dropped, so `Қозоғистон`, `Qozog‘iston`, `QOZOG'ISTON`, `Qozogiston` and `Qozoğiston` share the key
-`qozogiston`. Russian: casefold and ё → е (Russian print drops the dots freely). English: casefold.
+`qozogiston`. Russian: casefold and ё → е (Russian print drops the dots freely). Kazakh (`kk`,
+Cyrillic): folded like Russian, and its own letters stay themselves: ұ is not у, ә is not а, і is
+not и, so `сұрақ` (question) never meets `су` (water). English: casefold.
 All languages drop apostrophes, so "border's" and "borders" share a key.
 
 The table is TOPICS.md's, applied exactly. What it leaves open is decided (and commented) here:
@@ -30,10 +32,10 @@ from typing import NamedTuple
 # re-tags after an upgrade that changes folding.
 FOLD_VERSION = 1
 
-LANGUAGES = ("uz", "oz", "ru", "en")
-# The site's language codes, mapped to the term list that serves them: both Uzbek scripts share one.
-LEXICON_OF = {"uz": "uz", "oz": "uz", "ru": "ru", "en": "en"}
-LEXICONS = ("uz", "ru", "en")
+LANGUAGES = ("uz", "oz", "ru", "en", "kk")
+# Sources' language codes, mapped to the term list that serves them: both Uzbek scripts share one.
+LEXICON_OF = {"uz": "uz", "oz": "uz", "ru": "ru", "en": "en", "kk": "kk"}
+LEXICONS = ("uz", "ru", "en", "kk")
 
 APOSTROPHES = "'\u2018\u2019\u02bb\u02bc`\u00b4\u2032\uff07\u02b9\u201b"  # ' ‘ ’ ʻ ʼ ` ´ ′ ＇ ʹ ‛
 COMBINING_DOT_ABOVE = "\u0307"  # what casefold leaves of "İ"; never part of a key
@@ -171,6 +173,9 @@ _CYRILLIC_LOWER = "".join(map(chr, range(0x430, 0x460)))
 _uzbek_translate = Translator({**_UZBEK_LETTERS, **_DROPPED}, also=_LATIN_1_LOWER + _CYRILLIC_LOWER)
 _russian_translate = Translator({"ё": "е", **_DROPPED}, also=_LATIN_1_LOWER + _CYRILLIC_LOWER)
 _english_translate = Translator(_DROPPED, also=_LATIN_1_LOWER + _CYRILLIC_LOWER)
+# Kazakh letters beyond Russian's (і is among _CYRILLIC_LOWER), and Uzbek ones in quoted names.
+_KAZAKH_LOWER = "әғқңөұүһ" + "ўҳ"
+_kazakh_translate = Translator({"ё": "е", **_DROPPED}, also=_LATIN_1_LOWER + _CYRILLIC_LOWER + _KAZAKH_LOWER)
 
 
 class Token(NamedTuple):
@@ -207,9 +212,13 @@ def _fold_english(lines: str) -> str:
     return _english_translate(lines.casefold())
 
 
+def _fold_kazakh(lines: str) -> str:
+    return _kazakh_translate(lines.casefold())
+
+
 # Each folds a batch of words, one a line: one call of each C string method for the whole batch
 # costs a third of a call per word.
-_FOLDERS = {"uz": _fold_uzbek, "ru": _fold_russian, "en": _fold_english}
+_FOLDERS = {"uz": _fold_uzbek, "ru": _fold_russian, "en": _fold_english, "kk": _fold_kazakh}
 
 
 def fold_words(words: list[str], lang: str = "uz") -> list[str]:
@@ -329,6 +338,12 @@ def is_word_character(char: str) -> bool:
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _UZBEK_CYRILLIC = re.compile(r"[ўқғҳЎҚҒҲ]")
 _RUSSIAN_ONLY = re.compile(r"[ыщЫЩ]")
+# Letters of Kazakh that neither Uzbek nor Russian writes; ў and ҳ are Uzbek and not Kazakh.
+_KAZAKH_ONLY = re.compile(r"[әіңөұүһӘІҢӨҰҮҺ]")
+_UZBEK_NOT_KAZAKH = re.compile(r"[ўҳЎҲ]")
+# Kazakh words whose Uzbek kin are spelled otherwise (бўйича, орқали, ҳақида), for texts short
+# enough to hold none of Kazakh's own letters ("Су тасқыны бойынша жиын").
+_KAZAKH_WORDS = frozenset("бойынша арқылы туралы жылы жиын".split())
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _UZBEK_LATIN_LETTERS = re.compile(rf"[oOgG][{APOSTROPHES}](?=[a-zA-Z])|[ğşçöĞŞÇÖ]|[qQ](?![uU])")
 # Words and endings telling the languages apart when the letters do not (short texts). Uzbek
@@ -367,18 +382,28 @@ def _word_score(
     return score
 
 
-def guess_language(text: str) -> str:
-    """A best guess among uz / oz / ru / en, for text whose source does not say.
+def _kazakh_score(text: str, words: list[str]) -> int:
+    """Positive when Cyrillic text looks Kazakh rather than Uzbek or Russian."""
+    letters = len(_KAZAKH_ONLY.findall(text)) - len(_UZBEK_NOT_KAZAKH.findall(text))
+    return 3 * letters + 2 * sum(1 for word in words if word in _KAZAKH_WORDS)
 
-    Cyrillic: ў қ ғ ҳ count for Uzbek and ы щ for Russian (three points each), then common words
-    and endings of each language (two points and one). Latin: oʻ/gʻ, reform letters and q without
-    u count for Uzbek, then words and endings as for Cyrillic. A tie goes to Russian or English.
+
+def guess_language(text: str) -> str:
+    """A best guess among uz / oz / ru / en / kk, for text whose source does not say.
+
+    Cyrillic: Kazakh's own letters (ә і ң ө ұ ү һ, three points each, less three for each ў ҳ)
+    and a few Kazakh words (two points) say kk when they score above zero; else ў қ ғ ҳ count for
+    Uzbek and ы щ for Russian (three points each), then common words and endings of each language
+    (two points and one). Latin: oʻ/gʻ, reform letters and q without u count for Uzbek, then words
+    and endings as for Cyrillic. A tie goes to Russian or English.
     """
     words = [m.group().casefold() for m in TOKEN.finditer(text)]
     keys = fold_words(words, "uz")
     cyrillic = len(_CYRILLIC.findall(text))
     latin = len(_LATIN.findall(text))
     if cyrillic > latin:
+        if _kazakh_score(text, words) > 0:
+            return "kk"
         letters = 3 * (len(_UZBEK_CYRILLIC.findall(text)) - len(_RUSSIAN_ONLY.findall(text)))
         return "uz" if letters + _word_score(words, keys, _RUSSIAN_WORDS, _RUSSIAN_SUFFIXES) > 0 else "ru"
     letters = 3 * len(_UZBEK_LATIN_LETTERS.findall(text))

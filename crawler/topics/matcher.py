@@ -18,10 +18,17 @@ anyway: the start of a text, a line or a sentence (after . ! ? … and white spa
 initial such as "А."), or a quoted title («Сувни асранг»). A term written with a capital
 (`Қозоғистон*`) is a name itself and fires anywhere. English capitalises headlines and institutions
 (Ministry of Water Resources), so its capitals are not read. docs/TOPICS.md gives the reasons.
+
+Selection: a topic marked `opt_in` in the topic file is matched only where it is named. A
+TopicSet matches its *selected* topics: load_topics() selects the default ones (every topic not
+opt-in), `select(names)` exactly the named ones (none named: the default ones again), so an empty
+list of topics ("all topics") never brings in an opt-in topic. explain() covers every topic of the
+file and says which are selected; evaluate.py scores every topic.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -31,6 +38,7 @@ from itertools import chain, compress, repeat
 from operator import is_, itemgetter, methodcaller, or_
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
+from crawler.model import UsageError
 from crawler.topics.fold import (
     FOLD_CACHE_LIMIT,
     FOLD_VERSION,
@@ -54,7 +62,7 @@ MATCH_VERSION = 2
 # gets a row per match, and a page of one repeated word would otherwise make hundreds of thousands.
 MAX_MATCHES_PER_TOPIC = 50
 # The term lists whose texts capitalise only names and sentence starts (see "Names" above).
-LEXICONS_READING_NAMES = ("uz", "ru")
+LEXICONS_READING_NAMES = ("uz", "ru", "kk")
 # The words of a multi-word pattern may be separated by white space and hyphens or dashes, never by
 # other punctuation ("Kazakh. Side" is not "Kazakh side") nor by a paragraph break.
 _GAP = re.compile(rf"[^\S\n]*\n?[^\S\n]*(?:[{re.escape(JOINERS)}][^\S\n]*\n?[^\S\n]*)?")
@@ -83,6 +91,10 @@ def _sentence_byte(char: str) -> bytes:
 # faster than to the class that starts _SENTENCE_END (the two cannot overlap: no byte in common).
 _SENTENCE_BYTES = byte_table(_sentence_byte)
 _SENTENCE_ENDS_IN_BYTES = (re.compile(rb'\.\.*"*(?=[ \n])'), re.compile(rb"\n *\n"))
+
+
+class UnknownTopicError(UsageError, ValueError):
+    """A selection names a topic the topic file does not define; str() names the known ones."""
 
 
 class Match(NamedTuple):
@@ -157,12 +169,16 @@ class TopicExplanation:
     conflicts: tuple[Conflict, ...]
     # Words an include matched but that read as names (a capital inside a sentence), so it did not fire.
     names: tuple[Match, ...] = ()
+    # Whether the TopicSet matches this topic (tagging does): an opt-in topic not selected is
+    # explained all the same, so a user can try it before naming it in a route.
+    selected: bool = True
 
     def to_dict(self) -> dict[str, object]:
         return {
             "topic": self.topic,
             "label": self.label,
             "fired": self.fired,
+            "selected": self.selected,
             "matches": [m.to_dict() for m in self.matches],
             "conflicts": [c.to_dict() for c in self.conflicts],
             "names": [m.to_dict() for m in self.names],
@@ -527,15 +543,53 @@ class TopicSet:
     # tests compare the two).
     prefilter = True
 
-    def __init__(self, topics: Sequence[Topic], source: str) -> None:
+    def __init__(self, topics: Sequence[Topic], source: str, selected: Iterable[str] | None = None) -> None:
+        """`selected`: the names of the topics to match (see select); None: the default ones."""
         self.topics: tuple[Topic, ...] = tuple(topics)
         self.source = source
+        # Every topic is indexed, whatever the selection: select() shares the indexes, and
+        # explain() covers every topic.
         self._indexes = {lexicon: _FirstWords(self._entries(lexicon), lexicon) for lexicon in LEXICONS}
+        self._choose(selected)
+
+    def _choose(self, selected: Iterable[str] | None) -> None:
+        self.selected: tuple[str, ...] = self.resolve(selected)
+        self._numbers = frozenset(number for number, topic in enumerate(self.topics) if topic.name in self.selected)
         self.fingerprint = self._fingerprint()
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Every topic of the file, selected or not, in file order."""
         return tuple(t.name for t in self.topics)
+
+    @property
+    def default_names(self) -> tuple[str, ...]:
+        """The topics matched unless a selection names others: every topic not marked opt_in."""
+        return tuple(t.name for t in self.topics if not t.opt_in)
+
+    @property
+    def opt_in_names(self) -> tuple[str, ...]:
+        """The topics matched only where a selection names them (`opt_in = true` in the file)."""
+        return tuple(t.name for t in self.topics if t.opt_in)
+
+    def resolve(self, names: Iterable[str] | None) -> tuple[str, ...]:
+        """What a list of topic names means, in file order: an empty list (or None) means the
+        default topics, never an opt-in one; else exactly those named. UnknownTopicError (a
+        UsageError and a ValueError) names an unknown topic and the known ones."""
+        wanted = {names} if isinstance(names, str) else set(names or ())
+        if not wanted:
+            return self.default_names
+        unknown = sorted(wanted - set(self.names))
+        if unknown:
+            raise UnknownTopicError(f"unknown topic {unknown[0]!r} (topics: {', '.join(self.names)})")
+        return tuple(name for name in self.names if name in wanted)
+
+    def select(self, names: Iterable[str] | None) -> TopicSet:
+        """The same topics matching `resolve(names)`: to tag for routes, select the union of what
+        each route's list resolves to. Cheap: the indexes and memos are shared."""
+        chosen = copy.copy(self)
+        chosen._choose(names)
+        return chosen
 
     def clear_memos(self) -> None:
         """Forget the per-word lookups (benchmarks measure a cold start with it)."""
@@ -560,7 +614,9 @@ class TopicSet:
                 yield _Entry(number, pattern, pattern.specificity, pattern.exclude, not_for_names)
 
     def _fingerprint(self) -> str:
-        """A stable hash of what decides matches: folding, topics, labels and terms as written."""
+        """A stable hash of what decides matches: folding, the selected topics, their labels and
+        terms as written. Topics not selected are left out: they tag nothing, so adding or
+        changing an opt-in topic nobody names calls for no retag."""
         canonical = {
             "fold": FOLD_VERSION,
             "match": MATCH_VERSION,
@@ -573,7 +629,8 @@ class TopicSet:
                         for lexicon, terms in sorted(topic.languages.items())
                     },
                 ]
-                for topic in self.topics
+                for number, topic in enumerate(self.topics)
+                if number in self._numbers
             ),
         }
         blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -608,14 +665,16 @@ class TopicSet:
         return found
 
     def _by_topic(
-        self, text: str, encoded: bytes | None, lexicon: str
+        self, text: str, encoded: bytes | None, lexicon: str, numbers: frozenset[int] | None
     ) -> tuple[dict[int, tuple[list[_Occurrence], list[_Occurrence]]], list[_Occurrence]]:
         """The occurrences of `text` by topic number as (includes, excludes), and the includes left
-        out because their word reads as a name."""
+        out because their word reads as a name; only of the topics `numbers` (None: every one)."""
         by_topic: dict[int, tuple[list[_Occurrence], list[_Occurrence]]] = {}
         names: list[_Occurrence] = []
         for occurrence in self._occurrences(text, encoded, lexicon):
             entry, start, end = occurrence
+            if numbers is not None and entry.topic not in numbers:
+                continue
             # The cheap test first: most words matched are in lower case.
             if entry.not_for_names and text[start].isupper() and _reads_as_name(text, start, end, entry, lexicon):
                 names.append(occurrence)
@@ -625,12 +684,13 @@ class TopicSet:
 
     def _analyse(self, text: str, lang: str, field: str, explain: bool = False, limit: int | None = None) -> _Analysis:
         """Matches of `text` by topic number (the first `limit` of each; all when None) and their
-        counts; its conflicts and the words read as names when `explain` (else none)."""
+        counts; its conflicts and the words read as names when `explain` (else none). Of the
+        selected topics; of every topic when `explain`."""
         if field not in FIELDS:
             raise ValueError(f"unknown field {field!r} (expected one of {', '.join(FIELDS)})")
         lexicon = lexicon_of(lang)
         encoded = encode(text) if self.prefilter else None
-        by_topic, name_occurrences = self._by_topic(text, encoded, lexicon)
+        by_topic, name_occurrences = self._by_topic(text, encoded, lexicon, None if explain else self._numbers)
         analysis = _Analysis({}, {}, {}, {})
         if not by_topic and not (explain and name_occurrences):
             return analysis
@@ -660,7 +720,8 @@ class TopicSet:
         return analysis
 
     def match(self, text: str, lang: str, field: str = "body", *, max_per_topic: int | None = None) -> Matches:
-        """Every match in `text` of language `lang` (uz, oz, ru, en), ordered by topic then offset.
+        """Every match of the selected topics in `text` of language `lang` (uz, oz, ru, en, kk),
+        ordered by topic then offset.
 
         `max_per_topic`: keep only the first so many of each topic (in text order); `counts` of the
         result still has every topic's exact number."""
@@ -673,7 +734,7 @@ class TopicSet:
     def match_item(
         self, title: str, body: str, lang: str, *, max_per_topic: int | None = MAX_MATCHES_PER_TOPIC
     ) -> Matches:
-        """Matches of a release: its title's, then its body's.
+        """Matches of the selected topics in a release: its title's, then its body's.
 
         At most `max_per_topic` of each topic are kept, title first, then the body in text order
         (None keeps all); `counts` has each topic's exact number over title and body."""
@@ -694,12 +755,13 @@ class TopicSet:
         return Matches(matches, counts)
 
     def topics_in(self, text: str, lang: str) -> list[str]:
-        """Names of the topics that fire on `text`, in topic-file order."""
+        """Names of the selected topics that fire on `text`, in topic-file order."""
         counts = self._analyse(text, lang, "body", limit=0).counts
         return [self.topics[number].name for number in sorted(counts)]
 
     def explain(self, text: str, lang: str, field: str = "body") -> Explanation:
-        """What fired and on which words, and every include/exclude conflict with its winner."""
+        """What fired and on which words, and every include/exclude conflict with its winner: of
+        every topic of the file, each saying whether it is selected."""
         matches, _, conflicts, names = self._analyse(text, lang, field, explain=True)
         return Explanation(
             lang=lang,
@@ -713,10 +775,11 @@ class TopicSet:
                     matches=tuple(matches.get(number, ())),
                     conflicts=tuple(conflicts.get(number, ())),
                     names=tuple(names.get(number, ())),
+                    selected=number in self._numbers,
                 )
                 for number, topic in enumerate(self.topics)
             ),
         )
 
     def __repr__(self) -> str:
-        return f"TopicSet({', '.join(self.names)} from {self.source}, fingerprint {self.fingerprint})"
+        return f"TopicSet({', '.join(self.selected)} from {self.source}, fingerprint {self.fingerprint})"

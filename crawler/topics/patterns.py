@@ -4,7 +4,8 @@ A topic file holds one table per topic:
 
     [topics.water]
     label = "Water"
-    [topics.water.uz]            # uz: both Uzbek scripts; ru; en
+    opt_in = false               # true: matched only where a route or source names the topic
+    [topics.water.uz]            # uz: both Uzbek scripts; ru; en; kk
     include = ["сув*", "дарё*"]
     exclude = ["сувенир*"]
     lint_ok = ["сув*"]           # lint warnings reviewed and accepted for these patterns
@@ -21,14 +22,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Iterable
 
 from crawler.config import ConfigError, read_text_file
-from crawler.topics.fold import JOINERS, LEXICONS, fold_word, is_word_character
+from crawler.topics.fold import JOINERS, LEXICON_OF, LEXICONS, fold_word, is_word_character
 from crawler.topics.matcher import TopicSet
 
 DEFAULT_TOPICS_NAME = "<packaged default topics>"
-TOPIC_KEYS = ("label",) + LEXICONS
+TOPIC_KEYS = ("label", "opt_in") + LEXICONS
 TERM_KEYS = ("include", "exclude", "lint_ok")
 SHORT_PREFIX = 3  # a prefix of this many letters or fewer matches too many unrelated words
 # The longest phrase a pattern may be: ample for the longest institution name, and the matcher
@@ -76,8 +77,11 @@ class LanguageTerms:
 class Topic:
     name: str
     label: str
-    # lexicon ("uz", "ru", "en") → its patterns; a lexicon absent here has no terms
+    # lexicon ("uz", "ru", "en", "kk") → its patterns; a lexicon absent here has no terms
     languages: dict[str, LanguageTerms] = field(default_factory=dict, hash=False)
+    # Matched only where a selection names it (a route's or a source's topics), never as one of
+    # "all topics": see TopicSet.select.
+    opt_in: bool = False
 
 
 def parse_pattern(term: Any, lexicon: str, exclude: bool, file: str, key_path: str) -> Pattern:
@@ -172,17 +176,22 @@ def _parse_topic(name: str, data: Any, file: str) -> Topic:
         )
     table = _expect_table(data, file, prefix)
     label = name
+    opt_in = False
     languages: dict[str, LanguageTerms] = {}
     for key, value in table.items():
         if key == "label":
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(file, f"{prefix}.label", "expected a non-empty string")
             label = value.strip()
+        elif key == "opt_in":
+            if not isinstance(value, bool):
+                raise ConfigError(file, f"{prefix}.opt_in", f"expected true or false, got {value!r}"[:120])
+            opt_in = value
         elif key in LEXICONS:
             languages[key] = _parse_terms(value, key, file, f"{prefix}.{key}")
         else:
             raise ConfigError(file, f"{prefix}.{key}", _unknown_key_problem(key, TOPIC_KEYS, f"[{prefix}]"))
-    return Topic(name=name, label=label, languages=languages)
+    return Topic(name=name, label=label, languages=languages, opt_in=opt_in)
 
 
 def parse_topics(text: str, file: str) -> list[Topic]:
@@ -234,15 +243,39 @@ def _can_override(exclude: Pattern, include: Pattern) -> bool:
     return any(_words_can_overlap(e, i) for e in exclude.words for i in include.words)
 
 
-def lint(topicset: TopicSet) -> list[str]:
+def _has_terms(topic: Topic, lexicon: str) -> bool:
+    terms = topic.languages.get(lexicon)
+    return terms is not None and any(not p.folds_to_nothing for p in terms.include)
+
+
+def languages_without_terms(topicset: TopicSet, languages: Iterable[str]) -> list[str]:
+    """The language codes (of sources, say) whose releases no topic of the set can fire on: no
+    term list serves the code, or no topic has an include in its term list. In the given order."""
+    found = []
+    for lang in dict.fromkeys(languages):
+        lexicon = LEXICON_OF.get(lang)
+        if lexicon is None or not any(_has_terms(topic, lexicon) for topic in topicset.topics):
+            found.append(lang)
+    return found
+
+
+def lint(topicset: TopicSet, languages: Iterable[str] | None = None) -> list[str]:
     """Warnings about risky patterns, each "key: 'term': problem"; empty when the file is clean.
 
     Patterns listed in their table's `lint_ok` are not reported (a reviewer accepted them).
+    `languages`: the language codes releases come in (the sources'); each topic without an
+    include for one of them is reported ("topics.water: kk has no terms, so ..."). None: not
+    checked, since a topic file need not cover languages nobody crawls.
     """
     warnings: list[str] = []
     for topic in topicset.topics:
         if not any(terms.include for terms in topic.languages.values()):
             warnings.append(f"topics.{topic.name}: no include pattern in any language, so it never fires")
+        for lang in dict.fromkeys(languages or ()):
+            if lang not in LEXICON_OF:
+                warnings.append(f"topics.{topic.name}: {lang} has no term list (term lists: {', '.join(LEXICONS)})")
+            elif not _has_terms(topic, LEXICON_OF[lang]):
+                warnings.append(f"topics.{topic.name}: {lang} has no terms, so {lang} releases never fire it")
         for lexicon in LEXICONS:
             terms = topic.languages.get(lexicon)
             if terms is not None:
@@ -292,6 +325,7 @@ __all__ = [
     "Pattern",
     "Topic",
     "default_topics_text",
+    "languages_without_terms",
     "lint",
     "load_topics",
     "parse_pattern",

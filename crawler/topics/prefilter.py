@@ -13,10 +13,10 @@ tokenized, folded and looked up, exactly as before.
 The regex may flag a word that is not a hit (the check after it is exact), and never misses one:
 a letter's byte stands for everything the fold makes of it in any position, dropped letters and
 apostrophes may sit anywhere in a head, and a word starts after a space or after three apostrophes
-(one or two between letters join them). Text holding a character outside the table (ASCII,
-Russian and Uzbek Cyrillic, the reform letters, apostrophes and common typography), a combining
-mark for one, has no encoding: `encode` returns None and the matcher looks every word up, so such
-text is matched the same, only slower. tests/test_topics_prefilter.py compares the two ways, and
+(one or two between letters join them). Text holding a character outside the table (printable
+ASCII and white space, Russian, Uzbek and Kazakh Cyrillic, the reform letters, apostrophes and
+common typography), a combining mark or a control character for one, has no encoding: `encode`
+returns None and the matcher looks every word up, so such text is matched the same, only slower. tests/test_topics_prefilter.py compares the two ways, and
 checks over the whole table what this rests on: a letter's output depends on the character before
 it alone (as _CONTEXTS samples it) and never on what follows, and the table agrees with the tokenizer.
 """
@@ -34,13 +34,19 @@ _NON_ASCII = "".join(
         *map(chr, range(0x410, 0x450)),  # А-Я а-я
         "Ёё",
         "ЎўҚқҒғҲҳ",
+        "ӘәҢңӨөҰұҮүҺһІі",  # Kazakh's own letters (Ққ Ғғ are above)
         "öÖõÕŏŎōŌğĞḡḠşŞșȘçÇñÑ",  # the reform letters fold.py folds
         *[c for c in APOSTROPHES if ord(c) > 127],
         "\u00a0«»“”„‚–—‐‑‒…№°·•§\u2009\u202f\u200b‹›×",  # typography of the site's pages
     ]
 )
-assert len(_NON_ASCII) <= 128 and len(set(_NON_ASCII)) == len(_NON_ASCII)
-CHARACTERS = "".join(map(chr, range(128))) + _NON_ASCII
+# A byte holds 256 characters: the ASCII control characters that never occur in text (all but
+# \t \n \v \f \r) make room for the letters above. A text holding one takes the slow way. NUL
+# stays first: charmap_build makes its fast encoding table only when character 0 is NUL (else a
+# dict, and encoding a release costs ten times as much).
+_ASCII = "".join(chr(c) for c in range(128) if c == 0 or chr(c).isprintable() or chr(c) in "\t\n\v\f\r")
+assert len(_ASCII) + len(_NON_ASCII) <= 256 and len(set(_NON_ASCII)) == len(_NON_ASCII)
+CHARACTERS = _ASCII + _NON_ASCII
 _ENCODING = codecs.charmap_build(CHARACTERS.ljust(256, UNDEFINED))
 
 SPACE, APOSTROPHE, DROPPED = b" "[0], b"'"[0], b"`"[0]
