@@ -11,9 +11,12 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from crawler.config import load_config
 from crawler.model import ParseError, UsageError
-from crawler.sources import KINDS, create_source
+from crawler.sources import KINDS, PresidentUz, create_source
 from crawler.sources.generic import Generic, GenericSettings, GenericSettingsError, ItemAddressUnknown
+from devsites.mirror import LANGS as MIRROR_LANGS
+from devsites.mirror import Mirror
 from devsites.presssite import (
     LANGS,
     Article,
@@ -156,6 +159,37 @@ def test_a_newly_published_release_is_listed_first(crawled: Crawled) -> None:
         assert (listing.entries[0].id, listing.entries[0].title, listing.entries[0].list_date) == (9001, "Fresh news", "2030-" + base.date.isoformat()[5:])
         item_url = source.item_url("en", 9001)
         assert source.parse_item(httpx.get(item_url, timeout=10).text, "en", item_url).title == "Fresh news"
+
+
+def test_the_president_uz_mirror_reads_as_its_own_adapter_reads_it() -> None:
+    """Structure alone, configured in settings, reads the first site exactly as its dedicated
+    adapter does: every list entry, every title, date and paragraph."""
+    config = load_config()
+    with Mirror() as mirror, httpx.Client(timeout=10) as client:
+        dedicated = PresidentUz(dataclasses.replace(config.source, base_url=mirror.base_url), config.selectors)
+        generic = Generic(GenericSettings(
+            base_url=mirror.base_url, languages=MIRROR_LANGS, timezone="Asia/Tashkent", shared_ids=True,
+            list_url="/{lang}/lists/news?page={page}", first_page_url="/{lang}/lists/news",
+            release_pattern=r"/(?P<lang>[a-z]{2})/lists/view/(?P<id>\d+)", item_url="/{lang}/lists/view/{id}"))
+        compared = 0
+        for lang in MIRROR_LANGS:
+            for page in (1, 2, 3):
+                url = dedicated.list_url(lang, page)
+                html = client.get(url).text
+                ours, theirs = generic.parse_list(html, lang, url), dedicated.parse_list(html, lang, url)
+                assert [(e.id, e.url, e.title, e.list_date) for e in ours.entries] == [
+                    (e.id, e.url, e.title, e.list_date) for e in theirs.entries]
+                assert ours.next_page == theirs.next_page
+            for release in mirror.releases:
+                url = dedicated.item_url(lang, release.id)
+                answer = client.get(url)
+                if answer.status_code != 200:
+                    continue
+                ours, theirs = generic.parse_item(answer.text, lang, url), dedicated.parse_item(answer.text, lang, url)
+                assert (ours.id, ours.title, ours.published, ours.paragraphs) == (
+                    theirs.id, theirs.title, theirs.published, theirs.paragraphs)
+                compared += 1
+        assert compared >= len(mirror.releases) * len(MIRROR_LANGS) // 2
 
 
 # --- addresses and settings ------------------------------------------------------------------------------
@@ -420,6 +454,13 @@ def test_a_page_wrapped_in_a_form_keeps_its_release() -> None:
     html = f'<html><body><form id="aspnetForm"><nav>menu</nav><h1>Inside a form</h1><div>{BODY}</div></form></body></html>'
     parsed = item(html)
     assert parsed.title == "Inside a form" and len(parsed.paragraphs) == 2
+
+
+def test_a_closing_line_citing_the_page_itself_is_not_body() -> None:
+    own = "<p>Source: https://mirror.example/en/news/42</p>"
+    other = "<p>See also: https://example.org/en/news/41</p>"
+    html = f"<html><body><h1>H</h1><div>{BODY}{other}{own}</div></body></html>"
+    assert item(html).paragraphs[-1] == "See also: https://example.org/en/news/41"
 
 
 def test_chrome_phrases_and_date_lines_are_not_body() -> None:

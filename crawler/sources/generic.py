@@ -83,6 +83,8 @@ LANGUAGE_NAMES: Mapping[str, str] = {
 # Codes sites use that are not BCP 47 tags.
 LANGUAGE_TAGS: Mapping[str, str] = {"kz": "kk", "oz": "uz-Latn", "ua": "uk", "cn": "zh", "by": "be"}
 
+# A line that is an address, after a label of up to three words ("Source:", "Манба", "Дереккөз:").
+_CITATION = re.compile(r"(?:[^\W\d_]+(?:\s+[^\W\d_]+){0,2}\s*[:：]?\s*)?(?P<address>https?://\S+)")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,34}")
 
 
@@ -351,7 +353,7 @@ class Generic(Source):
         elements = list(tree.body.traverse()) if tree.body else []
         position = _index_of(elements, headline)
         blocks, body_path = self._body(tree, elements, position, headline)
-        paragraphs = self._strip_non_body([text for text, _ in blocks], title)
+        paragraphs = self._strip_non_body([text for text, _ in blocks], title, item_id)
         if not paragraphs:
             raise ParseError("no body paragraphs found after the headline")
         published, date_path = self._published(tree, elements, position, headline, meta)
@@ -427,13 +429,29 @@ class Generic(Source):
             return _longest_run(elements, position, headline), "fallback"
         return _longest_run(elements, position, headline), "selectors"
 
-    def _strip_non_body(self, paragraphs: list[str], title: str) -> list[str]:
+    def _strip_non_body(self, paragraphs: list[str], title: str, item_id: int) -> list[str]:
         chrome = {clean_text(phrase).casefold() for phrase in self.generic.chrome_phrases}
         kept = []
         for paragraph in (clean_text(p) for p in paragraphs):
             if paragraph and paragraph != title and paragraph.casefold() not in chrome and not self._is_date_line(paragraph):
                 kept.append(paragraph)
+        while kept and self._cites_itself(kept[-1], item_id):
+            kept.pop()
         return kept
+
+    def _cites_itself(self, paragraph: str, item_id: int) -> bool:
+        """A closing line that only gives the page's own address ("Source: https://…/4211"), on
+        whatever host (a mirror's or the canonical one): the item's url, not body text."""
+        match = _CITATION.fullmatch(paragraph)
+        if not match:
+            return False
+        try:
+            parts = urlsplit(match["address"])
+        except ValueError:
+            return False
+        candidates = [parts.path, parts.path.rstrip("/")] + ([f"{parts.path}?{parts.query}"] if parts.query else [])
+        found = (self._release.fullmatch(candidate) for candidate in candidates)
+        return any(m is not None and m.groupdict().get("id") == str(item_id) for m in found)
 
     def _published(self, tree: LexborHTMLParser, elements: list[LexborNode], position: int,
                    headline: LexborNode | None, meta: _Meta) -> tuple[str | None, str]:
