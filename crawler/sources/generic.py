@@ -287,18 +287,18 @@ class Generic(Source):
     def _list_by_structure(self, tree: LexborHTMLParser, lang: str, page_url: str) -> list[ListEntry]:
         """Anchors to releases, merged by id; title from the first with text; date from the card."""
         anchors: dict[int, list[tuple[LexborNode, str]]] = {}
-        # every anchor's release id (any language): what tells one entry's card from the next
-        release_of: dict[int, int] = {}
+        # which release each element holds (any language): what tells one entry's card from the next
+        holds = _ReleasesHeld()
         for anchor in tree.css("a[href]"):
             target = self.parse_release_url(anchor.attributes.get("href") or "", page_url)
             if target:
-                release_of[anchor.mem_id] = target[1]
+                holds.add(anchor, target[1])
             if target and target[0] in (None, lang):
                 anchors.setdefault(target[1], []).append((anchor, target[2]))
         entries = []
         for item_id, found in anchors.items():
             titled = [anchor for anchor, _ in found if clean_text(_text(anchor))]
-            card = _card(found[0][0], item_id, release_of)
+            card = holds.card(found[0][0])
             title = clean_text(_text(titled[0])) if titled else _card_title(card, found[0][0])
             entries.append(ListEntry(id=item_id, lang=lang, url=found[0][1], title=title,
                                      list_date=self._card_date(card, title)))
@@ -790,14 +790,35 @@ def _card_title(card: LexborNode, anchor: LexborNode) -> str:
     return ""
 
 
-def _card(anchor: LexborNode, item_id: int, release_of: Mapping[int, int]) -> LexborNode:
-    """The largest element around `anchor` that links to no other release: the entry's card."""
-    card, parent = anchor, anchor.parent
-    while parent is not None and parent.tag not in ("body", "html", "-document"):
-        if any(release_of.get(a.mem_id, item_id) != item_id for a in parent.css("a[href]")):
-            break
-        card, parent = parent, parent.parent
-    return card
+class _ReleasesHeld:
+    """For each element of a list page, the one release its anchors link to, or "several".
+
+    Filled anchor by anchor, walking up; a walk stops where an earlier one already passed with the
+    same release or found several, so a page of n entries costs about n times its depth, not n².
+    """
+
+    _SEVERAL = -1
+
+    def __init__(self) -> None:
+        self._held: dict[int, int] = {}
+
+    def add(self, anchor: LexborNode, item_id: int) -> None:
+        node: LexborNode | None = anchor
+        while node is not None:
+            held = self._held.get(node.mem_id)
+            if held == item_id or held == self._SEVERAL:
+                return
+            self._held[node.mem_id] = item_id if held is None else self._SEVERAL
+            node = node.parent
+
+    def card(self, anchor: LexborNode) -> LexborNode:
+        """The largest element around `anchor` that links to no other release: the entry's card."""
+        card, parent = anchor, anchor.parent
+        while parent is not None and parent.tag not in ("body", "html", "-document"):
+            if self._held.get(parent.mem_id) == self._SEVERAL:
+                break
+            card, parent = parent, parent.parent
+        return card
 
 
 def _is_next_label(anchor: LexborNode) -> bool:
