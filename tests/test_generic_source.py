@@ -463,6 +463,13 @@ def test_a_closing_line_citing_the_page_itself_is_not_body() -> None:
     assert item(html).paragraphs[-1] == "See also: https://example.org/en/news/41"
 
 
+def test_a_body_selector_that_matches_nested_elements_takes_each_paragraph_once() -> None:
+    html = f"<html><body><h1>H</h1><div class=a><div class=a>{BODY}</div></div></body></html>"
+    parsed = item(html, item_body="div.a")
+    assert parsed.paragraphs == ["First paragraph of the release, long enough.", "Second paragraph of the release."]
+    assert parsed.path == "selectors"
+
+
 def test_chrome_phrases_and_date_lines_are_not_body() -> None:
     html = "<html><body><h1>H</h1><div><p>22 May 2024</p><p>Real text.</p><p>Share on social media</p></div></body></html>"
     assert item(html, chrome_phrases=("share on SOCIAL media",)).paragraphs == ["Real text."]
@@ -488,6 +495,11 @@ def test_an_address_that_is_no_release_raises_parse_error() -> None:
 def test_deep_nesting_and_malformed_markup_do_not_break_the_parser() -> None:
     deep = "<div>" * 3000 + f"<h1>Deep</h1>{BODY}" + "</div>" * 3000
     assert item(f"<html><body>{deep}</body></html>").title == "Deep"
+    untitled = "<div>" * 3000 + f"<div>From the title</div>{BODY}" + "</div>" * 3000
+    parsed = item(f"<html><head><title>From the title</title></head><body>{untitled}</body></html>")
+    assert (parsed.title, len(parsed.paragraphs)) == ("From the title", 2)
+    spans = "<span>" * 3000 + "x<br><br>y" + "</span>" * 3000
+    assert item(f"<html><body><h1>H</h1><div>one<br><br>{spans}</div></body></html>").paragraphs == ["one", "x", "y"]
     broken = f'<html><body><h1>Broken</h2><div>{BODY}<a href="http://[::1">x</a><img src="data:x"></div></span></body>'
     parsed = item(broken)
     assert parsed.paragraphs and parsed.images == []

@@ -85,6 +85,7 @@ LANGUAGE_TAGS: Mapping[str, str] = {"kz": "kk", "oz": "uz-Latn", "ua": "uk", "cn
 
 # A line that is an address, after a label of up to three words ("Source:", "Манба", "Дереккөз:").
 _CITATION = re.compile(r"(?:[^\W\d_]+(?:\s+[^\W\d_]+){0,2}\s*[:：]?\s*)?(?P<address>https?://\S+)")
+_SPACES = re.compile(r"\s+")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,34}")
 
 
@@ -423,7 +424,8 @@ class Generic(Source):
               headline: LexborNode | None) -> tuple[list[tuple[str, LexborNode]], str]:
         """The body's blocks (text, the element holding it) and the path that found them."""
         if self.generic.item_body:
-            blocks = [block for node in _css(tree, self.generic.item_body) for block in _blocks_of(node)]
+            selected = _outermost(_css(tree, self.generic.item_body))
+            blocks = [block for node in selected for block in _blocks_of(node)]
             if blocks:
                 return blocks, "selectors"
             return _longest_run(elements, position, headline), "fallback"
@@ -659,8 +661,12 @@ def _element_with_text(tree: LexborHTMLParser, text: str) -> LexborNode | None:
     if tree.body is None:
         return None
     best = None
+    squeezed = _SPACES.sub("", text)
     for element in tree.body.traverse():
-        if element.tag in ("p", "div", "h2", "h3", "span", "strong", "b") and clean_text(_text(element)) == text:
+        if element.tag not in ("p", "div", "h2", "h3", "span", "strong", "b"):
+            continue
+        # the fast text first (its lines glued): a page's nested divs would make the exact one quadratic
+        if _SPACES.sub("", element.text()) == squeezed and clean_text(_text(element)) == text:
             best = element  # document order: a later match is nested deeper
     return best
 
@@ -692,6 +698,12 @@ def _longest_run(elements: list[LexborNode], position: int, headline: LexborNode
     if not groups:
         return []
     return max(groups.values(), key=lambda group: sum(len(text) for text, _ in group))
+
+
+def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The selected elements not inside another selected one (a selector like "div" nests)."""
+    chosen = {node.mem_id for node in nodes}
+    return [node for node in nodes if not any(a.mem_id in chosen for a in _ancestors(node))]
 
 
 def _blocks_of(node: LexborNode) -> list[tuple[str, LexborNode]]:
@@ -744,27 +756,22 @@ def _joined_lines(lines: list[str]) -> list[str]:
 
 
 def _inline_pieces(container: LexborNode) -> Iterator[str]:
-    """Text pieces directly in `container`: "\\n" for a <br>, "\\f" where a nested block interrupts,
-    " " for white space alone."""
-    skip_until: LexborNode | None = None
-    for node in container.traverse(include_text=True):
-        if node.mem_id == container.mem_id:
-            continue
-        if skip_until is not None and _is_inside(node, skip_until):
-            continue
-        skip_until = None
-        if node.tag in _BLOCK_TAGS:
-            skip_until = node
+    """Text pieces directly in `container` and its inline elements: "\\n" for a <br>, "\\f" where a
+    nested block interrupts, " " for white space alone. A stack, not recursion: markup nests deep."""
+    stack = [container.iter(include_text=True)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif node.tag in _BLOCK_TAGS:
             yield "\f"
         elif node.tag == "br":
             yield "\n"
         elif node.tag == "-text":
             text = node.text_content or ""
             yield text if text.strip() else " " if text else ""
-
-
-def _is_inside(node: LexborNode, ancestor: LexborNode) -> bool:
-    return any(parent.mem_id == ancestor.mem_id for parent in _ancestors(node))
+        else:
+            stack.append(node.iter(include_text=True))
 
 
 def _text(node: LexborNode) -> str:
