@@ -7,9 +7,10 @@ from typing import Any
 
 from crawler.model import PresswatchError
 from crawler.sources.base import Source, SourceSettings
+from crawler.sources.generic import Generic
 from crawler.sources.presidentuz import PresidentUz
 
-KINDS: dict[str, type[Source]] = {PresidentUz.kind: PresidentUz}
+KINDS: dict[str, type[Source]] = {PresidentUz.kind: PresidentUz, Generic.kind: Generic}
 DEFAULT_KIND = PresidentUz.kind
 
 
