@@ -512,3 +512,11 @@ def test_rendering_is_pure() -> None:
     assert render_article_page(article) == render_article_page(article)
     assert "a<br>b<br><br>" in render_article_page(article)
     assert render_list_page([article], "en", 2) is None
+
+
+def test_release_key_names_the_version_an_address_is(crawled: Crawled) -> None:
+    source = Generic(settings_for(crawled.base_url))
+    article = crawled.articles[0]
+    url = crawled.base_url + article_path(article)
+    assert source.release_key(url) == (article.id, article.lang)
+    assert source.release_key(crawled.base_url + "/en/about") is None

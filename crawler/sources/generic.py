@@ -221,6 +221,18 @@ class Generic(Source):
         if len(self._addresses) > _MAX_REMEMBERED:
             del self._addresses[next(iter(self._addresses))]
 
+    def release_key(self, url: str) -> tuple[int, str] | None:
+        """(id, lang) of a release address: the language from the address, else from the address a
+        list page gave for it."""
+        found = self.parse_release_url(url)
+        if found is None:
+            return None
+        lang, item_id, absolute = found
+        if lang is None:
+            lang = next((known_lang for (known_lang, known_id), known_url in self._addresses.items()
+                         if known_id == item_id and known_url == absolute), None)
+        return (item_id, lang) if lang else None
+
     def parse_release_url(self, href: str, page_url: str | None = None) -> tuple[str | None, int, str] | None:
         """(lang in the address or None, id, absolute address) when `href` is a release here."""
         try:
