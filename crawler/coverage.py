@@ -94,16 +94,12 @@ def gap_keys(store: Store, languages: tuple[str, ...] | list[str], limit: int | 
 
 def backfill_gaps(crawler: Crawler, limit: int | None = None) -> RunSummary:
     """Fetch exactly the missing ids; each ends stored, absent, pending (not translated yet) or an
-    error. Versions the run never reached (it failed or was stopped) are counted in its message, so
-    its summary line never reads as complete."""
+    error. Versions the run never reached (it failed or was stopped) are counted in its summary
+    line (RunSummary.skipped), so it never reads as complete."""
     store = crawler.store
     keys = gap_keys(store, crawler.config.source.languages, limit)
     summary = crawler.backfill_versions(keys)
     # Probed in id-then-language order, an id's first language may have answered 404 while it was
     # still known nowhere ('absent'), and a later one found it: that 404 is a missing translation.
     store.reopen_absent_found_elsewhere()
-    skipped = len(set(store.unsettled(keys)) - store.error_keys(summary.run_id))
-    if skipped:
-        note = f"{skipped} of {len(keys)} gap versions skipped (not fetched: the run ended before them)"
-        summary.message = f"{summary.message}; {note}" if summary.message else note
     return summary

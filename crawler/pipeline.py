@@ -69,6 +69,13 @@ class RunSummary:
     stored: list[tuple[int, str, str]] = field(default_factory=list)
     # how each language's backfill list walk ended ("reached the end of the list after 8 pages")
     list_endings: dict[str, str] = field(default_factory=dict)
+    # release pages the run set out to fetch, and how many it got to (a run that ends early skips some)
+    planned: int = 0
+    attempted: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return max(self.planned - self.attempted, 0)
 
     @property
     def list_path(self) -> str:
@@ -86,6 +93,9 @@ class RunSummary:
             text += "; list layout drift: the configured selectors found nothing"
         if self.list_endings:
             text += "; " + ", ".join(f"{lang} {ending}" for lang, ending in self.list_endings.items())
+        if self.skipped:
+            text += (f"; {self.skipped} of {self.planned} release pages skipped "
+                     "(not fetched: the run ended before them)")
         return text + (f"; {self.message}" if self.message else "")
 
 
@@ -249,6 +259,7 @@ class Crawler:
             candidates = discover(summary)
             if limit is not None:
                 candidates = candidates[:limit]
+            summary.planned = len(candidates)
             self._fetch_releases(summary, candidates, absent_is_pending, mark)
             self.store.give_up_pending(self.config.source.pending_max_attempts, self.config.source.pending_max_age_days)
             summary.outcome = RunOutcome.OK if summary.errors == 0 else RunOutcome.PARTIAL
@@ -380,9 +391,11 @@ class Crawler:
         walk.previous_ids = ids
         if ids:
             walk.last_page_with_items = page_number
-        # A pager may show a fixed window of page numbers, or none: for a backfill, only a short
-        # page without a link onwards is the last one. A crawl reads what the pager offers.
-        if not ids or (not listing.next_page and (walk.crawl or not full)):
+        # A pager may show a fixed window of page numbers, or none: only a short page without a link
+        # onwards is the last one. A crawl goes on past such a page only while it is all news: a full
+        # page of unseen releases may have more behind it.
+        onwards = listing.next_page or (full and (not walk.crawl or unseen == ids))
+        if not ids or not onwards:
             return _END_OF_LIST
         if walk.crawl and not unseen:
             return _NOTHING_UNSEEN
@@ -413,6 +426,7 @@ class Crawler:
                     mark.passed(previous)  # every version of the id before is handled
                 previous = item_id
                 failure = self._fetch_release(summary, item_id, lang, absent_is_pending)
+                summary.attempted += 1  # not when the fetch was refused or interrupted: that page is skipped
                 failures_in_a_row = failures_in_a_row + 1 if failure else 0
                 if failures_in_a_row >= _CONSECUTIVE_FAILURES:
                     raise RunAborted(f"{failures_in_a_row} release pages in a row failed; last: {failure}")

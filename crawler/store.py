@@ -798,22 +798,6 @@ class Store:
             )
         return cursor.rowcount
 
-    def unsettled(self, keys: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        """The (id, lang) of `keys` neither stored nor remembered as missing."""
-        return [
-            (item_id, lang) for item_id, lang in keys
-            if self.db.execute(
-                "select 1 from items where id = ? and lang = ? "
-                "union all select 1 from pending_translations where id = ? and lang = ?",
-                [item_id, lang, item_id, lang],
-            ).fetchone() is None
-        ]
-
-    def error_keys(self, run_id: int) -> set[tuple[int, str]]:
-        """(id, lang) of the release pages that failed in a run."""
-        return {(row[0], row[1]) for row in self.db.execute(
-            "select item_id, lang from crawl_errors where run_id = ? and item_id is not null", [run_id])}
-
     def record_pace(self, base_url: str, *, in_force: float, requested: float | None, cap: float,
                     request_delay: float) -> None:
         """The pace a run kept with the host of `base_url` (robots.txt's Crawl-delay, capped)."""

@@ -82,3 +82,44 @@ def test_no_delay_and_the_default_contact_against_the_public_site_warn_at_start(
     main(["crawl", "--config", str(config)])
     err = capsys.readouterr().err
     assert "request_delay" in err and "source.contact" in err
+
+
+def test_a_backfill_refused_midway_says_how_many_pages_it_skipped(tmp_path, capsys, monkeypatch):
+    from devsites.mirror import Mirror, Status, sample_releases
+
+    monkeypatch.delenv("PRESSWATCH_CONFIG", raising=False)
+    with Mirror(sample_releases(6)) as mirror:
+        config = tmp_path / "presswatch.toml"
+        config.write_text(f'[source]\nbase_url = "{mirror.base_url}"\nlanguages = ["en"]\nrequest_delay = 0\n'
+                          f'obey_robots = false\nmax_attempts = 1\n[store]\npath = "{tmp_path / "s.db"}"\n',
+                          encoding="utf-8")
+        served = []
+
+        def refuse_after_two(path: str) -> bool:
+            if "/lists/view/" in path:
+                served.append(path)
+            return len(served) > 2
+
+        mirror.add_fault(refuse_after_two, Status(403))
+        first, last = 9200, 9219
+        assert main(["backfill", "--ids", f"{first}-{last}", "--config", str(config)]) == 1
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "failed" in line and "0 errors" in line  # refused: no page failed, the run stopped
+    assert "18 of 20 release pages skipped (not fetched: the run ended before them)" in line
+
+
+def test_a_crawl_reads_past_a_full_page_of_news_when_the_pager_links_nothing(tmp_path, monkeypatch):
+    from devsites.mirror import Mirror, sample_releases
+
+    monkeypatch.delenv("PRESSWATCH_CONFIG", raising=False)
+    with Mirror(sample_releases(30), pager="none") as mirror:
+        config = tmp_path / "presswatch.toml"
+        config.write_text(f'[source]\nbase_url = "{mirror.base_url}"\nlanguages = ["en"]\nrequest_delay = 0\n'
+                          f'obey_robots = false\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
+        assert main(["crawl", "--config", str(config)]) == 0
+        with Store.open(tmp_path / "s.db") as store:
+            assert store.db.execute("select count(*) from items").fetchone()[0] == 30
+        # The next crawl finds page 1 all seen and stops there.
+        before = len(mirror.requests.paths())
+        assert main(["crawl", "--config", str(config)]) == 0
+        assert mirror.requests.paths()[before:] == ["/en/lists/news"]

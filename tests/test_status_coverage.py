@@ -151,7 +151,7 @@ def test_a_gaps_run_that_ends_early_counts_the_versions_it_skipped(tmp_path, mir
     line = capsys.readouterr().out
     probes = 2 * len(natural_gaps())
     assert "failed" in line and "0 errors" in line
-    assert f"{probes} of {probes} gap versions skipped (not fetched" in line
+    assert f"{probes} of {probes} release pages skipped (not fetched" in line
 
 
 # --- 3. the pace in force -------------------------------------------------------------------------------
