@@ -3,19 +3,27 @@
 What is known about the site, and how sure, is in docs/SITE.md, with the assumptions this module
 makes. The parser tries the configured selectors first and falls back to the page's structure when they find nothing; every parse says which path it used, so a layout change
 shows up in `crawl_runs` and in `presswatch status` instead of as silence.
+
+The work per page is bounded (BENCHMARKS.md, "Hostile pages"): markup nested deeper than
+`MAX_DEPTH` is flattened before lexbor sees it (the parser's cost grows with depth × elements), no
+step walks every element of the page in Python or asks an element for its text once per ancestor,
+and a parse that still runs past its time budget raises ParseError, so the page is recorded as a
+parse failure instead of holding up the crawl.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.model import ListEntry, ListPage, ParsedItem, ParseError
-from crawler.normalize import clean_paragraphs, clean_text
+from crawler.normalize import clean_text
 from crawler.sources.base import Source, SourceSettings
 
 NAME = "president.uz"
@@ -25,6 +33,19 @@ _ITEM_DATE = re.compile(r"\b(\d{2})\.(\d{2})\.(\d{4})\b")
 # Markup that is never part of a release.
 _CHROME_TAGS = "script, style, noscript, template, header, footer, nav, form, iframe"
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_DATE_LINE = re.compile(r"\s*\d{2}\.\d{2}\.\d{4}\s*")
+_PAGE_PARAM = re.compile(r"[?&]page=(\d+)")
+_RELEASE_PATH = re.compile(r"/lists/view/(\d+)")
+# Elements whose whole text may be the headline when the page has no h1.
+_HEADLINE_TAGS = "p, div, h1, h2, h3, span, strong, b"
+# An attribute the parse sets on the headline to find the <p> after it in one selector query.
+_HEADLINE_MARK = "data-presswatch-headline"
+# Deeper markup is flattened (browsers stop nesting at 512; real pages stay under 40).
+MAX_DEPTH = 256
+# Below this many "<" the markup cannot nest deep enough to cost anything; it is not scanned.
+_DEPTH_SCAN_FROM = 2000
+# Seconds one page may take to parse before it counts as a parse failure.
+PARSE_BUDGET = 5.0
 _TITLE_SEPARATORS = (" - ", " | ", " — ", " – ", " :: ")
 # How far from the headline (in elements) the date line may stand.
 _DATE_REACH = 12
@@ -88,10 +109,12 @@ class PresidentUz(Source):
         "source_labels": ("Манба", "Manba", "Источник", "Source"),
     }
 
-    def __init__(self, source: SourceSettings, selectors: Any, name: str = "") -> None:
+    def __init__(self, source: SourceSettings, selectors: Any, name: str = "", parse_budget: float = PARSE_BUDGET) -> None:
         super().__init__(source, name or NAME)
         self.source = source
         self.selectors = selectors
+        self.parse_budget = parse_budget
+        self._phrases: tuple[Any, frozenset[str], re.Pattern[str]] | None = None
         self._item_path = re.compile(
             re.escape(source.item_path).replace(r"\{lang\}", r"(?P<lang>[a-z]{2})").replace(r"\{id\}", r"(?P<id>\d+)")
             + r"/?$"
@@ -131,23 +154,24 @@ class PresidentUz(Source):
 
     # --- list pages ------------------------------------------------------------------------
     def parse_list(self, html: str, lang: str, page_url: str) -> ListPage:
-        tree = LexborHTMLParser(html)
-        entries = self._list_by_selectors(tree, lang, page_url)
+        budget = _Budget(self.parse_budget)
+        tree = LexborHTMLParser(bounded_markup(html))
+        budget.check()
+        anchors = tree.css("a[href]")
+        entries = self._list_by_selectors(tree, lang, page_url, budget)
         path = "selectors"
         if not entries:
-            entries = self._list_by_structure(html, tree, lang, page_url)
+            entries = self._list_by_structure(html, anchors, lang, page_url, budget)
             path = "fallback" if entries else "empty"
-        has_next = any(
-            re.search(r"[?&]page=(\d+)", a.attributes.get("href") or "")
-            and int(re.search(r"[?&]page=(\d+)", a.attributes["href"]).group(1)) > _page_number(page_url)
-            for a in tree.css("a[href]")
-        )
-        return ListPage(entries=entries, path=path, next_page=has_next)
+        return ListPage(entries=entries, path=path, next_page=_links_past(anchors, _page_number(page_url)))
 
-    def _list_by_selectors(self, tree: LexborHTMLParser, lang: str, page_url: str) -> list[ListEntry]:
+    def _list_by_selectors(
+        self, tree: LexborHTMLParser, lang: str, page_url: str, budget: _Budget
+    ) -> list[ListEntry]:
         sel = self.selectors
         entries: dict[int, ListEntry] = {}
         for box in _css(tree, sel.list_item):
+            budget.check()
             link = _css_first(box, sel.list_link)
             target = self.parse_item_url(link.attributes.get("href") or "", page_url) if link else None
             if not target or target[0] != lang:
@@ -165,16 +189,20 @@ class PresidentUz(Source):
             )
         return list(entries.values())
 
-    def _list_by_structure(self, html: str, tree: LexborHTMLParser, lang: str, page_url: str) -> list[ListEntry]:
+    def _list_by_structure(
+        self, html: str, anchors: list[LexborNode], lang: str, page_url: str, budget: _Budget
+    ) -> list[ListEntry]:
         """Anchors to releases, merged by id (the thumbnail's anchor has no text), nearest date after."""
         titles: dict[int, str] = {}
-        for anchor in tree.css("a[href]"):
+        for anchor in anchors:
+            budget.check()
             target = self.parse_item_url(anchor.attributes.get("href") or "", page_url)
             if not target or target[0] != lang:
                 continue
             text = clean_text(anchor.text())
             if text or target[1] not in titles:
                 titles[target[1]] = titles.get(target[1]) or text
+        dates = _DatesAfterLinks(html, budget) if titles else None
         entries = []
         for item_id, title in titles.items():
             entries.append(
@@ -183,7 +211,7 @@ class PresidentUz(Source):
                     lang=lang,
                     url=self.item_url(lang, item_id),
                     title=title,
-                    list_date=_date_after_link(html, item_id),
+                    list_date=dates.after(item_id) if dates else None,
                 )
             )
         return entries
@@ -194,31 +222,26 @@ class PresidentUz(Source):
         if target is None:
             raise ParseError(f"{url} is not a release address")
         item_id = target[1]
-        tree = LexborHTMLParser(_BR.sub("\n", html))
+        budget = _Budget(self.parse_budget)
+        tree = LexborHTMLParser(bounded_markup(_BR.sub("\n", html)))
+        budget.check()
         og_images = [m.attributes.get("content") or "" for m in tree.css("meta[property='og:image']")]
         for node in tree.css(_CHROME_TAGS):
             node.decompose()
-        title, headline, title_path = self._headline(tree)
+        title, headline, title_path = self._headline(tree, budget)
         if not title:
             raise ParseError("no headline found (h1, og:title and <title> are all empty)")
-        elements = list(tree.body.traverse()) if tree.body else []
-        position = _index_of(elements, headline)
+        body = tree.body
+        in_body = _within(headline, body)
 
-        paragraphs_nodes: list[LexborNode] = []
-        body_path = "selectors"
-        if self.selectors.item_body:
-            paragraphs_nodes = [n for n in _css(tree, self.selectors.item_body) if clean_text(n.text())]
-            if not paragraphs_nodes:
-                body_path = "fallback"
-        if not paragraphs_nodes:
-            paragraphs_nodes = _largest_paragraph_run(elements, position, headline)
-
-        paragraphs = self._strip_non_body(clean_paragraphs([n.text() for n in paragraphs_nodes]), title, lang, url)
+        run, body_path = self._body_run(tree, body, headline, in_body, budget)
+        paragraphs = self._strip_non_body([cleaned for _, cleaned in run], title, lang, url)
         if not paragraphs:
             raise ParseError("no body paragraphs found after the headline")
 
-        published = _date_near(elements, position)
-        container = paragraphs_nodes[0].parent if paragraphs_nodes else None
+        published = _date_near(body, headline, in_body, budget)
+        paragraphs_nodes = [node for node, _ in run]
+        container = paragraphs_nodes[0].parent
         images = _unique(
             _absolute(url, src)
             for src in og_images + [img.attributes.get("src") or "" for img in (container.css("img") if container else [])]
@@ -244,7 +267,25 @@ class PresidentUz(Source):
             path=path,
         )
 
-    def _headline(self, tree: LexborHTMLParser) -> tuple[str, LexborNode | None, str]:
+    def _body_run(
+        self, tree: LexborHTMLParser, body: LexborNode | None, headline: LexborNode | None, in_body: bool,
+        budget: _Budget,
+    ) -> tuple[list[tuple[LexborNode, str]], str]:
+        """The body's paragraphs as (element, clean text): the configured selector's, else the
+        largest run of <p> after the headline; and the path that found them."""
+        if not self.selectors.item_body:
+            return _largest_paragraph_run(body, headline, in_body, budget), "selectors"
+        run = []
+        for node in _css(tree, self.selectors.item_body):
+            budget.check()
+            cleaned = clean_text(node.text())
+            if cleaned:
+                run.append((node, cleaned))
+        if run:
+            return run, "selectors"
+        return _largest_paragraph_run(body, headline, in_body, budget), "fallback"
+
+    def _headline(self, tree: LexborHTMLParser, budget: _Budget) -> tuple[str, LexborNode | None, str]:
         """The headline text, its element in the body (if any) and the path that found it."""
         for rank, selector in enumerate(self.selectors.item_title):
             for node in _css(tree, selector):
@@ -252,7 +293,7 @@ class PresidentUz(Source):
                 title = self.strip_title_suffix(clean_text(raw or ""))
                 if not title:
                     continue
-                in_body = node if node.tag not in ("meta", "title") else _element_with_text(tree, title)
+                in_body = node if node.tag not in ("meta", "title") else _element_with_text(tree, title, budget)
                 return title, in_body, "selectors" if rank == 0 else "fallback"
         return "", None, "fallback"
 
@@ -266,7 +307,7 @@ class PresidentUz(Source):
         return title
 
     def _strip_non_body(self, paragraphs: list[str], title: str, lang: str, url: str) -> list[str]:
-        chrome = {clean_text(p).casefold() for p in self.selectors.chrome_phrases}
+        chrome, _ = self._configured_phrases()
         kept = [
             p
             for p in paragraphs
@@ -278,14 +319,96 @@ class PresidentUz(Source):
             kept.pop()
         return kept
 
+    def _configured_phrases(self) -> tuple[frozenset[str], re.Pattern[str]]:
+        """The chrome phrases, folded, and the source line pattern: made once per selectors."""
+        if self._phrases is None or self._phrases[0] is not self.selectors:
+            chrome = frozenset(clean_text(p).casefold() for p in self.selectors.chrome_phrases)
+            labels = "|".join(re.escape(label) for label in self.selectors.source_labels)
+            source_line = re.compile(rf"(?:(?:{labels})\s*[:：]?\s*)?(https?://\S+)?", flags=re.IGNORECASE)
+            self._phrases = (self.selectors, chrome, source_line)
+        return self._phrases[1], self._phrases[2]
+
     def _is_source_line(self, text: str) -> bool:
-        labels = "|".join(re.escape(label) for label in self.selectors.source_labels)
-        match = re.fullmatch(rf"(?:(?:{labels})\s*[:：]?\s*)?(https?://\S+)?", text, flags=re.IGNORECASE)
+        _, source_line = self._configured_phrases()
+        match = source_line.fullmatch(text)
         if not match or not text.strip():
             return False
         address = match.group(1)
         # The address cites a release page; its host may be a mirror's or the canonical one.
         return address is None or self._item_path.match(urlsplit(address).path) is not None
+
+
+# --- bounded work ----------------------------------------------------------------------------
+class _Budget:
+    """The time one parse may take: past it the page is a parse failure, not a stuck crawl."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() >= self.deadline:
+            raise ParseError(f"parsing took longer than its budget of {self.seconds:g} s; page left unparsed")
+
+
+# A tag as the nesting bound sees it: end tag?, name, the rest up to ">" (a "<" ends it early, so a
+# stray "<" never makes the scan look ahead twice).
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/<>]*)([^<>]*)>?")
+# Elements that add no depth: those without an end tag, and those a new one of their kind (or its
+# container's end) closes.
+_FLAT_ELEMENTS = frozenset(
+    "area base br col embed hr img input link meta param source track wbr keygen basefont bgsound frame image"
+    " p li dt dd option tr td th thead tbody tfoot html head body".split()
+)
+
+
+class _NestingBound:
+    """Counts open elements tag by tag (an end tag closes only a name that is open) and drops the
+    tags that would open one past the limit, with their end tags: their text stays, in the
+    element at the limit. A model of the parser's stack, not the parser: it can only count more
+    depth than lexbor builds, except for the flat elements, which never nest on their own."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.depth = 0
+        self.open: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+        self.unwrapped = 0
+
+    def __call__(self, match: re.Match[str]) -> str:
+        name = match[2].lower()
+        if name in _FLAT_ELEMENTS:
+            return match[0]
+        if match[1]:
+            return self._end(name, match[0])
+        if match[3].endswith("/") and (self.open.get("svg") or self.open.get("math")):
+            return match[0]  # self-closing, in SVG or MathML only
+        if self.depth >= self.limit:
+            self.dropped[name] = self.dropped.get(name, 0) + 1
+            self.unwrapped += 1
+            return ""
+        self.open[name] = self.open.get(name, 0) + 1
+        self.depth += 1
+        return match[0]
+
+    def _end(self, name: str, tag: str) -> str:
+        if self.dropped.get(name):
+            self.dropped[name] -= 1
+            return ""
+        if self.open.get(name):
+            self.open[name] -= 1
+            self.depth -= 1
+        return tag
+
+
+def bounded_markup(html: str) -> str:
+    """`html` itself, or, when it nests elements deeper than MAX_DEPTH, with the tags past that
+    depth left out (their text kept): lexbor's tree building costs depth × elements."""
+    if html.count("<") < _DEPTH_SCAN_FROM:
+        return html
+    bound = _NestingBound(MAX_DEPTH)
+    flattened = _TAG.sub(bound, html)
+    return flattened if bound.unwrapped else html
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -308,61 +431,155 @@ def _page_number(url: str) -> int:
     return int(match.group(1)) if match else 1
 
 
-def _date_after_link(html: str, item_id: int) -> str | None:
-    positions = [m.end() for m in re.finditer(rf"/lists/view/{item_id}(?!\d)", html)]
-    for position in reversed(positions):
-        window = re.sub(r"<[^>]*>", " ", html[position : position + _LIST_DATE_REACH])
-        date = parse_list_date(window)
-        if date:
-            return date
-    return None
+def _links_past(anchors: list[LexborNode], page: int) -> bool:
+    """Whether any anchor points to a list page after `page`."""
+    for anchor in anchors:
+        match = _PAGE_PARAM.search(anchor.attributes.get("href") or "")
+        if match and int(match.group(1)) > page:
+            return True
+    return False
 
 
-def _index_of(elements: list[LexborNode], node: LexborNode | None) -> int:
-    if node is None:
-        return -1
-    for index, element in enumerate(elements):
-        if element.mem_id == node.mem_id:
-            return index
-    return -1
+class _DatesAfterLinks:
+    """The list date after each release address in a page's markup, by release id: the page is
+    scanned for addresses once, not once per release."""
+
+    def __init__(self, html: str, budget: _Budget) -> None:
+        self.html = html
+        self.budget = budget
+        self.ends: dict[str, list[int]] = {}
+        for match in _RELEASE_PATH.finditer(html):
+            self.ends.setdefault(match.group(1), []).append(match.end())
+
+    def after(self, item_id: int) -> str | None:
+        for position in reversed(self.ends.get(str(item_id), ())):
+            self.budget.check()
+            window = re.sub(r"<[^>]*>", " ", self.html[position : position + _LIST_DATE_REACH])
+            date = parse_list_date(window)
+            if date:
+                return date
+        return None
 
 
-def _element_with_text(tree: LexborHTMLParser, text: str) -> LexborNode | None:
+def _within(node: LexborNode | None, root: LexborNode | None) -> bool:
+    """Whether `node` is `root` or inside it."""
+    if node is None or root is None:
+        return False
+    root_id = root.mem_id
+    while node is not None:
+        if node.mem_id == root_id:
+            return True
+        node = node.parent
+    return False
+
+
+def _element_with_text(tree: LexborHTMLParser, text: str, budget: _Budget) -> LexborNode | None:
     """The innermost body element whose whole text is `text` (the headline when it has no h1)."""
     if tree.body is None:
         return None
-    best = None
-    for element in tree.body.traverse():
-        if element.tag in ("p", "div", "h1", "h2", "h3", "span", "strong", "b") and clean_text(element.text()) == text:
-            best = element  # document order: a later match is nested deeper
-    return best
+    # document order: a later match is nested deeper, so the last one is wanted
+    for element in reversed(tree.body.css(_HEADLINE_TAGS)):
+        budget.check()
+        if clean_text(element.text()) == text:
+            return element
+    return None
 
 
-def _largest_paragraph_run(elements: list[LexborNode], start: int, headline: LexborNode | None) -> list[LexborNode]:
-    """The <p> elements after the headline that share a parent, the group with the most text."""
-    groups: dict[int, list[LexborNode]] = {}
-    for element in elements[start + 1 :]:
-        if element.tag != "p" or not clean_text(element.text()):
+def _paragraphs_after(body: LexborNode | None, headline: LexborNode | None, in_body: bool) -> list[LexborNode]:
+    """The <p> elements after the headline in document order (its own descendants included); all
+    of them when the headline is not in the body."""
+    if body is None:
+        return []
+    if headline is None or not in_body or headline.mem_id == body.mem_id:
+        return body.css("p")
+    headline.attrs[_HEADLINE_MARK] = ""
+    found = body.css(f"p, [{_HEADLINE_MARK}]")  # document order; an element matching both comes twice
+    headline_id = headline.mem_id
+    start = next((index for index, node in enumerate(found) if node.mem_id == headline_id), len(found))
+    seen = {headline_id}
+    after = []
+    for node in found[start + 1 :]:
+        if node.tag == "p" and node.mem_id not in seen:
+            seen.add(node.mem_id)
+            after.append(node)
+    return after
+
+
+def _largest_paragraph_run(
+    body: LexborNode | None, headline: LexborNode | None, in_body: bool, budget: _Budget
+) -> list[tuple[LexborNode, str]]:
+    """The <p> elements after the headline that share a parent, the group with the most text, as
+    (element, clean text)."""
+    groups: dict[int, list[tuple[LexborNode, str, str]]] = {}
+    headline_id = headline.mem_id if headline is not None else None
+    for element in _paragraphs_after(body, headline, in_body):
+        budget.check()
+        raw = element.text()
+        cleaned = clean_text(raw)
+        if not cleaned:
             continue
         parent = element.parent
-        if parent is None or (headline is not None and parent.mem_id == headline.mem_id):
+        if parent is None or parent.mem_id == headline_id:
             continue
-        groups.setdefault(parent.mem_id, []).append(element)
+        groups.setdefault(parent.mem_id, []).append((element, raw, cleaned))
     if not groups:
         return []
-    return max(groups.values(), key=lambda nodes: sum(len(n.text()) for n in nodes))
+    run = max(groups.values(), key=lambda group: sum(len(raw) for _, raw, _ in group))
+    return [(element, cleaned) for element, _, cleaned in run]
 
 
-def _date_near(elements: list[LexborNode], position: int) -> str | None:
-    """The DD.MM.YYYY line nearest the headline: before it (7 pages in 10) or after it."""
-    if position < 0:
-        candidates = [e for e in elements if _own_date(e)]
-        return parse_item_date(candidates[0].text()) if candidates else None
-    for distance in range(1, _DATE_REACH + 1):
-        for index in (position - distance, position + distance):
-            if 0 <= index < len(elements) and _own_date(elements[index]):
-                return parse_item_date(elements[index].text())
+def _date_near(body: LexborNode | None, headline: LexborNode | None, in_body: bool, budget: _Budget) -> str | None:
+    """The DD.MM.YYYY line nearest the headline (counted in elements of the body in document
+    order): before it (7 pages in 10) or after it; without a headline in the body, the first."""
+    if body is None:
+        return None
+    if headline is None or not in_body:
+        for element in body.traverse():
+            budget.check()
+            if _own_date(element):
+                return parse_item_date(element.text())
+        return None
+    before, after = _preceding(headline, body), _following(headline, body)
+    for _ in range(_DATE_REACH):
+        for element in (next(before, None), next(after, None)):
+            if element is not None and _own_date(element):
+                return parse_item_date(element.text())
     return None
+
+
+def _preceding(node: LexborNode, root: LexborNode) -> Iterator[LexborNode]:
+    """The nodes before `node` in document order, nearest first, back to `root`; no text nodes."""
+    root_id = root.mem_id
+    while node.mem_id != root_id:
+        previous = node.prev
+        if previous is None:
+            node = node.parent
+            if node is None:
+                return
+        else:
+            while (last := previous.last_child) is not None:
+                previous = last
+            node = previous
+        if not node.is_text_node:
+            yield node
+
+
+def _following(node: LexborNode, root: LexborNode) -> Iterator[LexborNode]:
+    """The nodes after `node` in document order inside `root`; no text nodes."""
+    root_id = root.mem_id
+    while True:
+        following = node.first_child
+        while following is None:
+            if node.mem_id == root_id:
+                return
+            following = node.next
+            if following is None:
+                node = node.parent
+                if node is None:
+                    return
+        node = following
+        if not node.is_text_node:
+            yield node
 
 
 def _own_date(element: LexborNode) -> bool:
@@ -393,7 +610,7 @@ def parse_item_date(text: str) -> str | None:
 
 def is_date_line(text: str) -> bool:
     """A line that is a release date and nothing else (SITE.md: a separate DD.MM.YYYY line)."""
-    return bool(re.fullmatch(r"\s*\d{2}\.\d{2}\.\d{4}\s*", text)) and parse_item_date(text) is not None
+    return _DATE_LINE.fullmatch(text) is not None and parse_item_date(text) is not None
 
 
 def _absolute(base: str, href: str) -> str | None:
