@@ -270,6 +270,14 @@ def test_mutated_mirror_pages_parse_the_same():
     "<h1>T</h1>" + "<!-- c -->" * 12 + "<div>01.02.2023</div><p>x</p>",
     "<div>01.02.2023<h1>T</h1></div><p>x</p>",
     "<h1 data-presswatch-headline>T</h1><p data-presswatch-headline>x</p><p>y</p>",
+    # date lines of 39 and 40 characters, by the headline and without one in the body
+    "<h1>T</h1><div>" + " " * 14 + "01.02.2023" + " " * 15 + "</div><p>x</p>",
+    "<h1>T</h1><div>" + " " * 15 + "01.02.2023" + " " * 15 + "</div><p>x</p>",
+    "<title>T</title><body><div>" + " " * 14 + "01.02.2023" + " " * 15 + "</div><p>x</p>",
+    "<title>T</title><body><div>" + " " * 15 + "01.02.2023" + " " * 15 + "</div><p>x</p>",
+    # a headline in decomposed letters, with white space and invisible marks around it
+    "<title>Cafe\u0301 \u00e9</title><body><div><span>\u200b Cafe\u0301\n\u00a0e\u0301 </span></div><p>x</p>",
+    "<title>\u1f82</title><body><b>\u03b1\u0313\u0300\u0345</b><p>x</p>",
 ])
 def test_edge_cases_parse_the_same(html):
     assert_items_same([(html, "en", f"{BASE}/en/lists/view/1")], adapters=tuple(ADAPTERS))

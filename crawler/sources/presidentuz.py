@@ -37,7 +37,7 @@ _DATE_LINE = re.compile(r"\s*\d{2}\.\d{2}\.\d{4}\s*")
 _PAGE_PARAM = re.compile(r"[?&]page=(\d+)")
 _RELEASE_PATH = re.compile(r"/lists/view/(\d+)")
 # Elements whose whole text may be the headline when the page has no h1.
-_HEADLINE_TAGS = "p, div, h1, h2, h3, span, strong, b"
+_HEADLINE_TAGS = frozenset(("p", "div", "h1", "h2", "h3", "span", "strong", "b"))
 # An attribute the parse sets on the headline to find the <p> after it in one selector query.
 _HEADLINE_MARK = "data-presswatch-headline"
 # Deeper markup is flattened (browsers stop nesting at 512; real pages stay under 40).
@@ -228,7 +228,8 @@ class PresidentUz(Source):
         og_images = [m.attributes.get("content") or "" for m in tree.css("meta[property='og:image']")]
         for node in tree.css(_CHROME_TAGS):
             node.decompose()
-        title, headline, title_path = self._headline(tree, budget)
+        page = _Page(tree, budget)
+        title, headline, title_path = self._headline(page)
         if not title:
             raise ParseError("no headline found (h1, og:title and <title> are all empty)")
         body = tree.body
@@ -239,7 +240,7 @@ class PresidentUz(Source):
         if not paragraphs:
             raise ParseError("no body paragraphs found after the headline")
 
-        published = _date_near(body, headline, in_body, budget)
+        published = _date_near(page, headline, in_body)
         paragraphs_nodes = [node for node, _ in run]
         container = paragraphs_nodes[0].parent
         images = _unique(
@@ -285,15 +286,15 @@ class PresidentUz(Source):
             return run, "selectors"
         return _largest_paragraph_run(body, headline, in_body, budget), "fallback"
 
-    def _headline(self, tree: LexborHTMLParser, budget: _Budget) -> tuple[str, LexborNode | None, str]:
+    def _headline(self, page: _Page) -> tuple[str, LexborNode | None, str]:
         """The headline text, its element in the body (if any) and the path that found it."""
         for rank, selector in enumerate(self.selectors.item_title):
-            for node in _css(tree, selector):
+            for node in _css(page.tree, selector):
                 raw = node.attributes.get("content") if node.tag == "meta" else node.text()
                 title = self.strip_title_suffix(clean_text(raw or ""))
                 if not title:
                     continue
-                in_body = node if node.tag not in ("meta", "title") else _element_with_text(tree, title, budget)
+                in_body = node if node.tag not in ("meta", "title") else _element_with_text(page, title)
                 return title, in_body, "selectors" if rank == 0 else "fallback"
         return "", None, "fallback"
 
@@ -344,10 +345,10 @@ class _Budget:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
+        self.deadline = time.thread_time() + seconds
 
     def check(self) -> None:
-        if time.monotonic() >= self.deadline:
+        if time.thread_time() >= self.deadline:
             raise ParseError(f"parsing took longer than its budget of {self.seconds:g} s; page left unparsed")
 
 
@@ -360,6 +361,9 @@ _FLAT_ELEMENTS = frozenset(
     "area base br col embed hr img input link meta param source track wbr keygen basefont bgsound frame image"
     " p li dt dd option tr td th thead tbody tfoot html head body".split()
 )
+# Kept past the limit, where they add no depth of their own (a new one closes the open one): the
+# headline and links of a page that nests too deep still read as such.
+_KEPT_PAST_LIMIT = frozenset("h1 h2 h3 h4 h5 h6 a".split())
 
 
 class _NestingBound:
@@ -384,12 +388,22 @@ class _NestingBound:
         if match[3].endswith("/") and (self.open.get("svg") or self.open.get("math")):
             return match[0]  # self-closing, in SVG or MathML only
         if self.depth >= self.limit:
+            if name in _KEPT_PAST_LIMIT:
+                return match[0]
             self.dropped[name] = self.dropped.get(name, 0) + 1
             self.unwrapped += 1
             return ""
         self.open[name] = self.open.get(name, 0) + 1
         self.depth += 1
         return match[0]
+
+    def drops_any(self, html: str) -> bool:
+        """Whether a tag of `html` would be dropped."""
+        for match in _TAG.finditer(html):
+            self(match)
+            if self.unwrapped:
+                return True
+        return False
 
     def _end(self, name: str, tag: str) -> str:
         if self.dropped.get(name):
@@ -406,9 +420,113 @@ def bounded_markup(html: str) -> str:
     depth left out (their text kept): lexbor's tree building costs depth × elements."""
     if html.count("<") < _DEPTH_SCAN_FROM:
         return html
+    lowered = html.encode("utf-8", "ignore").lower()
+    if b"<svg" in lowered or b"<math" in lowered:  # "/>" closes an element there: the full count
+        too_deep = _NestingBound(MAX_DEPTH).drops_any(html)
+    else:
+        too_deep = _too_deep(lowered)
+    if not too_deep:
+        return html
     bound = _NestingBound(MAX_DEPTH)
     flattened = _TAG.sub(bound, html)
     return flattened if bound.unwrapped else html
+
+
+# The tags _NestingBound counts, in markup as lowercased bytes: the regex engine skips the flat ones.
+_COUNTED_TAG = re.compile(rb"<(/?)(?!(?:%s)[\s/>])([a-z][^\s/<>]*)" % "|".join(sorted(_FLAT_ELEMENTS)).encode())
+
+
+def _too_deep(lowered: bytes) -> bool:
+    """Whether _NestingBound would drop a tag of markup without SVG or MathML: the same count,
+    in bytes and without rewriting anything."""
+    depth = 0
+    open_by_name: dict[bytes, int] = {}
+    for slash, name in _COUNTED_TAG.findall(lowered):
+        if slash:
+            if open_by_name.get(name):
+                open_by_name[name] -= 1
+                depth -= 1
+        elif depth >= MAX_DEPTH:
+            return True
+        else:
+            open_by_name[name] = open_by_name.get(name, 0) + 1
+            depth += 1
+    return False
+
+
+# Characters clean_text() may drop or fold away: white space (what re's \s matches) and the
+# invisible marks crawler.normalize removes. What is left, the "core", NFC shrinks at most
+# fourfold (no character decomposes canonically into more than 4; a test checks this).
+_NOT_CORE = dict.fromkeys(
+    map(ord, "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+             "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad"),
+    None,
+)
+_NFC_SHRINK = 4
+
+
+class _TextIndex:
+    """The text of every element under `root`, each a slice of the root's text, from one walk of
+    the tree: asking each element for its text walks its subtree again, once per ancestor."""
+
+    def __init__(self, root: LexborNode, budget: _Budget) -> None:
+        pieces: list[str] = []
+        self.nodes: list[LexborNode] = []
+        self.spans: list[list[int]] = []  # start, end, core chars before start, core chars before end
+        offset = core = 0
+        open_elements: list[tuple[int, list[int]]] = []
+        for count, node in enumerate(root.traverse(include_text=True)):
+            if not count & 1023:
+                budget.check()
+            parent = node.parent
+            parent_id = parent.mem_id if parent is not None else None
+            while open_elements and open_elements[-1][0] != parent_id:
+                _, span = open_elements.pop()
+                span[1], span[3] = offset, core
+            if node.is_text_node:
+                text = node.text()
+                pieces.append(text)
+                offset += len(text)
+                core += len(text.translate(_NOT_CORE))
+            else:
+                span = [offset, offset, core, core]
+                self.nodes.append(node)
+                self.spans.append(span)
+                open_elements.append((node.mem_id, span))
+        for _, span in open_elements:
+            span[1], span[3] = offset, core
+        self.text = "".join(pieces)
+
+    def first_date_line(self) -> str | None:
+        """The date of the first element, in document order, whose whole text is a date line."""
+        for start, end, _, _ in self.spans:
+            if end - start < 40 and is_date_line(self.text[start:end]):
+                return parse_item_date(self.text[start:end])
+        return None
+
+    def last_with_text(self, text: str, tags: frozenset[str]) -> LexborNode | None:
+        """The last element, in document order, of one of `tags` whose clean text is `text`."""
+        most = _NFC_SHRINK * len(text.translate(_NOT_CORE))
+        for node, (start, end, core_start, core_end) in zip(reversed(self.nodes), reversed(self.spans)):
+            if core_end - core_start <= most and node.tag in tags and clean_text(self.text[start:end]) == text:
+                return node
+        return None
+
+
+class _Page:
+    """One release page being parsed: its tree, its budget, and the text index when needed."""
+
+    def __init__(self, tree: LexborHTMLParser, budget: _Budget) -> None:
+        self.tree = tree
+        self.body = tree.body
+        self.budget = budget
+        self._texts: _TextIndex | None = None
+
+    @property
+    def texts(self) -> _TextIndex:
+        if self._texts is None:
+            self._texts = _TextIndex(self.body, self.budget)
+        return self._texts
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -473,16 +591,10 @@ def _within(node: LexborNode | None, root: LexborNode | None) -> bool:
     return False
 
 
-def _element_with_text(tree: LexborHTMLParser, text: str, budget: _Budget) -> LexborNode | None:
-    """The innermost body element whose whole text is `text` (the headline when it has no h1)."""
-    if tree.body is None:
-        return None
-    # document order: a later match is nested deeper, so the last one is wanted
-    for element in reversed(tree.body.css(_HEADLINE_TAGS)):
-        budget.check()
-        if clean_text(element.text()) == text:
-            return element
-    return None
+def _element_with_text(page: _Page, text: str) -> LexborNode | None:
+    """The innermost body element whose whole text is `text` (the headline when it has no h1):
+    in document order a later match is nested deeper, so the last one."""
+    return page.texts.last_with_text(text, _HEADLINE_TAGS) if page.body is not None else None
 
 
 def _paragraphs_after(body: LexborNode | None, headline: LexborNode | None, in_body: bool) -> list[LexborNode]:
@@ -528,18 +640,14 @@ def _largest_paragraph_run(
     return [(element, cleaned) for element, _, cleaned in run]
 
 
-def _date_near(body: LexborNode | None, headline: LexborNode | None, in_body: bool, budget: _Budget) -> str | None:
+def _date_near(page: _Page, headline: LexborNode | None, in_body: bool) -> str | None:
     """The DD.MM.YYYY line nearest the headline (counted in elements of the body in document
     order): before it (7 pages in 10) or after it; without a headline in the body, the first."""
-    if body is None:
+    if page.body is None:
         return None
     if headline is None or not in_body:
-        for element in body.traverse():
-            budget.check()
-            if _own_date(element):
-                return parse_item_date(element.text())
-        return None
-    before, after = _preceding(headline, body), _following(headline, body)
+        return page.texts.first_date_line()
+    before, after = _preceding(headline, page.body), _following(headline, page.body)
     for _ in range(_DATE_REACH):
         for element in (next(before, None), next(after, None)):
             if element is not None and _own_date(element):
