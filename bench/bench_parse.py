@@ -65,6 +65,15 @@ def lexbor_floor(page: Page) -> list[str]:
     return [node.text() for node in tree.css("p")]
 
 
+def lexbor_extraction(page: Page) -> tuple[str, str | None, list[str]]:
+    """Title, date line and paragraphs with lexbor and the mirror's own markup hard-coded (h1,
+    div.date, the <p> children of the main column): no search, no normalization."""
+    tree = LexborHTMLParser(page[0])
+    h1, date = tree.css_first("h1"), tree.css_first("div.date")
+    return (h1.text() if h1 else "", date.text() if date else None,
+            [node.text() for node in tree.css("div.col-md-8 > p")])
+
+
 class Bs4Parser:
     """The extraction presswatch does, written with BeautifulSoup: strip chrome, find the headline
     (h1, og:title, <title> minus the site suffix), the DD.MM.YYYY line nearest it, the largest run
@@ -186,6 +195,7 @@ def main() -> None:
 
     implementations: dict[str, Callable[[Page], object]] = {
         "presswatch (PresidentUz.parse_item)": presswatch,
+        "lexbor extraction (title, date, <p>s)": lexbor_extraction,
         "lexbor floor (parse + <p> text)": lexbor_floor,
         "BeautifulSoup, html.parser": Bs4Parser("html.parser"),
     }

@@ -42,6 +42,7 @@ SELECTORS = {
     "item_body": dataclasses.replace(SelectorsConfig(), item_body="div.col-md-8 > p"),
     "item_body_missing": dataclasses.replace(SelectorsConfig(), item_body="div.no-such-thing p"),
     "title_by_class": dataclasses.replace(SelectorsConfig(), item_title=("h2.title", "div.headline", "title")),
+    "every_p_and_div": dataclasses.replace(SelectorsConfig(), item_body="p, div.x"),
 }
 ADAPTERS = {name: (PresidentUz(SourceConfig(), sel), FROZEN.PresidentUz(SourceConfig(), sel))
             for name, sel in SELECTORS.items()}
@@ -173,7 +174,7 @@ class PageMaker:
         if pick < 0.62:
             return f"<!-- {rng.choice(DATES)} <p>x</p> -->"
         if pick < 0.68:
-            return f"<img src='{rng.choice(('/uploads/a.jpg', '/img/b.png', 'http://[::1', '/uploads/c.jpg'))}'>"
+            return f"<img src='{rng.choice(('/uploads/a.jpg', '/img/b.png', 'http://[::1', '/uploads/c.jpg', self.link()))}'>"
         if pick < 0.73:
             return f"<p>{rng.choice(('Source', 'Манба', 'Источник'))}: {BASE}/{self.lang}/lists/view/{self.item_id}</p>"
         if pick < 0.78:
@@ -187,8 +188,18 @@ class PageMaker:
         return self.words(4)
 
     def link(self) -> str:
-        return self.rng.choice(("#top", "javascript:void(0)", f"/{self.lang}/lists/view/{self.item_id}",
-                                "/en/lists/view/77", "https://other.example/a", "http://[::1", " ", "doc.pdf"))
+        own = f"/{self.lang}/lists/view/{self.item_id}"
+        return self.rng.choice((
+            "#top", "javascript:void(0)", own, "/en/lists/view/77", "https://other.example/a", "http://[::1", " ",
+            "doc.pdf", BASE + own, BASE + own + "/", BASE + own + "?x=1", BASE + own + "#p", BASE + own + ";p",
+            " " + BASE + own + " ", "HTTPS://president.uz" + own, "https://PRESIDENT.uz" + own, "http://president.uz" + own,
+            "https://president.uz:443" + own, "https://user@president.uz" + own, "//president.uz" + own,
+            BASE + "/en//lists/view/5", BASE + "/en/lists/view/0005", BASE + "/en/lists/view/99999999999999999999",
+            BASE + "/uploads/../a.jpg", "../uploads/a.jpg", "./x", BASE + "/uploads/a b.jpg", BASE + "?",
+            BASE, BASE + "/", "https://president.uz.evil.example" + own, BASE + "/en/lists/view/5%2F6",
+            "https://xn--80a.example/uploads/a.jpg", "mailto:a@b.c", "https://president.uz/uploads/(1).jpg",
+            "HTTPS://president.uz/uploads/a.jpg", "HTTP://other.example/x",
+        ))
 
     def block(self, depth: int) -> str:
         if depth > 5 or self.rng.random() < 0.45:
@@ -246,7 +257,7 @@ def mutated(page: str, rng: random.Random) -> str:
 def test_generated_release_pages_parse_the_same():
     pages = generated_item_pages(1500, seed=20261203)
     assert all(bounded_markup(html) == html for html, _, _ in pages)
-    parsed = assert_items_same(pages, adapters=("default", "title_by_class"))
+    parsed = assert_items_same(pages, adapters=("default", "title_by_class", "every_p_and_div"))
     assert parsed > 300  # the generator gives releases, not only pages without one
 
 

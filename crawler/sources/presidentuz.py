@@ -114,7 +114,11 @@ class PresidentUz(Source):
         self.source = source
         self.selectors = selectors
         self.parse_budget = parse_budget
-        self._phrases: tuple[Any, frozenset[str], re.Pattern[str]] | None = None
+        self._phrases: tuple[Any, frozenset[str], re.Pattern[str], tuple[str, ...]] | None = None
+        self._hostname = urlsplit(self.base_url).hostname
+        # An address that starts so and goes on plainly is on this site as it is written.
+        plain_base = re.fullmatch(r"https?://[A-Za-z0-9.-]+(?::\d+)?", self.base_url)
+        self._site_prefix = self.base_url + "/" if plain_base else ""
         self._item_path = re.compile(
             re.escape(source.item_path).replace(r"\{lang\}", r"(?P<lang>[a-z]{2})").replace(r"\{id\}", r"(?P<id>\d+)")
             + r"/?$"
@@ -140,14 +144,21 @@ class PresidentUz(Source):
 
     def parse_item_url(self, href: str, page_url: str | None = None) -> tuple[str, int] | None:
         """(lang, id) when `href` points to a release on this site, else None."""
+        href = href.strip()
+        if self._site_prefix and href.startswith(self._site_prefix) and _PLAIN_PATH.fullmatch(href, len(self.base_url)):
+            # what urljoin and urlsplit below make of it, without them: on this site, that path
+            return self._release_at(href[len(self.base_url) :])
         try:
-            absolute = urljoin(page_url or self.base_url + "/", href.strip())
+            absolute = urljoin(page_url or self.base_url + "/", href)
             parts = urlsplit(absolute)
-            if parts.hostname != urlsplit(self.base_url).hostname:
+            if parts.hostname != self._hostname:
                 return None
         except ValueError:  # a malformed href ("http://[::1") is no release of ours, not a crash
             return None
-        match = self._item_path.match(parts.path)
+        return self._release_at(parts.path)
+
+    def _release_at(self, path: str) -> tuple[str, int] | None:
+        match = self._item_path.match(path)
         if not match or int(match["id"]) > _MAX_ID:
             return None
         return match["lang"], int(match["id"])
@@ -249,10 +260,9 @@ class PresidentUz(Source):
             if "/uploads/" in src
         )
         links = _unique(
-            _absolute(url, a.attributes.get("href") or "")
-            for node in paragraphs_nodes
-            for a in node.css("a[href]")
-            if (a.attributes.get("href") or "").strip() and not (a.attributes.get("href") or "").startswith(("#", "javascript:"))
+            _absolute(url, href)
+            for href in _hrefs_in(paragraphs_nodes, container)
+            if href.strip() and not href.startswith(("#", "javascript:"))
         )
         links = [link for link in links if self.parse_item_url(link) != (lang, item_id)]
         path = "selectors" if title_path == "selectors" and body_path == "selectors" else "fallback"
@@ -299,6 +309,9 @@ class PresidentUz(Source):
         return "", None, "fallback"
 
     def strip_title_suffix(self, title: str) -> str:
+        endings = self._configured_phrases()[2]
+        if not title.endswith(endings):  # neither a suffix nor the site's name alone
+            return title
         for suffix in self.selectors.title_suffixes:
             for separator in _TITLE_SEPARATORS:
                 if title.endswith(separator + suffix):
@@ -308,7 +321,7 @@ class PresidentUz(Source):
         return title
 
     def _strip_non_body(self, paragraphs: list[str], title: str, lang: str, url: str) -> list[str]:
-        chrome, _ = self._configured_phrases()
+        chrome = self._configured_phrases()[0]
         kept = [
             p
             for p in paragraphs
@@ -320,17 +333,20 @@ class PresidentUz(Source):
             kept.pop()
         return kept
 
-    def _configured_phrases(self) -> tuple[frozenset[str], re.Pattern[str]]:
-        """The chrome phrases, folded, and the source line pattern: made once per selectors."""
+    def _configured_phrases(self) -> tuple[frozenset[str], re.Pattern[str], tuple[str, ...]]:
+        """The chrome phrases, folded, the source line pattern and the endings of a title with the
+        site's name: made once per selectors."""
         if self._phrases is None or self._phrases[0] is not self.selectors:
             chrome = frozenset(clean_text(p).casefold() for p in self.selectors.chrome_phrases)
             labels = "|".join(re.escape(label) for label in self.selectors.source_labels)
             source_line = re.compile(rf"(?:(?:{labels})\s*[:：]?\s*)?(https?://\S+)?", flags=re.IGNORECASE)
-            self._phrases = (self.selectors, chrome, source_line)
-        return self._phrases[1], self._phrases[2]
+            suffixes = tuple(self.selectors.title_suffixes)
+            endings = tuple(separator + suffix for suffix in suffixes for separator in _TITLE_SEPARATORS) + suffixes
+            self._phrases = (self.selectors, chrome, source_line, endings)
+        return self._phrases[1], self._phrases[2], self._phrases[3]
 
     def _is_source_line(self, text: str) -> bool:
-        _, source_line = self._configured_phrases()
+        source_line = self._configured_phrases()[1]
         match = source_line.fullmatch(text)
         if not match or not text.strip():
             return False
@@ -530,6 +546,12 @@ class _Page:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+# A path urljoin and urlsplit take as it is: no query, fragment, parameters or white space.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9._~%!$&'()*+,=:@-]*)+")
+# An absolute address urljoin returns as it is, whatever the base.
+_PLAIN_ADDRESS = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~%!$&'()*+,=:@-]*)*")
+
+
 def _css(tree: LexborHTMLParser | LexborNode, selector: str) -> list[LexborNode]:
     if not selector.strip():
         return []
@@ -547,6 +569,28 @@ def _css_first(node: LexborNode, selector: str) -> LexborNode | None:
 def _page_number(url: str) -> int:
     match = re.search(r"[?&]page=(\d+)", url)
     return int(match.group(1)) if match else 1
+
+
+def _hrefs_in(paragraphs: list[LexborNode], container: LexborNode | None) -> list[str]:
+    """The href of every anchor in `paragraphs` (siblings under `container`), in document order:
+    one query of the container, each anchor kept when its paragraph is one of them."""
+    container_id = container.mem_id if container is not None else None
+    if container is None or any(_parent_id(node) != container_id for node in paragraphs):
+        return [a.attributes.get("href") or "" for node in paragraphs for a in node.css("a[href]")]
+    wanted = {node.mem_id for node in paragraphs}
+    hrefs = []
+    for anchor in container.css("a[href]"):
+        node = anchor
+        while node is not None and node.mem_id not in wanted and node.mem_id != container_id:
+            node = node.parent
+        if node is not None and node.mem_id in wanted:
+            hrefs.append(anchor.attributes.get("href") or "")
+    return hrefs
+
+
+def _parent_id(node: LexborNode) -> int | None:
+    parent = node.parent
+    return parent.mem_id if parent is not None else None
 
 
 def _links_past(anchors: list[LexborNode], page: int) -> bool:
@@ -622,22 +666,21 @@ def _largest_paragraph_run(
 ) -> list[tuple[LexborNode, str]]:
     """The <p> elements after the headline that share a parent, the group with the most text, as
     (element, clean text)."""
-    groups: dict[int, list[tuple[LexborNode, str, str]]] = {}
+    groups: dict[int, list[tuple[LexborNode, str]]] = {}
     headline_id = headline.mem_id if headline is not None else None
     for element in _paragraphs_after(body, headline, in_body):
-        budget.check()
         raw = element.text()
-        cleaned = clean_text(raw)
-        if not cleaned:
+        if not raw.translate(_NOT_CORE):  # clean_text would leave nothing of it
             continue
         parent = element.parent
         if parent is None or parent.mem_id == headline_id:
             continue
-        groups.setdefault(parent.mem_id, []).append((element, raw, cleaned))
+        groups.setdefault(parent.mem_id, []).append((element, raw))
+    budget.check()
     if not groups:
         return []
-    run = max(groups.values(), key=lambda group: sum(len(raw) for _, raw, _ in group))
-    return [(element, cleaned) for element, _, cleaned in run]
+    run = max(groups.values(), key=lambda group: sum(len(raw) for _, raw in group))
+    return [(element, clean_text(raw)) for element, raw in run]
 
 
 def _date_near(page: _Page, headline: LexborNode | None, in_body: bool) -> str | None:
@@ -722,6 +765,8 @@ def is_date_line(text: str) -> bool:
 
 
 def _absolute(base: str, href: str) -> str | None:
+    if _PLAIN_ADDRESS.fullmatch(href):
+        return href
     try:
         return urljoin(base, href)
     except ValueError:  # a malformed address ("http://[::1") in the page: left out, not a crash
