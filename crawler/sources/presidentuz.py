@@ -473,11 +473,12 @@ def _too_deep(lowered: bytes) -> bool:
 # Characters clean_text() may drop or fold away: white space (what re's \s matches) and the
 # invisible marks crawler.normalize removes. What is left, the "core", NFC shrinks at most
 # fourfold (no character decomposes canonically into more than 4; a test checks this).
-_NOT_CORE = dict.fromkeys(
-    map(ord, "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-             "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad"),
-    None,
+_NOT_CORE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad"
 )
+_NOT_CORE_CHARS = re.compile(f"[{_NOT_CORE}]")
+_CORE_CHAR = re.compile(f"[^{_NOT_CORE}]")
 _NFC_SHRINK = 4
 
 
@@ -503,7 +504,7 @@ class _TextIndex:
                 text = node.text()
                 pieces.append(text)
                 offset += len(text)
-                core += len(text.translate(_NOT_CORE))
+                core += len(_NOT_CORE_CHARS.sub("", text))
             else:
                 span = [offset, offset, core, core]
                 self.nodes.append(node)
@@ -522,7 +523,7 @@ class _TextIndex:
 
     def last_with_text(self, text: str, tags: frozenset[str]) -> LexborNode | None:
         """The last element, in document order, of one of `tags` whose clean text is `text`."""
-        most = _NFC_SHRINK * len(text.translate(_NOT_CORE))
+        most = _NFC_SHRINK * len(_NOT_CORE_CHARS.sub("", text))
         for node, (start, end, core_start, core_end) in zip(reversed(self.nodes), reversed(self.spans)):
             if core_end - core_start <= most and node.tag in tags and clean_text(self.text[start:end]) == text:
                 return node
@@ -670,7 +671,7 @@ def _largest_paragraph_run(
     headline_id = headline.mem_id if headline is not None else None
     for element in _paragraphs_after(body, headline, in_body):
         raw = element.text()
-        if not raw.translate(_NOT_CORE):  # clean_text would leave nothing of it
+        if not _CORE_CHAR.search(raw):  # clean_text would leave nothing of it
             continue
         parent = element.parent
         if parent is None or parent.mem_id == headline_id:
