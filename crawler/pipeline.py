@@ -367,7 +367,11 @@ class Crawler:
                 return _END_OF_LIST
             self._error(summary, url, "fetch", f"list page answered {page.status}", lang=walk.lang)
             return _PAGE_FAILED
-        listing = self.source.parse_list(page.text, walk.lang, url)
+        try:
+            listing = self.source.parse_list(page.text, walk.lang, url)
+        except ParseError as exc:  # a page past the parse budget: recorded, and the walk ends here
+            self._error(summary, url, "parse", str(exc), lang=walk.lang)
+            return _PAGE_FAILED
         ids = frozenset(entry.id for entry in listing.entries)
         if page_number > 1 and (not ids or ids == walk.previous_ids):
             return _END_OF_LIST  # past the end: an empty page, or the last one served again

@@ -138,3 +138,22 @@ def test_a_parse_past_its_budget_is_a_parse_error_with_a_one_line_reason():
         slow.parse_list(render_list_page(sample_releases(5), "en", 1), "en", f"{BASE}/en/lists/news")
     # the default budget leaves an ordinary page alone
     assert adapter().parse_item(page, "en", f"{BASE}/en/lists/view/{SEED.id}").paragraphs
+
+
+def test_a_list_page_past_the_budget_is_a_recorded_parse_error_not_a_crash(tmp_path):
+    from crawler.config import Config
+    from crawler.fetch import Fetcher
+    from crawler.pipeline import Crawler
+    from crawler.store import Store
+    from devsites.mirror import Mirror, sample_releases
+
+    with Mirror(sample_releases(3)) as mirror:
+        source_config = SourceConfig(base_url=mirror.base_url, languages=("en",), request_delay=0.0,
+                                     obey_robots=False)
+        config = Config(source=source_config)
+        source = PresidentUz(source_config, SelectorsConfig(), parse_budget=0.0)
+        with Store.open(tmp_path / "s.db") as store, Fetcher(source_config) as fetcher:
+            summary = Crawler(config, store, fetcher, source=source).crawl()
+            errors = store.db.execute("select kind, reason from crawl_errors").fetchall()
+    assert (summary.outcome, summary.errors) == ("partial", 1), summary.line()
+    assert errors and errors[0][0] == "parse" and "budget" in errors[0][1]
