@@ -19,6 +19,9 @@
   run that succeeds ends the backoff.
 - After each run: health transitions (crawler.health) are logged and sent to the ops route, and
   pending alerts are delivered.
+- Under systemd (Type=notify, crawler/service.py): READY=1 once the scheduler runs, STATUS= what
+  it does, WATCHDOG=1 from the main loop while the scheduler and a running crawl make progress,
+  STOPPING=1 on the way out. Without $NOTIFY_SOCKET none of this happens.
 """
 
 from __future__ import annotations
