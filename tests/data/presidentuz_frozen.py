@@ -113,6 +113,11 @@ class PresidentUz(Source):
     def item_url(self, lang: str, item_id: int) -> str:
         return self.base_url + self.source.item_path.format(lang=lang, id=item_id)
 
+    def release_key(self, url: str) -> tuple[int, str] | None:
+        # Not part of the extraction this copy freezes: the Source interface asks for it since.
+        target = self.parse_item_url(url)
+        return (target[1], target[0]) if target else None
+
     def parse_item_url(self, href: str, page_url: str | None = None) -> tuple[str, int] | None:
         """(lang, id) when `href` points to a release on this site, else None."""
         try:
