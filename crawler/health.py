@@ -250,13 +250,3 @@ def beat(store: Store, beat_id: int, state: str | None = None, next_run: str | N
 def last_heartbeat(store: Store) -> dict[str, Any] | None:
     rows = list(store.db["heartbeat"].rows_where(order_by="id desc", limit=1))
     return rows[0] if rows else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True

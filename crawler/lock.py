@@ -125,7 +125,7 @@ def writer_active(store_path: str | os.PathLike[str]) -> bool:
         pid = int(path.read_text("ascii").strip() or 0)
     except (OSError, ValueError):
         return False
-    return pid > 0 and _pid_alive(pid)
+    return pid > 0 and pid_alive(pid)
 
 
 def _flock_held(info: os.stat_result) -> bool | None:
@@ -138,7 +138,8 @@ def _flock_held(info: os.stat_result) -> bool | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -16,7 +16,7 @@ from crawler import health
 from crawler.alerts import alerts_summary
 from crawler.config import Config
 from crawler.coverage import coverage_report
-from crawler.lock import last_write_failure, writer_active
+from crawler.lock import last_write_failure, pid_alive, writer_active
 from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
@@ -106,7 +106,7 @@ def _daemon(store: Store, config: Config, now: dt.datetime) -> dict[str, Any] | 
     same_host = beat["host"] == socket.gethostname()
     if beat["state"] == "stopped":
         status, detail = "stopped", f"stopped cleanly at {beat['last_beat']}"
-    elif same_host and not health.pid_alive(beat["pid"]):
+    elif same_host and not pid_alive(beat["pid"]):
         status, detail = "dead", f"pid {beat['pid']} is gone without a clean stop (last beat {beat['last_beat']})"
     elif age is not None and age > _stale_after(config):
         status, detail = "dead", f"no heartbeat for {health.describe_age(age)} (pid {beat['pid']} on {beat['host']})"

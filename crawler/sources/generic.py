@@ -43,6 +43,7 @@ from crawler.model import ListEntry, ListPage, ParsedItem, ParseError, Presswatc
 from crawler.normalize import clean_text
 from crawler.sources import dates
 from crawler.sources.base import Source
+from crawler.sources.markup import css, css_first
 
 # The store keys releases by a SQLite INTEGER (64-bit); a larger "id" in an address is no release.
 _MAX_ID = 2**63 - 1
@@ -275,15 +276,15 @@ class Generic(Source):
 
     def _list_by_selectors(self, tree: LexborHTMLParser, lang: str, page_url: str) -> list[ListEntry]:
         entries: dict[int, ListEntry] = {}
-        for box in _css(tree, self.generic.list_item):
-            links = _css(box, self.generic.list_link) if self.generic.list_link else _css(box, "a[href]")
+        for box in css(tree, self.generic.list_item):
+            links = css(box, self.generic.list_link) if self.generic.list_link else css(box, "a[href]")
             found = self._first_release(links, lang, page_url)
             if found is None or found[1] in entries:
                 continue
             anchor, item_id, url = found
             title = clean_text(_text(anchor)) or _card_title(box, anchor)
             if self.generic.list_date:
-                date_node = _css_first(box, self.generic.list_date)
+                date_node = css_first(box, self.generic.list_date)
                 list_date = self._node_date(date_node) if date_node is not None else None
             else:
                 list_date = self._card_date(box, title)
@@ -334,7 +335,7 @@ class Generic(Source):
 
     def _has_next(self, tree: LexborHTMLParser, lang: str, page_url: str) -> bool:
         here = _comparable(page_url)
-        for node in _css(tree, "link[rel~=next][href], a[rel~=next][href]"):
+        for node in css(tree, "link[rel~=next][href], a[rel~=next][href]"):
             target = _absolute(page_url, node.attributes.get("href") or "")
             if target and _comparable(target) != here:
                 return True
@@ -385,7 +386,7 @@ class Generic(Source):
         """The headline text, its element in the body (if any) and the path that found it."""
         path = "selectors"
         if self.generic.item_title:
-            for node in _css(tree, self.generic.item_title):
+            for node in css(tree, self.generic.item_title):
                 raw = node.attributes.get("content") if node.tag == "meta" else _text(node)
                 title = self.strip_title_suffix(clean_text(raw or ""))
                 if title:
@@ -436,7 +437,7 @@ class Generic(Source):
               headline: LexborNode | None) -> tuple[list[tuple[str, LexborNode]], str]:
         """The body's blocks (text, the element holding it) and the path that found them."""
         if self.generic.item_body:
-            selected = _outermost(_css(tree, self.generic.item_body))
+            selected = _outermost(css(tree, self.generic.item_body))
             blocks = [block for node in selected for block in _blocks_of(node)]
             if blocks:
                 return blocks, "selectors"
@@ -472,7 +473,7 @@ class Generic(Source):
         """The release's date and the path that found it: `<time>`, the meta, then text."""
         path = "selectors"
         if self.generic.item_date:
-            for node in _css(tree, self.generic.item_date):
+            for node in css(tree, self.generic.item_date):
                 date = self._node_date(node)
                 if date:
                     return date, "selectors"
@@ -631,7 +632,7 @@ class _Meta:
 def _meta(tree: LexborHTMLParser) -> _Meta:
     title = tree.css_first("title")
     og_title = tree.css_first("meta[property='og:title']")
-    published = [node.attributes.get("content") or "" for node in _css(
+    published = [node.attributes.get("content") or "" for node in css(
         tree, "meta[property='article:published_time'], meta[itemprop='datePublished'], meta[name='pubdate']")]
     return _Meta(
         title=title.text() if title is not None else "",
@@ -860,18 +861,6 @@ def _disabled(anchor: LexborNode) -> bool:
     return False
 
 
-def _css(tree: LexborHTMLParser | LexborNode, selector: str) -> list[LexborNode]:
-    if not selector.strip():
-        return []
-    try:
-        return list(tree.css(selector))
-    except Exception:  # selectolax raises its own error type for a selector it cannot parse
-        return []
-
-
-def _css_first(node: LexborNode, selector: str) -> LexborNode | None:
-    found = _css(node, selector)
-    return found[0] if found else None
 
 
 def _index_of(elements: list[LexborNode], node: LexborNode | None) -> int:

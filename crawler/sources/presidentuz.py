@@ -25,6 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from crawler.model import ListEntry, ListPage, ParsedItem, ParseError
 from crawler.normalize import clean_text
 from crawler.sources.base import Source, SourceSettings
+from crawler.sources.markup import css, css_first
 
 NAME = "president.uz"
 TASHKENT = dt.timezone(dt.timedelta(hours=5), "Asia/Tashkent")
@@ -185,13 +186,13 @@ class PresidentUz(Source):
     ) -> list[ListEntry]:
         sel = self.selectors
         entries: dict[int, ListEntry] = {}
-        for box in _css(tree, sel.list_item):
+        for box in css(tree, sel.list_item):
             budget.check()
-            link = _css_first(box, sel.list_link)
+            link = css_first(box, sel.list_link)
             target = self.parse_item_url(link.attributes.get("href") or "", page_url) if link else None
             if not target or target[0] != lang:
                 continue
-            date_node = _css_first(box, sel.list_date)
+            date_node = css_first(box, sel.list_date)
             entries.setdefault(
                 target[1],
                 ListEntry(
@@ -291,7 +292,7 @@ class PresidentUz(Source):
         if not self.selectors.item_body:
             return _largest_paragraph_run(body, headline, in_body, budget), "selectors"
         run = []
-        for node in _css(tree, self.selectors.item_body):
+        for node in css(tree, self.selectors.item_body):
             budget.check()
             cleaned = clean_text(node.text())
             if cleaned:
@@ -303,7 +304,7 @@ class PresidentUz(Source):
     def _headline(self, page: _Page) -> tuple[str, LexborNode | None, str]:
         """The headline text, its element in the body (if any) and the path that found it."""
         for rank, selector in enumerate(self.selectors.item_title):
-            for node in _css(page.tree, selector):
+            for node in css(page.tree, selector):
                 raw = node.attributes.get("content") if node.tag == "meta" else node.text()
                 title = self.strip_title_suffix(clean_text(raw or ""))
                 if not title:
@@ -557,18 +558,6 @@ _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9._~%!$&'()*+,=:@-]*)+")
 _PLAIN_ADDRESS = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~%!$&'()*+,=:@-]*)*")
 
 
-def _css(tree: LexborHTMLParser | LexborNode, selector: str) -> list[LexborNode]:
-    if not selector.strip():
-        return []
-    try:
-        return list(tree.css(selector))
-    except Exception:  # selectolax raises its own error type for a selector it cannot parse
-        return []
-
-
-def _css_first(node: LexborNode, selector: str) -> LexborNode | None:
-    found = _css(node, selector)
-    return found[0] if found else None
 
 
 def _page_number(url: str) -> int:
