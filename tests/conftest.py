@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -59,3 +60,20 @@ def fetcher_for(server: Loopback) -> Iterator[Callable[..., Fetcher]]:
     yield make
     for fetcher in made:
         fetcher.close()
+
+
+# A name that fails like one the resolver does not know, without asking any resolver: tests never
+# look a name up on the network.
+UNRESOLVABLE = "press-office.invalid"
+
+
+@pytest.fixture
+def unresolvable_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == UNRESOLVABLE:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import UNRESOLVABLE
 
 from crawler import app
 from crawler.cli import main
@@ -365,20 +366,6 @@ def test_nothing_listening_is_said_first_in_plain_words_then_the_summary_then_th
     assert len(lines) == 4 and "Traceback" not in result.stdout
 
 
-UNRESOLVABLE = "press-office.invalid"
-
-
-@pytest.fixture
-def unresolvable_name(monkeypatch):
-    """UNRESOLVABLE fails like a name the resolver does not know; no resolver is asked."""
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host == UNRESOLVABLE:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.mark.parametrize("robots", ["true", "false"])

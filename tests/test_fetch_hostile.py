@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+from conftest import UNRESOLVABLE
 from test_fetch import _Handler, make_source, reply, stall
 
 from crawler.config import ConfigError, load_config
@@ -202,20 +203,6 @@ def test_new_settings_have_defaults():
 
 # --- what a failure to reach the site is called -----------------------------------------------
 
-UNRESOLVABLE = "press-office.invalid"
-
-
-@pytest.fixture
-def unresolvable_name(monkeypatch):
-    """UNRESOLVABLE fails like a name the resolver does not know; no resolver is asked."""
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host == UNRESOLVABLE:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def _closed_port() -> int:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import UNRESOLVABLE
 
 from crawler.cli import main
 from crawler.store import Store
@@ -71,23 +71,16 @@ def test_a_failed_commit_rolls_the_transaction_back(tmp_path):
     assert rows == ["next"]
 
 
-def test_no_delay_and_the_default_contact_against_the_public_site_warn_at_start(tmp_path, capsys, monkeypatch):
+def test_no_delay_and_the_default_contact_against_the_public_site_warn_at_start(tmp_path, capsys, monkeypatch,
+                                                                               unresolvable_name):
     monkeypatch.delenv("PRESSWATCH_CONFIG", raising=False)
-    real = socket.getaddrinfo
-
-    def no_such_name(host, *args, **kwargs):  # the public site is never looked up from a test
-        if host == "site.invalid":
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
     config = tmp_path / "presswatch.toml"
     config.write_text(f'[source]\nrequest_delay = 0\nbase_url = "http://127.0.0.1:9"\nobey_robots = false\n'
                       f'max_attempts = 1\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
     main(["crawl", "--config", str(config)])
     err = capsys.readouterr().err
     assert "request_delay" not in err and "source.contact" not in err  # fine against this machine
-    config.write_text(f'[source]\nrequest_delay = 0\nbase_url = "http://site.invalid"\nobey_robots = false\n'
+    config.write_text(f'[source]\nrequest_delay = 0\nbase_url = "http://{UNRESOLVABLE}"\nobey_robots = false\n'
                       f'max_attempts = 1\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
     main(["crawl", "--config", str(config)])
     err = capsys.readouterr().err
