@@ -34,9 +34,6 @@ def parse_stored_time(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def today_in(zone: dt.tzinfo) -> dt.date:
-    return dt.datetime.now(zone).date()
-
 
 def exponential_backoff(attempt: int, base: float, cap: float) -> float:
     """base, 2·base, 4·base... for attempts 1, 2, 3..., never more than `cap` (no jitter)."""

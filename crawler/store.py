@@ -737,10 +737,6 @@ class Store:
         ).fetchone()
         return (row[0], row[1]) if row and row[0] is not None else None
 
-    def last_error(self) -> dict[str, Any] | None:
-        row = self.db.execute("select at, url, reason from crawl_errors order by id desc limit 1").fetchone()
-        return {"at": row[0], "url": row[1], "reason": row[2]} if row else None
-
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))
 

@@ -25,7 +25,7 @@ from test_alerts_support import (
 
 from crawler.alerts import alerts_summary, deliver_pending, notify_ops
 from crawler.alerts.deliver import backoff_seconds, delivery_lock
-from crawler.alerts.outbox import parse_iso
+from crawler.clock import parse_iso
 from crawler.sources.presidentuz import TASHKENT
 
 

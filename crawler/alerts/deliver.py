@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import quote
 
 from crawler.alerts import render
-from crawler.alerts.outbox import FAILED, PENDING, SENT, iso, notify_ops, utc_now
-from crawler.clock import exponential_backoff
+from crawler.alerts.outbox import FAILED, PENDING, SENT, notify_ops
+from crawler.clock import exponential_backoff, iso, utc_now
 from crawler.config import Config, RouteConfig
 from crawler.lock import try_lock
 from crawler.logs import redact

@@ -70,10 +70,6 @@ class Source(abc.ABC):
     def today(self) -> dt.date:
         return dt.datetime.now(self.timezone).date()
 
-    def midnight_utc(self, date: str) -> dt.datetime:
-        """A release is dated, not timed: the start of its day in the source's time zone."""
-        day = dt.date.fromisoformat(date)
-        return dt.datetime.combine(day, dt.time(), self.timezone).astimezone(dt.timezone.utc)
 
     @abc.abstractmethod
     def list_url(self, lang: str, page: int = 1) -> str: ...
@@ -101,7 +97,3 @@ def language_order_sql(column: str, languages: Sequence[str]) -> str:
     cases = " ".join(f"when '{lang}' then {rank}" for rank, lang in enumerate(languages) if lang.isalnum())
     return f"case {column} {cases} else {len(languages)} end" if cases else "null"
 
-
-def describe(source: Source) -> dict[str, Any]:
-    return {"name": source.name, "kind": source.kind, "base_url": source.base_url,
-            "languages": list(source.languages)}
