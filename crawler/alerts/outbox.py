@@ -15,9 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["iso", "parse_iso", "utc_now"]  # re-exported for the alerts modules
-
-from crawler.clock import iso, parse_iso, utc_now
+from crawler.clock import iso, utc_now
 from crawler.config import Config, RouteConfig
 from crawler.logs import redact
 from crawler.model import StoredVersion
@@ -105,14 +103,15 @@ def enqueue_release(
     published: str | None,
     topics: list[str],
     now: dt.datetime,
+    zone: dt.tzinfo,
 ) -> int:
-    """Rows for every (topic, route) this version brings that the release has no row for yet.
+    """Rows for every (topic, route) this version brings that the release has no row for yet;
+    `zone` is the source's time zone (its dates, the digest hours).
 
     Call inside the transaction that stores the version. Returns the number of new rows.
     """
     if not topics:
         return 0
-    zone = source_for(config).timezone
     reason = silence_reason(store, published, now, config.alerts.horizon_days, zone)
     created = 0
     for topic in topics:
@@ -131,6 +130,7 @@ def enqueue_release(
 def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Store, StoredVersion], None]:
     """A pipeline ReleaseHook: queue the alerts a stored version brings, from its topic matches."""
     now_of = clock or utc_now
+    zone = source_for(config).timezone  # once, not for every stored version
 
     def hook(store: Store, version: StoredVersion) -> None:
         topics = version.topics
@@ -138,7 +138,7 @@ def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Stor
             return
         item = version.item
         published = item.published or store.any_published(item.id)
-        enqueue_release(store, config, item.id, item.lang, published, topics, now_of())
+        enqueue_release(store, config, item.id, item.lang, published, topics, now_of(), zone)
 
     return hook
 

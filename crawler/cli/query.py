@@ -67,7 +67,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         # On a terminal, private-use stand-ins become bold-underline once the page text is made printable.
         marks = _MARK_STAND_INS if tty else ("[", "]")
         try:
-            hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks)
+            hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks,
+                          languages=source.supported_languages)
         except QueryError as exc:
             raise UsageError(str(exc)) from None
     if args.format == "table":
