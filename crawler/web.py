@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import web_limits
+from crawler.config import Config
 from crawler.searchindex import families
 from crawler.sources.base import Source, language_order_sql
 
@@ -224,10 +225,12 @@ def build_metadata(database: str, source: Source, loopback_only: bool = True) ->
     }
 
 
-def make_datasette(path: Path, source: Source, allow_sql: bool = False, host: str = "127.0.0.1"):
+def make_datasette(path: Path, source: Source, allow_sql: bool = False, host: str = "127.0.0.1",
+                   config: Config | None = None):
     """A Datasette instance over the store of `source` with presswatch's metadata and plugin (no server).
     `allow_sql`: Datasette's box for arbitrary SQL (canned queries and table pages work without);
-    `host`: the address it will listen on (on loopback, only loopback names are answered)."""
+    `host`: the address it will listen on (on loopback, only loopback names are answered);
+    `config`: what the health page judges by (default: the defaults)."""
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -243,5 +246,6 @@ def make_datasette(path: Path, source: Source, allow_sql: bool = False, host: st
         settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False,
                   "default_allow_sql": allow_sql},
     )
-    datasette.presswatch_source = source  # read by crawler.web_plugin
+    datasette.presswatch_source = source  # read by crawler.web_plugin and crawler.webview
+    datasette.presswatch_config = config
     return datasette

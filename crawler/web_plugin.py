@@ -1,4 +1,4 @@
-"""The Datasette plugin `presswatch serve` registers: folding in SQL, and a home page of releases.
+"""The Datasette plugin `presswatch serve` registers: folding in SQL, and the pages of crawler/webview.
 
 SQL functions, on every connection Datasette opens:
   presswatch_fold(text [, lang])   text folded like the search index (lang: a language code of
@@ -18,45 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
 
 from crawler import web_limits
 from crawler.search import QueryError, compile_plain
 from crawler.searchindex import family_of, fold_text
-from crawler.sources.base import Source, language_order_sql
-
-HOME_RELEASES = 40
-
-HOME_TEMPLATE = """{% extends "base.html" %}
-{% block title %}presswatch: {{ source_name }} press releases{% endblock %}
-{% block content %}
-<h1>{{ source_name }} press releases</h1>
-<p>The newest of {{ "{:,}".format(total) }} stored language versions.
-<a href="{{ urls.database(database) }}">All tables and queries</a> ·
-<a href="{{ urls.query(database, 'latest_by_topic') }}">latest releases per topic</a></p>
-<form action="{{ urls.query(database, 'mentioning') }}" method="get">
-  <p><label>Find a word in any script: <input type="search" name="term" placeholder="Qozog'iston, чегара*"></label>
-  <input type="submit" value="Search"></p>
-</form>
-<table class="rows-and-columns">
-  <thead><tr><th>published</th><th>release</th><th>versions</th></tr></thead>
-  <tbody>
-  {% for release in releases %}
-    <tr class="release">
-      <td>{{ release.published or "" }}</td>
-      <td><a href="{{ urls.query(database, 'release') }}?id={{ release.id }}">{{ release.id }}</a></td>
-      <td>{% for version in release.versions %}
-        <div lang="{{ version.lang }}"><code>{{ version.lang }}</code>
-          <a class="release-title" href="{{ version.url }}">{{ version.title }}</a></div>
-      {% endfor %}</td>
-    </tr>
-  {% else %}
-    <tr><td colspan="3">No releases stored yet: run <code>presswatch crawl</code>.</td></tr>
-  {% endfor %}
-  </tbody>
-</table>
-{% endblock %}
-"""
+from crawler.sources.base import Source
+from crawler.webview import pages
 
 
 def _source(datasette) -> Source:
@@ -97,28 +64,5 @@ def asgi_wrapper(datasette) -> Any:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    # Registered only by `presswatch serve`: its front page is the releases, not a table list.
-    return [(r"^/$", home)]
-
-
-async def home(datasette, request) -> Response:
-    database = datasette.get_database()
-    source = _source(datasette)
-    total = (await database.execute("select count(*) from items")).first()[0]
-    rows = await database.execute(
-        """
-        with latest as (select id from items group by id order by max(published) desc, id desc limit ?)
-        select i.id, i.lang, i.title, i.url, i.published from items i join latest using (id)
-        order by i.published desc, i.id desc, """ + language_order_sql("i.lang", source.supported_languages),
-        [HOME_RELEASES],
-    )
-    releases: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        release = releases.setdefault(row["id"], {"id": row["id"], "published": row["published"], "versions": []})
-        release["versions"].append(dict(row))
-    template = datasette.jinja_env.from_string(HOME_TEMPLATE)
-    html = await datasette.render_template(
-        template, {"database": database.name, "releases": list(releases.values()), "total": total,
-                   "source_name": source.name}, request=request
-    )
-    return Response.html(html)
+    # Registered only by `presswatch serve`: the product pages (crawler/webview), ahead of Datasette's own.
+    return list(pages.ROUTES)

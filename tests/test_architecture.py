@@ -177,6 +177,7 @@ def test_the_wheel_holds_no_test_fixture(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(name == "crawler/cli/__init__.py" for name in names)
     assert any(name == "crawler/data/topics.toml" for name in names)
+    assert {"crawler/webview/templates/home.html", "crawler/webview/static/presswatch.css"} <= set(names)
     leaked = [n for n in names if n.startswith(("devsites/", "tests/", "bench/", "cassettes/"))
               or "mirror" in n]
     assert leaked == []

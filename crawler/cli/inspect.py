@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from typing import Any
 
 from crawler import app, health
@@ -14,6 +16,7 @@ from crawler.model import NotFound, UsageError
 from crawler.sources.base import Source
 from crawler.status import collect_status
 from crawler.tagging import load_topicset, matches_of, releases_per_topic, retag
+from crawler.textdiff import Piece, render_text, word_diff
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "its date, address, images, topics and edit history.")
     show.add_argument("id", type=int, help="the release id (the number in /lists/view/ID)")
     show.add_argument("--lang", metavar="LANG", help="only this language version (a language code of the source)")
+    show.add_argument("--diff", action="store_true",
+                      help="print each edit as a word diff: [-removed-]{+added+} (red and green on a terminal)")
     add_format(show, ("text", "json"), "text")
     show.set_defaults(func=cmd_show)
 
@@ -66,6 +71,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         for version in versions:
             version["topics"] = [m for m in matches if m["lang"] == version["lang"]]
             version["history"] = store.versions(version["id"], version["lang"])
+    if args.diff:
+        print_diffs(versions, colour=args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+        return EXIT_OK
     if args.format == "json":
         print(json.dumps(versions if not args.lang else versions[0], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -93,6 +101,22 @@ def print_versions(versions: list[dict[str, Any]]) -> None:
                                 f"[{match['start']}:{match['end']}]"))
         if version["history"]:
             print(f"\nedited: {len(version['history'])} earlier version(s) kept in item_versions")
+
+
+def print_diffs(versions: list[dict[str, Any]], colour: bool) -> None:
+    """Each stored edit of each version, oldest first: headline and body as a word diff."""
+    for version in versions:
+        texts = version["history"] + [version]
+        if len(texts) == 1:
+            print(f"{version['id']}/{version['lang']}: no edit stored")
+            continue
+        for before, after in zip(texts, texts[1:]):
+            print(f"{version['id']}/{version['lang']}  version {before['version']} → {after['version']}  "
+                  f"(edited {before.get('replaced_at') or after.get('changed_at')})\n")
+            for old, new in ((before["title"], after["title"]),
+                             ("\n\n".join(before["paragraphs"]), "\n\n".join(after["paragraphs"]))):
+                pieces = [Piece(p.kind, printable(p.text)) for p in word_diff(old or "", new or "")]
+                print(render_text(pieces, colour) + "\n")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -31,7 +31,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from crawler.web import make_datasette  # Datasette is an optional dependency
 
     web_limits.limit_sqlite_heap()
-    datasette = make_datasette(path, app.source(config), allow_sql=args.sql, host=args.host)
+    datasette = make_datasette(path, app.source(config), allow_sql=args.sql, host=args.host,
+                               config=config)
     asyncio.run(datasette.invoke_startup())
     print(f"presswatch: serving {path} read-only at http://{_url_host(args.host)}:{args.port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)

@@ -1,0 +1,69 @@
+"""`presswatch latest`: the newest releases, one line each with their topics (the web view's home
+page, for the terminal)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+
+from crawler import app
+from crawler.cli.inspect import check_language
+from crawler.cli.options import EXIT_OK, add_format, common_options, load, positive_int
+from crawler.cli.terminal import printable
+from crawler.export import write_rows
+from crawler.filters import Filters, known_topics
+from crawler.logs import say
+from crawler.webview.queries import View, newest
+
+MAX_RELEASES = 10_000
+COLUMNS = ("id", "published", "lang", "title", "url", "topics", "languages")
+
+
+def cmd_latest(args: argparse.Namespace) -> int:
+    config = load(args, secrets=False)
+    source = app.source(config)
+    check_language(args.lang, source)
+    with app.open_store(config, must_exist=True) as store:
+        if args.topic and args.topic not in known_topics(store.db):
+            say(f"presswatch: no version is tagged with topic {args.topic!r}", level=logging.WARNING, event="warning")
+        view = View(filters=Filters(topic=args.topic, lang=args.lang), show=args.lang)
+        releases, _ = newest(store.db, source, view, min(args.n, MAX_RELEASES))
+    rows = [{"id": r["id"], "published": r["published"], "lang": r["lang"], "title": r["title"], "url": r["url"],
+             "topics": [badge.topic for badge in r["badges"]], "languages": r["languages"]} for r in releases]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.format == "table":
+        print_lines(rows)
+    else:
+        write_rows(iter(rows), sys.stdout, args.format, COLUMNS)
+    return EXIT_OK
+
+
+def print_lines(rows: list[dict]) -> None:
+    if not rows:
+        say("no releases match", event="no_results")
+        return
+    width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+    for row in rows:
+        head = f"{row['published'] or '----------'}  {row['id']}/{row['lang']}  "
+        topics = f"  [{', '.join(row['topics'])}]" if row["topics"] else ""
+        room = width - len(head) - len(topics)
+        title = printable(row["title"] or "")
+        title = title if len(title) <= room else title[: max(room - 1, 10)] + "…"
+        print(head + title + topics)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    latest = subparsers.add_parser(
+        "latest", parents=[common_options()], help="the newest releases, one line each with their topics",
+        description="The newest releases, newest first: date, id, headline (in --lang, else the first "
+        "language stored) and topics.")
+    latest.add_argument("--topic", metavar="NAME", help="only releases tagged with this topic")
+    latest.add_argument("--lang", metavar="LANG",
+                        help="only releases with a version in this language, whose headline is shown")
+    latest.add_argument("-n", type=positive_int, default=20, metavar="N", help="how many releases (default 20)")
+    add_format(latest, what="table (for reading) or json / jsonl / csv for scripts")
+    latest.set_defaults(func=cmd_latest)

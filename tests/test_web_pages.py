@@ -1,0 +1,221 @@
+"""The product pages of `presswatch serve` (crawler/webview), the word diff, the topic trends and
+`presswatch latest` / `show --diff`: through Datasette's in-process client and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from test_web import KAZAKH_TITLE, build, president_uz
+
+from crawler.cli import main
+from crawler.model import ParsedItem, StoredVersion
+from crawler.searchindex import search_hook
+from crawler.store import Store
+from crawler.textdiff import DELETE, EQUAL, INSERT, render_html, render_text, tokens, word_diff
+
+EDITED_BEFORE = ["Обсуждены вопросы границы."]
+EDITED_AFTER = ["Обсуждены вопросы границы и воды."]
+
+
+def add_edit(path: Path) -> Path:
+    """Release 5782 in Russian edited once: 'и воды' added."""
+    with Store.open(path) as store:
+        item = ParsedItem(id=5782, lang="ru", url="https://president.uz/ru/lists/view/5782",
+                          title="Президенты Узбекистана и Казахстана встретились в Ташкенте",
+                          published="2026-03-18", paragraphs=EDITED_AFTER)
+        with store.atomic():
+            outcome = store.save_item(item)
+            search_hook(store, StoredVersion(item, outcome))
+        assert outcome == "changed"
+        with store.atomic():
+            for week, item_id in enumerate((5700, 5710, 5720)):
+                older = ParsedItem(id=item_id, lang="ru", url=f"https://president.uz/ru/lists/view/{item_id}",
+                                   title=f"Казахстан {item_id}", published=f"2026-01-{5 + week * 14:02d}",
+                                   paragraphs=["Казахстан."])
+                store.save_item(older)
+                store.db["matches"].insert({"id": item_id, "lang": "ru", "topic": "kazakhstan", "label": "Kazakhstan",
+                                            "term": "казахстан*", "field": "title", "start": 0, "end": 9,
+                                            "text": "Казахстан", "snippet": "", "tagged_at": "2026-03-10T00:00:00Z"})
+            store.db["crawl_runs"].insert({"kind": "crawl", "started": "2026-03-18T10:00:00", "finished":
+                                           "2026-03-18T10:00:42", "outcome": "ok", "pages_fetched": 5,
+                                           "requests": 7, "new": 6, "changed": 1, "errors": 0,
+                                           "list_items": 12, "list_path": "selectors"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory) -> Path:
+    return add_edit(build(tmp_path_factory.mktemp("pages") / "pw.db"))
+
+
+@pytest.fixture(scope="module")
+def client(store_path):
+    from crawler.web import make_datasette
+
+    datasette = make_datasette(store_path, president_uz())
+    asyncio.run(datasette.invoke_startup())
+
+    def get(url: str, **options):
+        return asyncio.run(datasette.client.get(url, **options))
+
+    return get
+
+
+def test_home_shows_one_row_per_release_in_the_chosen_language(client):
+    page = client("/")
+    assert page.status_code == 200
+    assert page.text.count('class="release"') == 6
+    assert KAZAKH_TITLE in page.text  # the first language of the source, by default
+    assert "Tariffs &lt;b&gt;cut&lt;/b&gt; &amp; water" in page.text  # only in English: the fallback
+    assert 'class="badge tone-' in page.text and 'title="Kazakhstan: Қозоғистон"' in page.text
+    assert '<link rel="alternate" type="application/atom+xml"' in page.text
+
+
+def test_language_switch_is_remembered_in_a_cookie(client):
+    page = client("/?show=ru")
+    assert "Президенты Узбекистана и Казахстана встретились в Ташкенте" in page.text
+    assert "presswatch_show=ru" in page.headers["set-cookie"]
+    again = client("/", cookies={"presswatch_show": "ru"})
+    assert "Президенты Узбекистана" in again.text and KAZAKH_TITLE not in again.text
+    assert client("/", cookies={"presswatch_show": "<script>"}).status_code == 200  # a bad cookie is ignored
+
+
+def test_filters_are_kept_in_the_address(client):
+    page = client("/?topic=kazakhstan&show=ru")
+    assert page.text.count('class="release"') == 4
+    assert '<option value="kazakhstan" selected>' in page.text
+    assert client("/?since=2026-03-15&until=2026-03-18").text.count('class="release"') == 1
+    assert client("/?lang=en").text.count('class="release"') == 2
+
+
+def test_pages_of_releases(client, monkeypatch):
+    from crawler.webview import pages
+
+    monkeypatch.setattr(pages, "PER_PAGE", 4)
+    first, second = client("/?topic=").text, client("/?page=2").text
+    assert first.count('class="release"') == 4 and 'href="/?page=2"' in first
+    assert second.count('class="release"') == 2 and 'rel="prev"' in second and 'rel="next"' not in second
+
+
+def test_search_in_latin_finds_cyrillic_with_marked_snippets(client):
+    page = client("/search?q=" + quote("Qozog'iston"))
+    assert page.status_code == 200
+    assert 'href="/release/5782#v-uz"' in page.text
+    assert "<mark>Қозоғистон</mark>" in page.text
+    assert client("/search?q=" + quote("Qozog'iston") + "&lang=ru").text.count('class="hit"') == 0
+    empty = client("/search?q=" + quote('"(*'))
+    assert empty.status_code == 200 and "nothing to search for" in empty.text
+
+
+def test_release_page_has_every_version_marks_and_the_word_diff(client):
+    page = client("/release/5782")
+    assert page.status_code == 200
+    assert page.text.count('<article class="version"') == 4
+    assert '<mark title="Kazakhstan (қозоғистон*)">Қозоғистон</mark>' in page.text
+    assert 'href="https://president.uz/ru/lists/view/5782"' in page.text
+    assert "<ins> в Ташкенте</ins>" in page.text and "<ins> и воды</ins>" in page.text
+    assert 'id="history"' in page.text
+
+
+def test_topic_page_draws_one_mark_per_period(client):
+    monthly = client("/topic/kazakhstan")
+    assert monthly.status_code == 200
+    assert re.findall(r'data-period="([^"]+)"', monthly.text) == ["2026-01", "2026-02", "2026-03"]
+    assert re.findall(r'data-count="(\d+)"', monthly.text) == ["3", "0", "1"]
+    assert '<title id="chart-title">' in monthly.text and "<table" in monthly.text
+    weekly = client("/topic/kazakhstan?by=week")
+    assert len(re.findall(r'class="mark"', weekly.text)) == 11  # 2026-01-05 .. 2026-03-16, empty weeks too
+
+
+def test_health_page(client):
+    page = client("/health")
+    assert page.status_code == 200
+    assert "layout drift" in page.text and "42 s" in page.text
+    assert 'class="count-queued"' in page.text
+
+
+def test_feeds_are_served(client):
+    answer = client("/feeds/kazakhstan.atom?lang=ru")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/atom+xml")
+    entries = ET.fromstring(answer.content).findall("{http://www.w3.org/2005/Atom}entry")
+    assert len(entries) == 3
+    assert client("/feeds/all.atom").status_code == 200
+    assert client("/feeds/nosuchtopic.atom").status_code == 404
+
+
+@pytest.mark.parametrize("url", [
+    "/?topic=%27%20or%201=1--", "/?page=0", "/?page=99999999999999999999", "/?page=-1", "/?lang=zz",
+    "/?lang=ru&lang=en", "/?since=2026-13-01", "/?since=2026-03-10&until=2026-03-01", "/?show=%3Cb%3E",
+    "/?source=elsewhere", "/?topic=" + "a" * 300, "/?since=%00", "/search?q=" + "x" * 501,
+    "/topic/kazakhstan?by=year", "/topic/%27;drop", "/feeds/all.atom?lang=zz", "/release/1?page=x",
+])
+def test_a_hostile_parameter_gets_a_400_page(client, url):
+    answer = client(url)
+    assert answer.status_code == 400
+    assert "Bad request" in answer.text
+    assert not re.search(r"Traceback|select |sqlite|\.py\b", answer.text, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("url", ["/release/1", "/topic/nothing", "/release/99999999999"])
+def test_nothing_there_is_a_404_page(client, url):
+    answer = client(url)
+    assert answer.status_code == 404 and "Not found" in answer.text
+
+
+def test_pages_forbid_scripts_and_foreign_resources(client):
+    policy = client("/").headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert client("/assets/presswatch.css").headers["content-type"].startswith("text/css")
+
+
+# --- the word diff --------------------------------------------------------------------------------
+def test_word_diff_marks_words_not_characters():
+    pieces = word_diff("The border talks ended.", "The water talks ended today.")
+    assert render_text(pieces) == "The [-border-]{+water+} talks ended{+ today+}."
+    assert {p.kind for p in pieces} == {EQUAL, DELETE, INSERT}
+    assert "".join(tokens("Qozogʻiston, 2026!")) == "Qozogʻiston, 2026!"
+
+
+def test_word_diff_aligns_paragraphs_and_escapes_html():
+    old = "First <b>para</b>.\n\nSecond para.\n\nThird."
+    new = "First <b>para</b>.\n\nSecond paragraph.\n\nThird."
+    html = render_html(word_diff(old, new))
+    assert html.count("<p>") == 3 and "&lt;b&gt;" in html
+    assert "<del>para</del><ins>paragraph</ins>" in html
+
+
+def test_word_diff_of_a_huge_block_stays_bounded():
+    old, new = " ".join(["a"] * 20_000), " ".join(["b"] * 20_000)
+    pieces = word_diff(old, new)
+    assert [p.kind for p in pieces] == [DELETE, INSERT]
+
+
+# --- the CLI --------------------------------------------------------------------------------------
+def test_show_diff_prints_the_word_diff(store_path, capsys, monkeypatch):
+    monkeypatch.delenv("PRESSWATCH_CONFIG", raising=False)
+    assert main(["show", "5782", "--diff", "--lang", "ru", "--store", str(store_path)]) == 0
+    out = capsys.readouterr().out
+    assert "5782/ru  version 1 → 2" in out
+    assert "встретились{+ в Ташкенте+}" in out and "границы{+ и воды+}." in out
+    assert main(["show", "5782", "--diff", "--lang", "en", "--store", str(store_path)]) == 0
+    assert "5782/en: no edit stored" in capsys.readouterr().out
+
+
+def test_latest_lists_newest_releases_with_topics(store_path, capsys, monkeypatch):
+    monkeypatch.delenv("PRESSWATCH_CONFIG", raising=False)
+    assert main(["latest", "-n", "2", "--store", str(store_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("2026-03-19  5790/oz  Qozog'iston delegatsiyasi")
+    assert main(["latest", "--topic", "kazakhstan", "--lang", "ru", "--format", "json", "--store",
+                 str(store_path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    # the topic and the language filter versions: 5782 is tagged in its Uzbek version only
+    assert [r["id"] for r in rows] == [5720, 5710, 5700]
+    assert rows[0]["topics"] == ["kazakhstan"] and rows[0]["lang"] == "ru"
+    assert main(["latest", "--lang", "zz", "--store", str(store_path)]) == 2
