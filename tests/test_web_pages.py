@@ -168,6 +168,18 @@ def test_nothing_there_is_a_404_page(client, url):
     assert answer.status_code == 404 and "Not found" in answer.text
 
 
+def test_a_bug_is_a_500_page_without_a_traceback(client, monkeypatch):
+    from crawler.webview import queries
+
+    def broken(*args):
+        raise RuntimeError("select secret from /srv/store.db")
+
+    monkeypatch.setattr(queries, "newest", broken)
+    answer = client("/")
+    assert answer.status_code == 500
+    assert "Something went wrong" in answer.text and "secret" not in answer.text and "Traceback" not in answer.text
+
+
 def test_pages_forbid_scripts_and_foreign_resources(client):
     policy = client("/").headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src" not in policy
