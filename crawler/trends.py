@@ -36,10 +36,11 @@ def topic_counts(db: Database, topic: str, period: str = "month") -> list[Count]
     if period not in PERIODS:
         raise ValueError(f"period: {period!r} is not one of {', '.join(PERIODS)}")
     rows = db.execute(
-        f"select {_PERIOD_SQL[period]} as start, count(distinct m.id) from matches m "
+        # (not "start": matches has a column of that name, which group by would take instead)
+        f"select {_PERIOD_SQL[period]} as period_start, count(distinct m.id) from matches m "
         "join items i on i.id = m.id and i.lang = m.lang "
         "where m.topic = ? and i.published glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' "
-        "group by start having start is not null order by start",
+        "group by period_start having period_start is not null order by period_start",
         [topic],
     ).fetchall()
     counted = {row[0]: row[1] for row in rows}
@@ -71,13 +72,13 @@ def svg_chart(counts: list[Count], title: str, period: str = "month") -> str:
     peak = max((c.releases for c in counts), default=0) or 1
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
     step = plot_w / max(len(counts), 1)
-    bar_w = max(step * 0.8, 1.0)
+    bar_w = min(max(step * 0.8, 1.0), 48.0)
     total = sum(c.releases for c in counts)
     desc = (f"{total} releases in {len(counts)} {period}s from {counts[0].label} to {counts[-1].label}; "
             f"at most {peak} in one {period}." if counts else "No tagged release yet.")
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" '
-        'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="none">',
+        'xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{html.escape(title)}</title>',
         f'<desc id="chart-desc">{html.escape(desc)}</desc>',
         f'<line class="axis" x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{WIDTH - _RIGHT}" y2="{_TOP + plot_h}"/>',

@@ -231,3 +231,23 @@ def test_latest_lists_newest_releases_with_topics(store_path, capsys, monkeypatc
     assert [r["id"] for r in rows] == [5720, 5710, 5700]
     assert rows[0]["topics"] == ["kazakhstan"] and rows[0]["lang"] == "ru"
     assert main(["latest", "--lang", "zz", "--store", str(store_path)]) == 2
+
+
+def test_trend_counts_releases_per_period_several_in_one(store_path):
+    from sqlite_utils import Database
+
+    from crawler.trends import svg_chart, topic_counts
+
+    db = Database(store_path)
+    with Store.open(store_path) as store, store.atomic():
+        store.db["matches"].insert({"id": 5790, "lang": "oz", "topic": "kazakhstan", "label": "Kazakhstan",
+                                    "term": "qozogiston*", "field": "title", "start": 0, "end": 11,
+                                    "text": "Qozog'iston", "snippet": "", "tagged_at": "2026-03-10T00:00:00Z"})
+    try:
+        counts = topic_counts(db, "kazakhstan", "week")
+        assert [(c.label, c.releases) for c in counts][-1] == ("2026-03-16", 2)  # 5782 and 5790: the same week
+        svg = svg_chart(counts, "Kazakhstan <per week>", "week")
+        assert svg.count('class="mark"') == len(counts) and "&lt;per week&gt;" in svg
+    finally:
+        with Store.open(store_path) as store, store.atomic():
+            store.db.execute("delete from matches where id = 5790")
