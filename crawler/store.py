@@ -817,3 +817,11 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(decoded.get(key), str):
             decoded[key] = json.loads(decoded[key])
     return decoded
+
+
+@migrations()
+def m010_web(db: Database) -> None:
+    """Indexes the web view reads by (bench/bench_web.py): the newest releases walked in date order
+    without reading the rows, and a version's date found from its key (the topic chart's join)."""
+    db.execute("create index if not exists items_web_newest on items (published, id, lang)")
+    db.execute("create index if not exists items_web_dated on items (id, lang, published)")

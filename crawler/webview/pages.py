@@ -35,7 +35,7 @@ from crawler.webview.queries import View
 
 HERE = Path(__file__).parent
 PER_PAGE = 50
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 20  # as `presswatch search`; snippets are the costly part
 FEED_ENTRIES = 50
 YEAR_SECONDS = 365 * 24 * 3600
 # Pages run no script and load nothing from elsewhere; the style sheet is the only resource.

@@ -60,9 +60,17 @@ def sources(db: Database) -> list[str]:
 
 
 def topics(db: Database) -> list[tuple[str, str]]:
-    """(topic, label) of every topic that tagged something."""
-    return [(row[0], row[1]) for row in db.execute(
-        "select topic, coalesce(max(label), topic) from matches group by topic order by topic")]
+    """(topic, label) of every topic that tagged something. The names come from the index on
+    (topic, id), jumping from one topic to the next: a scan of every match took 57 ms at 72,000."""
+    found, topic = [], ""
+    for _ in range(10_000):  # more topics than any configuration holds
+        row = db.execute("select topic, coalesce(label, topic) from matches where topic > ? order by topic limit 1",
+                         [topic]).fetchone()
+        if row is None:
+            break
+        topic = row[0]
+        found.append((row[0], row[1]))
+    return found
 
 
 def _where(view: View, db: Database) -> tuple[str, list[Any]]:
@@ -77,13 +85,17 @@ def newest(db: Database, source: Source, view: View, per_page: int) -> tuple[lis
     """One page of releases, newest first, each with its headline in the chosen language and its badges;
     and whether another page follows."""
     where, params = _where(view, db)
-    ids = db.execute(
-        f"select i.id, max(i.published) as newest from items i where {where} "
-        "group by i.id order by newest desc, i.id desc limit ? offset ?",
-        [*params, per_page + 1, (view.page - 1) * per_page],
-    ).fetchall()
-    more = len(ids) > per_page
-    return releases(db, source, [row[0] for row in ids[:per_page]], view.show), more
+    # The versions are walked newest first along an index (m010_web) and the walk stops as soon as
+    # the page is full: grouping every version by release first would read the whole table.
+    wanted = view.page * per_page + 1
+    ids: dict[int, None] = {}
+    for (item_id,) in db.execute(f"select i.id from items i where {where} order by i.published desc, i.id desc",
+                                 params):
+        ids.setdefault(item_id)
+        if len(ids) >= wanted:
+            break
+    page = list(ids)[(view.page - 1) * per_page:]
+    return releases(db, source, page[:per_page], view.show), len(page) > per_page
 
 
 def releases(db: Database, source: Source, ids: list[int], show: str | None) -> list[dict[str, Any]]:
@@ -195,8 +207,7 @@ def history(db: Database, current: dict[str, Any]) -> list[dict[str, Any]]:
 
 # --- one topic ------------------------------------------------------------------------------------
 def topic_label(db: Database, topic: str) -> str | None:
-    row = db.execute("select coalesce(max(label), topic) from matches where topic = ? group by topic",
-                     [topic]).fetchone()
+    row = db.execute("select coalesce(label, topic) from matches where topic = ? limit 1", [topic]).fetchone()
     return row[0] if row else None
 
 
