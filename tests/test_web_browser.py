@@ -106,6 +106,13 @@ def test_a_reader_follows_a_topic_a_search_a_release_and_its_edits(browser, site
     tops = browser.evaluate("[...document.querySelectorAll('article.version')].map(a => a.getBoundingClientRect().top)")
     assert len(set(tops)) < len(tops)
 
+    # a badge shows the words that fired when it has the keyboard focus
+    terms = "document.querySelector('a.badge .terms').getBoundingClientRect().width"
+    assert browser.evaluate(terms) <= 1
+    browser.evaluate("document.querySelector('a.badge').focus()")
+    assert browser.evaluate(terms) > 10
+    assert "Қозоғистон" in browser.evaluate("document.querySelector('a.badge').innerText")
+
     # the topic's chart: one mark per period, as many as rows in its table
     browser.navigate_by("document.querySelector('a.badge').click()")
     assert browser.evaluate("location.pathname") == "/topic/kazakhstan"

@@ -217,6 +217,7 @@ def test_show_diff_prints_the_word_diff(store_path, capsys, monkeypatch):
     assert "встретились{+ в Ташкенте+}" in out and "границы{+ и воды+}." in out
     assert main(["show", "5782", "--diff", "--lang", "en", "--store", str(store_path)]) == 0
     assert "5782/en: no edit stored" in capsys.readouterr().out
+    assert main(["show", "5782", "--diff", "--format", "json", "--store", str(store_path)]) == 2
 
 
 def test_latest_lists_newest_releases_with_topics(store_path, capsys, monkeypatch):
@@ -251,3 +252,28 @@ def test_trend_counts_releases_per_period_several_in_one(store_path):
     finally:
         with Store.open(store_path) as store, store.atomic():
             store.db.execute("delete from matches where id = 5790")
+
+
+def test_the_source_is_shown_and_filtered_once_the_store_holds_several(store_path, tmp_path):
+    """A store with the `source` column of the multi-source change: sources are offered and filtered."""
+    import shutil
+    import sqlite3
+
+    from crawler.web import make_datasette
+
+    copy = tmp_path / "sources.db"
+    shutil.copy(store_path, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("alter table items add column source text not null default 'president.uz'")
+        conn.execute("update items set source = 'press.example' where id = 5800")
+    datasette = make_datasette(copy, president_uz())
+
+    async def fetch(url):
+        await datasette.invoke_startup()
+        return await datasette.client.get(url)
+
+    home = asyncio.run(fetch("/"))
+    assert '<select name="source">' in home.text and '<span class="source">press.example</span>' in home.text
+    only = asyncio.run(fetch("/?source=press.example"))
+    assert only.text.count('class="release"') == 1 and "Tariffs" in only.text
+    assert asyncio.run(fetch("/?source=nowhere")).status_code == 400

@@ -57,6 +57,8 @@ def check_language(lang: str | None, source: Source) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.diff and args.format != "text":
+        raise UsageError("--diff prints text: drop --format json (json holds every earlier text under history)")
     config = load(args, secrets=False)
     source = app.source(config)
     check_language(args.lang, source)
@@ -72,7 +74,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             version["topics"] = [m for m in matches if m["lang"] == version["lang"]]
             version["history"] = store.versions(version["id"], version["lang"])
     if args.diff:
-        print_diffs(versions, colour=args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+        print_diffs(versions, colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
         return EXIT_OK
     if args.format == "json":
         print(json.dumps(versions if not args.lang else versions[0], ensure_ascii=False, indent=2))
