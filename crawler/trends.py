@@ -69,20 +69,21 @@ WIDTH, HEIGHT = 720, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 36, 8, 12, 28
 
 
-def svg_chart(counts: list[Count], title: str, period: str = "month") -> str:
+def svg_chart(counts: list[Count], title: str, period: str = "month", chart_id: str = "chart") -> str:
     """An accessible SVG bar chart: <title> and <desc> name it, each bar has a <title> of its own."""
     peak = max((c.releases for c in counts), default=0) or 1
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
     step = plot_w / max(len(counts), 1)
     bar_w = min(max(step * 0.8, 1.0), 48.0)
     total = sum(c.releases for c in counts)
+    chart_id = html.escape(chart_id)
     desc = (f"{total} releases in {len(counts)} {period}s from {counts[0].label} to {counts[-1].label}; "
             f"at most {peak} in one {period}." if counts else "No tagged release yet.")
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
         'xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">{html.escape(title)}</title>',
-        f'<desc id="chart-desc">{html.escape(desc)}</desc>',
+        f'<title id="{chart_id}-title">{html.escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{html.escape(desc)}</desc>',
         f'<line class="axis" x1="{_LEFT}" y1="{_TOP + plot_h}" x2="{WIDTH - _RIGHT}" y2="{_TOP + plot_h}"/>',
         f'<text class="tick" x="{_LEFT - 4}" y="{_TOP + 10}" text-anchor="end">{peak}</text>',
         f'<text class="tick" x="{_LEFT - 4}" y="{_TOP + plot_h}" text-anchor="end">0</text>',

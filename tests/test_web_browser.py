@@ -18,7 +18,7 @@ from test_web_pages import add_edit
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["/", "/search?q=" + quote("Qozog'iston"), "/release/5782", "/topic/kazakhstan", "/health"]
+PAGES = ["/", "/search?q=" + quote("Qozog'iston"), "/release/5782", "/topic/kazakhstan", "/topics", "/health"]
 
 # WCAG 2 contrast of every element's own text against the first opaque background behind it.
 CONTRAST_JS = r"""

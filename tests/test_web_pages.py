@@ -133,6 +133,13 @@ def test_topic_page_draws_one_mark_per_period(client):
     assert len(re.findall(r'class="mark"', weekly.text)) == 11  # 2026-01-05 .. 2026-03-16, empty weeks too
 
 
+def test_topics_page_charts_every_topic(client):
+    page = client("/topics")
+    assert page.status_code == 200
+    assert 'href="/topic/kazakhstan"' in page.text and 'aria-labelledby="chart-kazakhstan-title' in page.text
+    assert len(re.findall(r'class="mark"', page.text)) == 3
+
+
 def test_health_page(client):
     page = client("/health")
     assert page.status_code == 200

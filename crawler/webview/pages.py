@@ -228,6 +228,23 @@ async def topic(datasette, request) -> Response:
                           releases=releases, more=more, **await filters_context(current))
 
 
+def topic_overview(db: Database) -> list[dict[str, Any]]:
+    """Every topic with its monthly counts and their chart."""
+    found = []
+    for name, label in queries.topics(db):
+        counts = trends.topic_counts(db, name, "month")
+        found.append({"name": name, "label": label, "releases": sum(c.releases for c in counts),
+                      "chart": trends.svg_chart(counts, f"Releases tagged {label} per month", "month",
+                                                chart_id=f"chart-{name}")})
+    return found
+
+
+@page
+async def topics_page(datasette, request) -> Response:
+    current = Page(datasette, request)
+    return current.render("topics.html", overview=await current.read(topic_overview), topics=[])
+
+
 def health_report(db: Database, config: Config) -> dict[str, Any]:
     store = Store(db)
     streak, path = health.drift_streak(store)
@@ -273,6 +290,7 @@ ROUTES = [
     (r"^/$", home),
     (r"^/search$", search_page),
     (r"^/release/(?P<id>\d{1,12})$", release),
+    (r"^/topics$", topics_page),
     (r"^/topic/(?P<name>[^/]{1,200})$", topic),
     (r"^/health$", health_page),
     (r"^/feeds/(?P<name>[^/]{1,200})\.atom$", feed),
