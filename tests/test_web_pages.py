@@ -113,6 +113,17 @@ def test_search_in_latin_finds_cyrillic_with_marked_snippets(client):
     assert empty.status_code == 200 and "nothing to search for" in empty.text
 
 
+def test_search_pages(client, monkeypatch):
+    from crawler.webview import pages
+
+    monkeypatch.setattr(pages, "SEARCH_LIMIT", 2)
+    first = client("/search?q=" + quote("Qozog'iston"))
+    assert first.text.count('class="hit"') == 2 and "page=2" in first.text and "q=Qozog" in first.text
+    second = client("/search?page=2&q=" + quote("Qozog'iston"))
+    assert second.text.count('class="hit"') == 1 and 'rel="next"' not in second.text
+    assert client("/search?page=11&q=x").status_code == 400
+
+
 def test_release_page_has_every_version_marks_and_the_word_diff(client):
     page = client("/release/5782")
     assert page.status_code == 200

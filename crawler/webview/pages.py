@@ -35,7 +35,8 @@ from crawler.webview.queries import View
 
 HERE = Path(__file__).parent
 PER_PAGE = 50
-SEARCH_LIMIT = 20  # as `presswatch search`; snippets are the costly part
+SEARCH_LIMIT = 20  # hits a page, as `presswatch search`; snippets are the costly part
+SEARCH_PAGES = 10  # page N ranks N × 20 hits: the cost grows with the page, so the pages end here
 FEED_ENTRIES = 50
 YEAR_SECONDS = 365 * 24 * 3600
 # Pages run no script and load nothing from elsewhere; the style sheet is the only resource.
@@ -88,6 +89,8 @@ class Page:
                    "since": self.view.filters.since, "until": self.view.filters.until,
                    "source": self.view.source, "show": self.view.show,
                    "page": self.view.page if self.view.page > 1 else None}
+        for name in ("q", "by"):  # the search words and the chart's period go along too
+            current[name] = (self.args.get(name) or [""])[0][:params.MAX_QUERY_CHARS] or None
         current.update(changes)
         query = urlencode({key: value for key, value in current.items() if value})
         return path + ("?" + query if query else "")
@@ -173,13 +176,16 @@ def _marked(text: str) -> str:
     return str(escaped).replace(_MARKS[0], "<mark>").replace(_MARKS[1], "</mark>")
 
 
-def run_search(db: Database, source: Source, text: str, view: View) -> list[dict[str, Any]]:
-    hits = search(Store(db), text, filters=view.filters, limit=SEARCH_LIMIT, marks=_MARKS,
+def run_search(db: Database, source: Source, text: str, view: View) -> tuple[list[dict[str, Any]], bool]:
+    """One page of hits, and whether another follows."""
+    hits = search(Store(db), text, filters=view.filters, limit=view.page * SEARCH_LIMIT + 1, marks=_MARKS,
                   languages=source.supported_languages)
+    more = len(hits) > view.page * SEARCH_LIMIT and view.page < SEARCH_PAGES
+    hits = hits[(view.page - 1) * SEARCH_LIMIT:view.page * SEARCH_LIMIT]
     badges = queries.badges_of(db, [hit.id for hit in hits]) if hits else {}
     return [{"id": hit.id, "lang": hit.lang, "published": hit.published, "url": hit.url,
              "title_html": _marked(hit.title_marked), "snippet_html": _marked(hit.snippet),
-             "badges": badges.get(hit.id, [])} for hit in hits]
+             "badges": badges.get(hit.id, [])} for hit in hits], more
 
 
 @page
@@ -187,13 +193,15 @@ async def search_page(datasette, request) -> Response:
     current = Page(datasette, request)
     current.view = await list_view(current)
     text = params.query_text(current.args)
-    hits, problem = [], None
+    if current.view.page > SEARCH_PAGES:
+        raise BadRequest(f"page: the search shows {SEARCH_PAGES} pages; narrow it with more words or a filter")
+    hits, more, problem = [], False, None
     if text:
         try:
-            hits = await current.read(run_search, current.source, text, current.view)
+            hits, more = await current.read(run_search, current.source, text, current.view)
         except QueryError as exc:
             problem = str(exc)
-    return current.render("search.html", q=text or "", hits=hits, problem=problem, limit=SEARCH_LIMIT,
+    return current.render("search.html", q=text or "", hits=hits, more=more, problem=problem,
                           **await filters_context(current))
 
 
