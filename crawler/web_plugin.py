@@ -39,11 +39,12 @@ HOME_TEMPLATE = """{% extends "base.html" %}
   <input type="submit" value="Search"></p>
 </form>
 <table class="rows-and-columns">
-  <thead><tr><th>published</th><th>release</th><th>versions</th></tr></thead>
+  <thead><tr><th>published</th><th>source</th><th>release</th><th>versions</th></tr></thead>
   <tbody>
   {% for release in releases %}
     <tr class="release">
       <td>{{ release.published or "" }}</td>
+      <td>{{ release.source }}</td>
       <td><a href="{{ urls.query(database, 'release') }}?id={{ release.id }}">{{ release.id }}</a></td>
       <td>{% for version in release.versions %}
         <div lang="{{ version.lang }}"><code>{{ version.lang }}</code>
@@ -51,7 +52,7 @@ HOME_TEMPLATE = """{% extends "base.html" %}
       {% endfor %}</td>
     </tr>
   {% else %}
-    <tr><td colspan="3">No releases stored yet: run <code>presswatch crawl</code>.</td></tr>
+    <tr><td colspan="4">No releases stored yet: run <code>presswatch crawl</code>.</td></tr>
   {% endfor %}
   </tbody>
 </table>
@@ -107,14 +108,16 @@ async def home(datasette, request) -> Response:
     total = (await database.execute("select count(*) from items")).first()[0]
     rows = await database.execute(
         """
-        with latest as (select id from items group by id order by max(published) desc, id desc limit ?)
-        select i.id, i.lang, i.title, i.url, i.published from items i join latest using (id)
+        with latest as (select source, id from items group by source, id
+                        order by max(published) desc, id desc limit ?)
+        select i.source, i.id, i.lang, i.title, i.url, i.published from items i join latest using (source, id)
         order by i.published desc, i.id desc, """ + language_order_sql("i.lang", source.supported_languages),
         [HOME_RELEASES],
     )
     releases: dict[int, dict[str, Any]] = {}
     for row in rows:
-        release = releases.setdefault(row["id"], {"id": row["id"], "published": row["published"], "versions": []})
+        release = releases.setdefault((row["source"], row["id"]), {
+            "source": row["source"], "id": row["id"], "published": row["published"], "versions": []})
         release["versions"].append(dict(row))
     template = datasette.jinja_env.from_string(HOME_TEMPLATE)
     html = await datasette.render_template(
