@@ -96,8 +96,11 @@ def build_feed(entries: list[dict[str, Any]], source: Source, *, filters: Filter
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     what = " · ".join(part for part in (filters.topic, filters.lang) if part)
-    _sub(feed, "title", f"{source.name} press releases" + (f" ({what})" if what else ""))
-    _sub(feed, "subtitle", f"Press releases of the {source.display_name}, collected by presswatch")
+    # `source` describes the feed unless it is filtered to another source of the store
+    name = filters.source or source.name
+    _sub(feed, "title", f"{name} press releases" + (f" ({what})" if what else ""))
+    publisher = source.display_name if name == source.name else name
+    _sub(feed, "subtitle", f"Press releases of the {publisher}, collected by presswatch")
     # a feed of one source names it in its id (one source's id 5 is not another's)
     of_source = f"{filters.source}/" if filters.source else ""
     _sub(feed, "id", f"{FEED_TAG}feed/{of_source}{filters.topic or 'all'}/{filters.lang or 'all'}")
@@ -106,7 +109,7 @@ def build_feed(entries: list[dict[str, Any]], source: Source, *, filters: Filter
     _sub(feed, "updated", updated)
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=source.base_url + "/")
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
-    _sub(author, "name", source.name)
+    _sub(author, "name", name)
     _sub(author, "uri", source.base_url + "/")
     _sub(feed, "generator", "presswatch")
     for entry in entries:

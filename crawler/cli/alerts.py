@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "by a delivery pass (the daemon runs one after each crawl). See docs/ALERTS.md.")
     sub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
 
-    listing = sub.add_parser("list", parents=[common], help="show queued, sent, failed and silenced alerts")
+    listing = sub.add_parser("list", parents=[common_options(source=True)], help="show queued, sent, failed and silenced alerts")
     listing.add_argument("--status", choices=STATUSES, help="only alerts with this status")
     how_many = listing.add_mutually_exclusive_group()
     how_many.add_argument("--limit", type=positive_int, default=50, metavar="N", help="the newest N (default 50)")

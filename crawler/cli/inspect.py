@@ -18,7 +18,7 @@ from crawler.tagging import load_topicset, matches_of, releases_per_topic, retag
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    common = common_options()
+    common = common_options(source=True)
     formatter = argparse.RawDescriptionHelpFormatter
     show = sub.add_parser("show", parents=[common], help="print every stored language version of a release",
                           description="Print a release as clean paragraphs: each stored language version, "

@@ -29,15 +29,17 @@ exit codes:
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
-def common_options(*, store: bool = True) -> argparse.ArgumentParser:
+def common_options(*, store: bool = True, source: bool = False) -> argparse.ArgumentParser:
     """Options every subcommand accepts, before or after its name (`store=False`: a command that
-    never opens the store does not offer --store)."""
+    never opens the store does not offer --store; `source=True`: a command that reads the store
+    offers --source NAME, checked by `chosen_source`)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (default: $PRESSWATCH_CONFIG, else the embedded default)")
     if store:
         parent.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
                             help="the SQLite store, overriding store.path from the config")
+    if store and source:
         parent.add_argument("--source", metavar="NAME", default=argparse.SUPPRESS,
                             help="only the releases of this source (its name, as `status` lists them)")
     parent.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,

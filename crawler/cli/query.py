@@ -150,7 +150,7 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    common = common_options()
+    common = common_options(source=True)
     formatter = argparse.RawDescriptionHelpFormatter
 
     search_cmd = subparsers.add_parser(
