@@ -53,7 +53,8 @@ def arm(store: Store) -> None:
 def item(release_id: int, lang: str, title: str, *, published: str | None = TODAY,
          paragraphs: Iterable[str] = ("Body text.",)) -> ParsedItem:
     return ParsedItem(
-        source="president.uz", id=release_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{release_id}", title=title,
+        source="president.uz",
+        id=release_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{release_id}", title=title,
         published=published, paragraphs=list(paragraphs),
     )
 

@@ -76,7 +76,8 @@ KAZAKHSTAN_UZBEK = {(5782, "uz"), (5782, "oz"), (5790, "oz"), (5800, "uz")}
 
 
 def parsed(item_id: int, lang: str, title: str, paragraphs: list[str], published: str) -> ParsedItem:
-    return ParsedItem(source="president.uz", id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
+    return ParsedItem(source="president.uz",
+                      id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
                       title=title, published=published, paragraphs=list(paragraphs))
 
 

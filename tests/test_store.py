@@ -10,7 +10,8 @@ from crawler.store import Store, content_hash, migrations
 
 def item(item_id=9200, lang="ru", title="Заголовок", paragraphs=("Первый абзац.", "Второй абзац.")):
     return ParsedItem(
-        source="president.uz", id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}", title=title,
+        source="president.uz",
+        id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}", title=title,
         published="2026-05-12", paragraphs=list(paragraphs), images=["https://president.uz/uploads/a.jpg"],
     )
 

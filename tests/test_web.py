@@ -49,7 +49,8 @@ def president_uz():
 def build(path: Path) -> Path:
     with Store.open(path) as store:
         for item_id, lang, title, paragraphs in VERSIONS:
-            item = ParsedItem(source="president.uz", id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
+            item = ParsedItem(source="president.uz",
+                              id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
                               title=title, published=f"2026-03-{item_id % 100 // 10 + 10}", paragraphs=paragraphs)
             with store.atomic():
                 search_hook(store, StoredVersion(item, store.save_item(item)))
