@@ -269,3 +269,25 @@ def test_retag_of_one_source_touches_only_its_versions(two_sources, capsys):
     code, out, err = run(capsys, "retag", "--all", "-q", "--source", AKORDA, "--config", str(two_sources))
     assert code == 0, err
     assert out.startswith(f"retagged {AKORDA_N} language versions")
+
+
+def test_search_reaches_the_languages_of_every_stored_source(two_sources, capsys):
+    code, out, err = run(capsys, "search", "шекара", "--json", "--config", str(two_sources))
+    assert code == 0, err
+    assert {(hit["source"], hit["id"], hit["lang"]) for hit in json.loads(out)} == {(AKORDA, 9180, "kk")}
+    code, out, err = run(capsys, "search", "шекара", "--lang", "kk", "--source", AKORDA, "--json",
+                         "--config", str(two_sources))
+    assert code == 0, err
+    assert [hit["id"] for hit in json.loads(out)] == [9180]
+    code, _, err = run(capsys, "search", "шекара", "--lang", "uz", "--source", AKORDA, "--config", str(two_sources))
+    assert code == 2 and "Akorda has no version in 'uz'" in err
+
+
+def test_the_web_views_release_query_names_the_source_of_each_version(two_sources):
+    from crawler.web import canned_queries
+
+    config = app.load(two_sources)
+    sql = canned_queries(app.source(config))["release"]["sql"]
+    with Store.open(two_sources.parent / "store.db") as store:
+        found = store.db.execute(sql, {"id": SHARED_ID}).fetchall()
+    assert {(row[0], row[1]) for row in found} == {(AKORDA, "ru"), ("president.uz", "ru"), ("president.uz", "en")}

@@ -42,7 +42,12 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 
 
 def _filters(args: argparse.Namespace, store: Store, source: Source, config: Config) -> Filters:
-    check_language(args.lang, source)
+    name = chosen_source(args, store, config)
+    if name in (None, source.name):
+        check_language(args.lang, source)
+    elif args.lang and args.lang not in store.languages(name):
+        raise UsageError(f"--lang: {name} has no version in {args.lang!r} "
+                         f"(its languages: {', '.join(store.languages(name)) or 'none yet'})")
     db = store.db
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
@@ -53,7 +58,15 @@ def _filters(args: argparse.Namespace, store: Store, source: Source, config: Con
             say(f"presswatch: no version is tagged with topic {args.topic!r} (topics in the store: {known})",
                 level=logging.WARNING, event="warning")
     return Filters(topic=args.topic, lang=args.lang, since=args.since and args.since.isoformat(),
-                   until=args.until and args.until.isoformat(), source=chosen_source(args, store, config))
+                   until=args.until and args.until.isoformat(), source=name)
+
+
+def searched_languages(store: Store, source: Source, filters: Filters) -> tuple[str, ...]:
+    """The configured source's languages in its order, then those other sources stored (read from
+    the key of items, an index: cheap)."""
+    if filters.source and filters.source != source.name:
+        return store.languages(filters.source)
+    return tuple(dict.fromkeys([*source.supported_languages, *store.languages(filters.source)]))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -68,7 +81,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         marks = _MARK_STAND_INS if tty else ("[", "]")
         try:
             hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks,
-                          languages=source.supported_languages)
+                          languages=searched_languages(store, source, filters))
         except QueryError as exc:
             raise UsageError(str(exc)) from None
     if args.format == "table":
