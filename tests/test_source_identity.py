@@ -291,3 +291,18 @@ def test_the_web_views_release_query_names_the_source_of_each_version(two_source
     with Store.open(two_sources.parent / "store.db") as store:
         found = store.db.execute(sql, {"id": SHARED_ID}).fetchall()
     assert {(row[0], row[1]) for row in found} == {(AKORDA, "ru"), ("president.uz", "ru"), ("president.uz", "en")}
+
+
+def test_an_alert_names_who_published_the_release(two_sources):
+    from crawler.alerts import render
+
+    config = app.load(two_sources)
+    channel = render.channel_for("json")
+    with Store.open(two_sources.parent / "store.db") as store:
+        theirs = render.release_view(store, SHARED_ID, ["kazakhstan"], app.source(config), AKORDA)
+        ours = render.release_view(store, SHARED_ID, ["kazakhstan"], app.source(config))
+    theirs_body = render.render_alert(theirs, channel, f"presswatch:{AKORDA}:{SHARED_ID}:kazakhstan:newsroom").body
+    ours_body = render.render_alert(ours, channel, f"presswatch:president.uz:{SHARED_ID}:kazakhstan:newsroom").body
+    assert f"· {AKORDA} · release {SHARED_ID}" in theirs_body
+    assert f"· President of Uzbekistan (president.uz) · release {SHARED_ID}" in ours_body
+    assert theirs.headline != ours.headline  # two releases, not one
