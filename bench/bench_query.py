@@ -6,7 +6,7 @@ Builds a synthetic store of N language versions (N/4 releases in uz, oz, ru, en;
 sentences drawn from per-language vocabularies with inflected forms, names and numbers, ~200 words a
 body), folds it into the search index, then measures:
 
-- search: p50 / p95 of `crawler.query.search` (limit 20, snippets included) over a fixed set of
+- search: p50 / p95 of `crawler.search.search` (limit 20, snippets included) over a fixed set of
   queries in every script, each run several times;
 - export: rows per second for jsonl and csv (written to a temporary file);
 - feed: time to build a 50-entry and a 500-entry Atom feed.
@@ -29,8 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler import query  # noqa: E402
+from crawler import export, feeds, search, searchindex  # noqa: E402
+from crawler.config import Config  # noqa: E402
+from crawler.sources import source_for  # noqa: E402
 from crawler.store import Store  # noqa: E402
+
+SOURCE = source_for(Config())
 
 UZ_STEMS = """давлат раҳбар президент ҳамкорлик мамлакат халқ иқтисодиёт савдо инвестиция лойиҳа
 вазир ҳукумат делегация музокара учрашув минтақа тараққиёт саноат қишлоқ хўжалик энергетика
@@ -140,14 +144,14 @@ def build(path: Path, versions: int, seed: int) -> dict[str, float]:
     with Store.open(path) as store:
         with store.atomic():
             store.db.conn.executemany(
-                "insert into items (id, lang, url, title, published, body, paragraphs, images, links, content_hash, "
+                "insert into items (source, id, lang, url, title, published, body, paragraphs, images, links, content_hash, "
                 "parse_path, version, first_seen, last_seen, changed_at) values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(SOURCE.name, *row) for row in rows])
             store.db.conn.executemany(
-                'insert into matches (id, lang, topic, label, term, field, start, "end", text, snippet, tagged_at) '
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", matches)
+                'insert into matches (source, id, lang, topic, label, term, field, start, "end", text, snippet, tagged_at) '
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(SOURCE.name, *match) for match in matches])
         inserted = time.perf_counter()
-        indexed = query.sync(store.db)
+        indexed = searchindex.sync(store.db)
         assert indexed == versions, (indexed, versions)
         folded = time.perf_counter()
         store.db.execute("pragma wal_checkpoint(truncate)")
@@ -167,11 +171,11 @@ def percentile(values: list[float], fraction: float) -> float:
 def bench_search(store: Store, repeats: int) -> tuple[list[float], dict[str, tuple[int, float]]]:
     timings, per_query = [], {}
     for text in QUERIES:
-        query.search(store, text)  # warm the page cache once per query
+        search.search(store, text)  # warm the page cache once per query
         runs = []
         for _ in range(repeats):
             started = time.perf_counter()
-            hits = query.search(store, text, limit=20)
+            hits = search.search(store, text, limit=20)
             runs.append(time.perf_counter() - started)
         timings += runs
         per_query[text] = (len(hits), statistics.median(runs))
@@ -182,7 +186,7 @@ def bench_export(store: Store, fmt: str, directory: Path) -> tuple[int, float, i
     target = directory / f"export.{fmt}"
     started = time.perf_counter()
     with open(target, "w", encoding="utf-8", newline="") as out:
-        count = query.write_rows(query.export_rows(store.db), out, fmt, query.EXPORT_COLUMNS)
+        count = export.write_rows(export.export_rows(store.db), out, fmt, export.EXPORT_COLUMNS)
     elapsed = time.perf_counter() - started
     size = target.stat().st_size
     target.unlink()
@@ -191,7 +195,7 @@ def bench_export(store: Store, fmt: str, directory: Path) -> tuple[int, float, i
 
 def bench_feed(store: Store, limit: int) -> tuple[float, int]:
     started = time.perf_counter()
-    document = query.build_feed(query.feed_entries(store.db, limit=limit))
+    document = feeds.build_feed(feeds.feed_entries(store.db, SOURCE, limit=limit), SOURCE)
     return time.perf_counter() - started, len(document)
 
 

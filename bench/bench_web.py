@@ -19,21 +19,16 @@ import statistics
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import bench.bench_query as bench_query  # noqa: E402
 from bench.common import machine  # noqa: E402
-from crawler import searchindex  # noqa: E402
 from crawler.config import Config  # noqa: E402
 from crawler.sources import source_for  # noqa: E402
 from crawler.store import Store  # noqa: E402
-
-# bench_query.py still imports the index's sync from its former module name: lend it the current one.
-sys.modules.setdefault("crawler.query", types.SimpleNamespace(sync=searchindex.sync))  # type: ignore[arg-type]
-import bench.bench_query as bench_query  # noqa: E402
 
 
 def add_edits(path: Path, share: float, seed: int) -> int:
@@ -47,7 +42,7 @@ def add_edits(path: Path, share: float, seed: int) -> int:
             for _ in range(5):
                 words[rng.randrange(len(words))] = "прежде"
             store.db["item_versions"].insert({
-                "id": item_id, "lang": "ru", "version": 1, "title": title + " (черновик)", "published": published,
+                "source": bench_query.SOURCE.name, "id": item_id, "lang": "ru", "version": 1, "title": title + " (черновик)", "published": published,
                 "body": " ".join(words), "paragraphs": "[]", "images": "[]", "links": "[]",
                 "content_hash": f"old-{item_id}", "first_seen": first_seen, "replaced_at": first_seen,
             })
@@ -129,7 +124,7 @@ def main() -> int:
             bench_query.build(path, args.versions, args.seed)
             print(f"edited: {add_edits(path, 0.02, args.seed)} releases have an earlier Russian text", flush=True)
         timings = asyncio.run(measure(path, pages(path, random.Random(args.seed)), args.repeats))
-    direct = search_directly(path, args.repeats)
+        direct = search_directly(path, args.repeats)
     print(f"\n{'page':28} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, values in timings.items():
         print(f"{name:28} {len(values):8d} {percentile(values, 0.5) * 1000:8.1f} "

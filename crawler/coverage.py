@@ -47,13 +47,14 @@ class LanguageCoverage:
         }
 
 
-def language_coverage(store: Store, lang: str) -> LanguageCoverage:
-    """The gaps of `lang` inside its stored id range, split into missing (never probed) and probed."""
-    first, last, stored, gaps = store.stored_id_gaps(lang)
+def language_coverage(store: Store, source: str, lang: str) -> LanguageCoverage:
+    """The gaps of `lang` inside the id range `source` stored, split into missing (never probed)
+    and probed. Ids are per source: another source's ids neither fill nor open a gap."""
+    first, last, stored, gaps = store.stored_id_gaps(source, lang)
     coverage = LanguageCoverage(lang, first, last, stored)
-    probed = store.probed_missing(lang)
+    probed = store.probed_missing(source, lang)
     # An 'absent' id that another language has since stored was probed in the wrong order: not settled.
-    for item_id in store.release_ids_stored([i for i, state in probed.items() if state == "absent"]):
+    for item_id in store.release_ids_stored(source, [i for i, state in probed.items() if state == "absent"]):
         del probed[item_id]
     probed_ids = sorted(probed)
     for gap_first, gap_last in gaps:
@@ -71,21 +72,22 @@ def language_coverage(store: Store, lang: str) -> LanguageCoverage:
     return coverage
 
 
-def coverage(store: Store, languages: tuple[str, ...] | list[str]) -> dict[str, LanguageCoverage]:
-    return {lang: language_coverage(store, lang) for lang in languages}
+def coverage(store: Store, source: str, languages: tuple[str, ...] | list[str]) -> dict[str, LanguageCoverage]:
+    return {lang: language_coverage(store, source, lang) for lang in languages}
 
 
-def coverage_report(store: Store, languages: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
+def coverage_report(store: Store, source: str, languages: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
     """Per language: first_id, last_id, stored, missing, missing_range_count, missing_ranges (the
     first few, as [first, last]), probed_absent, probed_pending."""
-    return {lang: found.report() for lang, found in coverage(store, languages).items()}
+    return {lang: found.report() for lang, found in coverage(store, source, languages).items()}
 
 
-def gap_keys(store: Store, languages: tuple[str, ...] | list[str], limit: int | None = None) -> list[tuple[int, str]]:
+def gap_keys(store: Store, source: str, languages: tuple[str, ...] | list[str],
+             limit: int | None = None) -> list[tuple[int, str]]:
     """(id, lang) to probe: every missing id in each language it is missing in; with `limit`, only
     the newest `limit` ids (newer gaps matter more to a monitor)."""
     per_id: dict[int, list[str]] = {}
-    for lang, found in coverage(store, languages).items():
+    for lang, found in coverage(store, source, languages).items():
         for item_id in found.missing_ids():
             per_id.setdefault(item_id, []).append(lang)
     ids = sorted(per_id, reverse=True)[:limit] if limit else sorted(per_id, reverse=True)
@@ -97,9 +99,9 @@ def backfill_gaps(crawler: Crawler, limit: int | None = None) -> RunSummary:
     error. Versions the run never reached (it failed or was stopped) are counted in its summary
     line (RunSummary.skipped), so it never reads as complete."""
     store = crawler.store
-    keys = gap_keys(store, crawler.config.source.languages, limit)
+    keys = gap_keys(store, crawler.source.name, crawler.config.source.languages, limit)
     summary = crawler.backfill_versions(keys)
     # Probed in id-then-language order, an id's first language may have answered 404 while it was
     # still known nowhere ('absent'), and a later one found it: that 404 is a missing translation.
-    store.reopen_absent_found_elsewhere()
+    store.reopen_absent_found_elsewhere(crawler.source.name)
     return summary

@@ -19,7 +19,7 @@ from crawler.progress import Progress
 from crawler.sources.base import language_order_sql
 
 EXPORT_COLUMNS = (
-    "id", "lang", "url", "published", "title", "body", "images", "links", "topics",
+    "source", "id", "lang", "url", "published", "title", "body", "images", "links", "topics",
     "version", "first_seen", "changed_at", "last_seen", "content_hash", "parse_path",
 )
 _LIST_COLUMNS = ("images", "links", "topics")
@@ -32,8 +32,9 @@ def export_rows(db: Database, filters: Filters = Filters(), language_order: tupl
     sql = (
         f"select {', '.join('i.' + c for c in plain)}, "
         "(select json_group_array(topic) from (select distinct topic from matches m "
-        " where m.id = i.id and m.lang = i.lang order by topic)) as topics "
-        f"from items i where {where} order by i.id, {language_order_sql('i.lang', language_order)}, i.lang"
+        " where m.source = i.source and m.id = i.id and m.lang = i.lang order by topic)) as topics "
+        f"from items i where {where} "
+        f"order by i.source, i.id, {language_order_sql('i.lang', language_order)}, i.lang"
     )
     cursor = db.conn.execute(sql, params)
     names = [d[0] for d in cursor.description]

@@ -21,9 +21,9 @@ _XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def entry_id(source: Source, item_id: int, lang: str) -> str:
-    """Stable across runs and hosts: one per release and language."""
-    return f"{FEED_TAG}{source.name}/{item_id}/{lang}"
+def entry_id(source: str, item_id: int, lang: str) -> str:
+    """Stable across runs and hosts: one per release version (source, id, lang)."""
+    return f"{FEED_TAG}{source}/{item_id}/{lang}"
 
 
 def _xml_text(text: str | None) -> str:
@@ -57,19 +57,19 @@ def feed_entries(db: Database, source: Source, filters: Filters = Filters(), lim
     """The newest releases (by publication date), one entry per language version."""
     where, params = filters.where("i")
     rows = db.execute(
-        "select i.id, i.lang, i.url, i.title, i.published, i.body, i.first_seen, i.changed_at from items i "
+        "select i.source, i.id, i.lang, i.url, i.title, i.published, i.body, i.first_seen, i.changed_at from items i "
         f"where {where} order by i.published desc, i.id desc, {language_order_sql('i.lang', source.supported_languages)} limit ?",
         [*params, limit],
     ).fetchall()
     entries = []
-    for item_id, lang, url, title, published, body, first_seen, changed_at in rows:
+    for source_name, item_id, lang, url, title, published, body, first_seen, changed_at in rows:
         matches = db.execute(
-            "select topic, coalesce(label, topic), text from matches where id = ? and lang = ? "
+            "select topic, coalesce(label, topic), text from matches where source = ? and id = ? and lang = ? "
             "order by topic, field desc, start",
-            [item_id, lang],
+            [source_name, item_id, lang],
         ).fetchall()
         entries.append({
-            "id": item_id, "lang": lang, "url": url, "title": title, "published": published, "body": body,
+            "source": source_name, "id": item_id, "lang": lang, "url": url, "title": title, "published": published, "body": body,
             "updated": _rfc3339(changed_at) or _rfc3339(first_seen) or _release_date(source, published)
             or "1970-01-01T00:00:00Z",
             "matches": matches,
@@ -96,21 +96,29 @@ def build_feed(entries: list[dict[str, Any]], source: Source, *, filters: Filter
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     what = " · ".join(part for part in (filters.topic, filters.lang) if part)
-    _sub(feed, "title", f"{source.name} press releases" + (f" ({what})" if what else ""))
-    _sub(feed, "subtitle", f"Press releases of the {source.display_name}, collected by presswatch")
-    _sub(feed, "id", f"{FEED_TAG}feed/{filters.topic or 'all'}/{filters.lang or 'all'}")
+    # `source` describes the feed unless it is filtered to another source of the store
+    name = filters.source or source.name
+    _sub(feed, "title", f"{name} press releases" + (f" ({what})" if what else ""))
+    publisher = source.display_name if name == source.name else name
+    _sub(feed, "subtitle", f"Press releases of the {publisher}, collected by presswatch")
+    # a feed of one source names it in its id (one source's id 5 is not another's)
+    of_source = f"{filters.source}/" if filters.source else ""
+    _sub(feed, "id", f"{FEED_TAG}feed/{of_source}{filters.topic or 'all'}/{filters.lang or 'all'}")
     updated = max((e["updated"] for e in entries), default=None) or generated or _rfc3339(
         dt.datetime.now(dt.timezone.utc).isoformat())
     _sub(feed, "updated", updated)
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=source.base_url + "/")
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
-    _sub(author, "name", source.name)
+    _sub(author, "name", name)
     _sub(author, "uri", source.base_url + "/")
     _sub(feed, "generator", "presswatch")
     for entry in entries:
         node = ET.SubElement(feed, f"{{{ATOM}}}entry", {f"{_XML_NS}lang": source.language_tags.get(entry["lang"], entry["lang"])})
-        _sub(node, "id", entry_id(source, entry["id"], entry["lang"]))
+        _sub(node, "id", entry_id(entry["source"], entry["id"], entry["lang"]))
         _sub(node, "title", entry["title"], type="text")
+        entry_source = ET.SubElement(node, f"{{{ATOM}}}source")  # RFC 4287 4.2.11: whose entry it is
+        _sub(entry_source, "id", f"{FEED_TAG}source/{entry['source']}")
+        _sub(entry_source, "title", entry["source"])
         ET.SubElement(node, f"{{{ATOM}}}link", rel="alternate", href=entry["url"])
         _sub(node, "updated", entry["updated"])
         published = _release_date(source, entry["published"])

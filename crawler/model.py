@@ -53,6 +53,9 @@ class ParsedItem:
     links: list[str] = field(default_factory=list)
     # "selectors" or "fallback", as for lists
     path: str = "selectors"
+    # the name of the source it came from (Source.name): a release is (source, id), a version
+    # (source, id, lang). Parsers leave it empty; the pipeline sets it before storing.
+    source: str = ""
 
 
 class StoreOutcome(enum.StrEnum):

@@ -158,8 +158,8 @@ class _ResumeMark:
     """Where an interrupted id-range refresh continues: after the last id all of whose versions
     were handled, saved every few ids and when the run ends."""
 
-    def __init__(self, store: Store, job: str) -> None:
-        self.store, self.job = store, job
+    def __init__(self, store: Store, source: str, job: str) -> None:
+        self.store, self.source, self.job = store, source, job
         self.last_done: int | None = None
         self.unsaved = 0
 
@@ -170,7 +170,7 @@ class _ResumeMark:
 
     def save(self, *, done: bool = False) -> None:
         if self.last_done is not None and (self.unsaved or done):
-            self.store.save_resume_id(self.job, self.last_done, done=done)
+            self.store.save_resume_id(self.source, self.job, self.last_done, done=done)
             self.unsaved = 0
 
 
@@ -230,11 +230,11 @@ class Crawler:
         if ids is not None:
             first, last = ids
             languages = list(self.config.source.languages)
-            mark = _ResumeMark(self.store, f"refresh:{first}-{last}:{','.join(languages)}") if refresh else None
+            mark = _ResumeMark(self.store, self.source.name, f"refresh:{first}-{last}:{','.join(languages)}") if refresh else None
 
             def discover(summary: RunSummary) -> list[tuple[int, str]]:
-                start = self.store.resume_id(mark.job, first) if mark else first
-                return self.store.id_range_candidates(start, last, languages, refresh=refresh)
+                start = self.store.resume_id(self.source.name, mark.job, first) if mark else first
+                return self.store.id_range_candidates(self.source.name, start, last, languages, refresh=refresh)
 
             return self._run("backfill", discover, limit=None, absent_is_pending=False, mark=mark)
 
@@ -252,8 +252,8 @@ class Crawler:
     # --- run frame ---------------------------------------------------------------------------
     def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True,
              mark: _ResumeMark | None = None) -> RunSummary:
-        self.store.close_stale_runs()
-        summary = RunSummary(run_id=self.store.start_run(kind), kind=kind)
+        self.store.close_stale_runs(self.source.name)
+        summary = RunSummary(run_id=self.store.start_run(kind, self.source.name), kind=kind)
         requests_before = self.fetcher.requests_made
         try:
             candidates = discover(summary)
@@ -261,7 +261,7 @@ class Crawler:
                 candidates = candidates[:limit]
             summary.planned = len(candidates)
             self._fetch_releases(summary, candidates, absent_is_pending, mark)
-            self.store.give_up_pending(self.config.source.pending_max_attempts, self.config.source.pending_max_age_days)
+            self.store.give_up_pending(self.source.name, self.config.source.pending_max_attempts, self.config.source.pending_max_age_days)
             summary.outcome = RunOutcome.OK if summary.errors == 0 else RunOutcome.PARTIAL
         except (Interrupted, StopRequested):
             summary.outcome = RunOutcome.INTERRUPTED
@@ -281,7 +281,7 @@ class Crawler:
             raise
         finally:
             summary.requests = self.fetcher.requests_made - requests_before
-            summary.pending = len(self.store.pending())
+            summary.pending = len(self.store.pending(source=self.source.name))
             self.store.finish_run(
                 summary.run_id,
                 outcome=summary.outcome, pages_fetched=summary.pages_fetched, requests=summary.requests,
@@ -336,7 +336,7 @@ class Crawler:
         """Walk one language's list pages; a backfill walk resumes where the last one stopped."""
         walk = _ListWalk(lang, crawl=only_while_unseen, since=since)
         job = f"lists:{since.isoformat() if since else 'all'}"
-        first_page = 1 if walk.crawl else self.store.resume_page(job, lang)
+        first_page = 1 if walk.crawl else self.store.resume_page(self.source.name, job, lang)
         # A crawl reads list pages while they hold unseen releases: how many is not known ahead.
         progress = Progress(f"list pages {lang}", total=None if walk.crawl else max_pages, enabled=self.show_progress)
         ending = _GO_ON
@@ -344,7 +344,7 @@ class Crawler:
             self._check_stop()
             ending = self._read_list_page(summary, walk, page_number)
             if not walk.crawl:
-                self.store.save_resume_page(job, lang, page_number, done=ending in (_END_OF_LIST, _SINCE_REACHED))
+                self.store.save_resume_page(self.source.name, job, lang, page_number, done=ending in (_END_OF_LIST, _SINCE_REACHED))
             progress.advance(1, f"page {page_number}")
             if ending:
                 break
@@ -376,8 +376,8 @@ class Crawler:
         if page_number > 1 and (not ids or ids == walk.previous_ids):
             return _END_OF_LIST  # past the end: an empty page, or the last one served again
         self._note_list(summary, url, listing)
-        unseen = ids - self.store.stored_keys(walk.lang) if walk.crawl else ids
-        self.store.record_listing(listing.entries)
+        unseen = ids - self.store.stored_keys(self.source.name, walk.lang) if walk.crawl else ids
+        self.store.record_listing(self.source.name, listing.entries)
         walk.validators.append((url, page.etag, page.last_modified))
         return self._after_list_page(walk, page_number, listing, unseen)
 
@@ -411,7 +411,7 @@ class Crawler:
     # --- what to fetch ---------------------------------------------------------------------------
     def _candidates(self, since: dt.date | None = None) -> list[tuple[int, str]]:
         return self.store.candidates(
-            list(self.config.source.languages),
+            self.source.name, list(self.config.source.languages),
             retry_minutes=self.config.source.pending_retry_minutes,
             retry_cap_minutes=_PENDING_RETRY_CAP_MINUTES,
             since=since.isoformat() if since else None,
@@ -476,7 +476,7 @@ class Crawler:
         if key is None or key[0] == item_id:
             self._note_missing(item_id, lang, url, absent_is_pending)
         else:
-            self.store.note_redirect(item_id, lang, final_url)
+            self.store.note_redirect(self.source.name, item_id, lang, final_url)
         return True
 
     def _parse_and_store(self, summary: RunSummary, item_id: int, lang: str, url: str, html: str,
@@ -486,14 +486,15 @@ class Crawler:
         except ParseError as exc:
             self._error(summary, url, "parse", str(exc), item_id=item_id, lang=lang)
             return
+        item = dataclasses.replace(item, source=self.source.name)
         if item.published is None:
-            item = dataclasses.replace(item, published=self.store.listed_date(item_id))
+            item = dataclasses.replace(item, published=self.store.listed_date(self.source.name, item_id))
         self._store(summary, item)
 
     def _note_missing(self, item_id: int, lang: str, url: str, absent_is_pending: bool) -> None:
         """A 404 for a release known in another language is 'not translated yet': retried later."""
-        known = absent_is_pending or self.store.is_known(item_id)
-        self.store.note_missing(item_id, lang, url, absent=not known)
+        known = absent_is_pending or self.store.is_known(self.source.name, item_id)
+        self.store.note_missing(self.source.name, item_id, lang, url, absent=not known)
 
     def _store(self, summary: RunSummary, item: ParsedItem) -> None:
         with self.store.atomic():

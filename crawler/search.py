@@ -150,6 +150,7 @@ def compile_query(text: str, family: str, raw: bool = False) -> Compiled:
 # --- search ---------------------------------------------------------------------------------------
 @dataclass
 class Hit:
+    source: str
     id: int
     lang: str
     url: str
@@ -163,7 +164,7 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "lang": self.lang, "url": self.url, "published": self.published,
+            "source": self.source, "id": self.id, "lang": self.lang, "url": self.url, "published": self.published,
             "title": self.title, "score": round(self.score, 4) + 0.0, "snippet": self.snippet,
             "matched": self.matched, "topics": self.topics,
         }
@@ -173,15 +174,16 @@ def search(store: Store, text: str, *, raw: bool = False, filters: Filters = Fil
            marks: tuple[str, str] = ("[", "]"), languages: tuple[str, ...] = ()) -> list[Hit]:
     """Versions matching `text`, best first (bm25, title words weigh more), with snippets.
 
-    `languages`: those searched (default: every language in the store)."""
+    `languages`: those searched (default: every language in the store); `filters.source` keeps
+    one source's releases."""
     branches, params, compiled = [], [], {}
-    for family, langs in families(languages or store.languages()).items():
+    for family, langs in families(languages or store.languages(filters.source)).items():
         langs = tuple(lang for lang in langs if not filters.lang or lang == filters.lang)
         if not langs:
             continue
         compiled[family] = compile_query(text, family, raw)
         branches.append(
-            f"select s.id as id, s.lang as lang, bm25(search_fts, {TITLE_WEIGHT}, 1.0) as score "
+            f"select s.source as source, s.id as id, s.lang as lang, bm25(search_fts, {TITLE_WEIGHT}, 1.0) as score "
             "from search_fts join search_text s on s.rowid = search_fts.rowid "
             f"where search_fts match ? and s.lang in ({','.join('?' * len(langs))})"
         )
@@ -192,28 +194,29 @@ def search(store: Store, text: str, *, raw: bool = False, filters: Filters = Fil
         return []  # nothing stored yet
     # Rank on (id, lang, score) alone and fetch the texts of the top rows only: a broad word
     # matches tens of thousands of versions, whose bodies must not go through the sorter.
-    ranked = f"select h.id, h.lang, h.score from ({' union all '.join(branches)}) h"
+    ranked = f"select h.source, h.id, h.lang, h.score from ({' union all '.join(branches)}) h"
     where, where_params = dataclasses.replace(filters, lang=None).where("i")  # lang: in the branches
     if where_params:
-        ranked += f" join items i on i.id = h.id and i.lang = h.lang where {where}"
+        ranked += f" join items i on i.source = h.source and i.id = h.id and i.lang = h.lang where {where}"
     sql = (
-        "select i.id, i.lang, i.url, i.published, i.title, i.body, top.score "
-        f"from ({ranked} order by h.score, h.id desc limit ?) top "
-        "join items i on i.id = top.id and i.lang = top.lang order by top.score, top.id desc"
+        "select i.source, i.id, i.lang, i.url, i.published, i.title, i.body, top.score "
+        f"from ({ranked} order by h.score, h.id desc, h.source limit ?) top "
+        "join items i on i.source = top.source and i.id = top.id and i.lang = top.lang "
+        "order by top.score, top.id desc, top.source"
     )
     rows = store.db.execute(sql, [*params, *where_params, limit]).fetchall()
-    return [_hit(store.db, row, compiled[family_of(row[1])].terms, marks) for row in rows]
+    return [_hit(store.db, row, compiled[family_of(row[2])].terms, marks) for row in rows]
 
 
 def _hit(db: Database, row: tuple, terms: tuple[Term, ...], marks: tuple[str, str]) -> Hit:
-    item_id, lang, url, published, title, body, score = row
+    source, item_id, lang, url, published, title, body, score = row
     title_spans = _spans(title, lang, terms)
     body_spans = _spans(body, lang, terms)
     matched = list(dict.fromkeys([title[s:e] for s, e, _ in title_spans] + [body[s:e] for s, e, _ in body_spans]))
     return Hit(
-        id=item_id, lang=lang, url=url, published=published, title=title, score=score,
+        source=source, id=item_id, lang=lang, url=url, published=published, title=title, score=score,
         snippet=excerpt(body, body_spans, marks), title_marked=_mark(title, 0, len(title), title_spans, marks)
-        if title_spans else title, matched=matched, topics=topics_of(db, item_id, lang),
+        if title_spans else title, matched=matched, topics=topics_of(db, source, item_id, lang),
     )
 
 

@@ -72,37 +72,40 @@ def _write(db: Database) -> contextlib.AbstractContextManager[Database]:
 def _requeue_other_fold_versions(db: Database) -> None:
     version = fold_version()
     db.execute(
-        "insert or ignore into search_stale (id, lang) select id, lang from search_text "
+        "insert or ignore into search_stale (source, id, lang) select source, id, lang from search_text "
         "where fold_version < ? or fold_version > ?",
         [version, version],
     )
 
 
-def _index_rows(db: Database, rows: Iterable[tuple[int, str, str, str, str | None]]) -> int:
-    """Fold and write (id, lang, title, body, content_hash) rows; the caller owns the transaction."""
+def _index_rows(db: Database, rows: Iterable[tuple[str, int, str, str, str, str | None]]) -> int:
+    """Fold and write (source, id, lang, title, body, content_hash) rows; the caller owns the transaction."""
     version = fold_version()
     folded = [
-        (item_id, lang, fold_text(title or "", lang), fold_text(body or "", lang), digest, version)
-        for item_id, lang, title, body, digest in rows
+        (source, item_id, lang, fold_text(title or "", lang), fold_text(body or "", lang), digest, version)
+        for source, item_id, lang, title, body, digest in rows
     ]
     db.conn.executemany(
-        "insert into search_text (id, lang, title, body, content_hash, fold_version) values (?, ?, ?, ?, ?, ?) "
-        "on conflict (id, lang) do update set title = excluded.title, body = excluded.body, "
+        "insert into search_text (source, id, lang, title, body, content_hash, fold_version) "
+        "values (?, ?, ?, ?, ?, ?, ?) "
+        "on conflict (source, id, lang) do update set title = excluded.title, body = excluded.body, "
         "content_hash = excluded.content_hash, fold_version = excluded.fold_version",
         folded,
     )
-    db.conn.executemany("delete from search_stale where id = ? and lang = ?", [(r[0], r[1]) for r in folded])
+    db.conn.executemany("delete from search_stale where source = ? and id = ? and lang = ?",
+                        [(r[0], r[1], r[2]) for r in folded])
     return len(folded)
 
 
-def index_version(db: Database, item_id: int, lang: str) -> None:
+def index_version(db: Database, source: str, item_id: int, lang: str) -> None:
     """Fold one stored version now (inside the caller's transaction)."""
+    key = [source, item_id, lang]
     row = db.execute(
-        "select id, lang, title, body, content_hash from items where id = ? and lang = ?", [item_id, lang]
+        "select source, id, lang, title, body, content_hash from items where source = ? and id = ? and lang = ?", key
     ).fetchone()
     if row is None:
-        db.execute("delete from search_text where id = ? and lang = ?", [item_id, lang])
-        db.execute("delete from search_stale where id = ? and lang = ?", [item_id, lang])
+        db.execute("delete from search_text where source = ? and id = ? and lang = ?", key)
+        db.execute("delete from search_stale where source = ? and id = ? and lang = ?", key)
     else:
         _index_rows(db, [row])
 
@@ -110,7 +113,7 @@ def index_version(db: Database, item_id: int, lang: str) -> None:
 def search_hook(store: Store, version: StoredVersion) -> None:
     """Pipeline ReleaseHook: fold the version just stored, in its storing transaction."""
     item = version.item
-    _index_rows(store.db, [(item.id, item.lang, item.title, join_body(item.paragraphs), content_hash(item))])
+    _index_rows(store.db, [(item.source, item.id, item.lang, item.title, join_body(item.paragraphs), content_hash(item))])
 
 
 def stale_count(db: Database) -> int:
@@ -141,8 +144,8 @@ def sync(db: Database, *, batch: int = 500, progress: bool = False) -> int:
     while True:
         with _write(db):
             rows = db.execute(
-                "select s.id, s.lang, i.title, i.body, i.content_hash from search_stale s "
-                "join items i on i.id = s.id and i.lang = s.lang limit ?",
+                "select s.source, s.id, s.lang, i.title, i.body, i.content_hash from search_stale s "
+                "join items i on i.source = s.source and i.id = s.id and i.lang = s.lang limit ?",
                 [batch],
             ).fetchall()
             if not rows:
@@ -160,9 +163,10 @@ def reindex(db: Database, *, progress: bool = False) -> int:
     with _write(db):
         db.execute(
             "delete from search_text where not exists "
-            "(select 1 from items i where i.id = search_text.id and i.lang = search_text.lang)"
+            "(select 1 from items i where i.source = search_text.source and i.id = search_text.id "
+            "and i.lang = search_text.lang)"
         )
-        db.execute("insert or ignore into search_stale (id, lang) select id, lang from items")
+        db.execute("insert or ignore into search_stale (source, id, lang) select source, id, lang from items")
     return sync(db, progress=progress)
 
 

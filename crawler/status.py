@@ -25,11 +25,16 @@ from crawler.store import Store
 _MIN_STALE_SECONDS = 15 * 60
 
 
-def collect_status(store: Store, config: Config, now: dt.datetime | None = None) -> dict[str, Any]:
+def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
+                   source: str | None = None) -> dict[str, Any]:
+    """The report; with `source`, the counts, runs and coverage are that source's alone."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    per_lang = store.versions_per_language()
-    today = source_for(config).today().isoformat()
-    runs = store.last_runs(1)
+    configured = source_for(config)
+    per_lang = store.versions_per_language(source)
+    today = configured.today().isoformat()
+    runs = store.last_runs(1, source)
+    covered = source or configured.name
+    covered_languages = config.source.languages if covered == configured.name else store.languages(covered)
     last_success = health.last_success(store)
     conditions = _conditions(store, config, now)
     daemon = _daemon(store, config, now)
@@ -40,22 +45,25 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
     problems += [f"store: {problem}" for problem in store_problems]
     return {
         "store": str(store.path),
-        "releases": store.release_count(),
+        "source": source,
+        "releases": store.release_count(source),
         "language_versions": sum(per_lang.values()),
         "per_language": per_lang,
-        "stored_today": store.stored_on(today),
-        "pending_translations": len(store.pending()),
+        "sources": _per_source(store, source),
+        "stored_today": store.stored_on(today, source),
+        "pending_translations": len(store.pending(source=source)),
         "last_run": runs[0] if runs else None,
         "last_success": last_success,
         "last_success_age_seconds": _round(health.age_seconds(last_success, now)),
         "consecutive_failures": health.consecutive_failures(store),
         # the last failed crawl's reason, shown from the first failure on (runs_failing waits for a
         # streak); crawl runs, like last_success and consecutive_failures
-        "last_error": store.last_failed_run("crawl"),
-        "last_page_error": store.last_page_error(),
+        "last_error": store.last_failed_run("crawl", source),
+        "last_page_error": store.last_page_error(source),
         # written by the crawler after each run: status runs in another process
         "pace": store.pace(config.source.base_url),
-        "coverage": coverage_report(store, config.source.languages),
+        "coverage_source": covered,
+        "coverage": coverage_report(store, covered, covered_languages),
         "conditions": conditions,
         "health_events": health.recent_events(store, 10),
         "daemon": daemon,
@@ -64,6 +72,22 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
         "problems": problems,
         "healthy": not problems,
     }
+
+
+def _per_source(store: Store, only: str | None) -> list[dict[str, Any]]:
+    """Each source in the store: its releases, versions per language, its last run and success."""
+    report = []
+    for name in store.sources():
+        if only and name != only:
+            continue
+        runs = store.last_runs(1, name)
+        per_lang = store.versions_per_language(name)
+        report.append({
+            "name": name, "releases": store.release_count(name), "language_versions": sum(per_lang.values()),
+            "per_language": per_lang, "last_run": runs[0] if runs else None,
+            "last_success": store.last_success("crawl", name),
+        })
+    return report
 
 
 def _store_problems(store: Store, last_run: dict[str, Any] | None) -> list[str]:

@@ -32,6 +32,7 @@ from crawler.model import (
     StoreUnusable,
 )
 from crawler.normalize import join_body
+from crawler.sources import FIRST_SOURCE_NAME
 from crawler.sources.base import language_order_sql
 
 migrations = Migrations("presswatch")
@@ -198,6 +199,111 @@ def m006_source_state(db: Database) -> None:
          "request_delay": float, "at": str},
         pk="host",
     )
+
+
+@migrations()
+def m007_source_identity(db: Database) -> None:
+    """Sources become plural: a release is (source, id), a version (source, id, lang). Tables keyed
+    by release or version are rebuilt with `source` first in their key (rowids kept, so the
+    full-text tables that point at them stay right); tables keyed by their own number get a
+    `source` column. Every existing row belongs to the one source a store had until now. Alert
+    keys are rewritten to the keyed-by-source form, so nothing already queued or sent alerts again."""
+    first = FIRST_SOURCE_NAME
+    triggers = [row[0] for row in db.execute(
+        "select sql from sqlite_master where type = 'trigger' and tbl_name = 'items' and name not like 'items_search_%'")]
+    for table, key in _REKEYED.items():
+        _rekey(db, table, key, first)
+    for statement in triggers:  # items_fts follows items (sqlite-utils' triggers, by rowid)
+        db.execute(statement)
+    for statement in _SOURCE_SEARCH_SQL:
+        db.execute(statement, [first] if "?" in statement else [])
+    for table in ("crawl_runs", "crawl_errors", "outbox"):
+        # '' for rows of no source (ops alerts); the rows so far are the first source's
+        db.execute(f"alter table [{table}] add column source text not null default ''")
+    db.execute("update crawl_runs set source = ?", [first])
+    db.execute("update crawl_errors set source = ?", [first])
+    db.execute("update outbox set source = ? where kind = 'release'", [first])
+    db.execute("update outbox set key = 'presswatch:' || ? || ':' || substr(key, length('presswatch:') + 1) "
+               "where kind = 'release'", [first])
+    db.execute("create index crawl_runs_source on crawl_runs (source, kind, id)")
+    db.execute("drop index if exists idx_outbox_release_id")
+    db.execute("create index outbox_release on outbox (source, release_id)")
+
+
+# Tables keyed by release or version: their key once `source` leads it (None: no key, rowid only).
+_REKEYED: dict[str, tuple[str, ...] | None] = {
+    "items": ("id", "lang"),
+    "item_versions": ("id", "lang", "version"),
+    "listings": ("id", "lang"),
+    "pending_translations": ("id", "lang"),
+    "backfill_progress": ("job", "lang"),
+    "matches": None,
+}
+
+
+def _rekey(db: Database, table: str, key: tuple[str, ...] | None, source: str) -> None:
+    """Rebuild `table` with a `source` column first (in its key, when it has one), every row
+    belonging to `source`, rowids and indexes kept (an index on id gets source in front)."""
+    columns = db.execute(f"pragma table_info([{table}])").fetchall()  # cid, name, type, notnull, default, pk
+    indexes = [row[0] for row in db.execute(
+        "select sql from sqlite_master where type = 'index' and tbl_name = ? and sql is not null", [table])]
+    definitions = ["[source] TEXT NOT NULL"] + [
+        f"[{name}] {kind}" + (" NOT NULL" if not_null else "") + (f" DEFAULT {default}" if default is not None else "")
+        for _, name, kind, not_null, default, _ in columns
+    ]
+    if key:
+        definitions.append(f"PRIMARY KEY ({', '.join(['source', *key])})")
+    names = ", ".join(f"[{column[1]}]" for column in columns)
+    db.execute(f"create table [{table}_m007] ({', '.join(definitions)})")
+    db.execute(f"insert into [{table}_m007] (rowid, source, {names}) select rowid, ?, {names} from [{table}]",
+               [source])
+    db.execute(f"drop table [{table}]")
+    db.execute(f"alter table [{table}_m007] rename to [{table}]")
+    for statement in indexes:
+        db.execute(statement.replace('("id"', '("source", "id"').replace("([id]", "([source], [id]"))
+
+
+_SOURCE_SEARCH_SQL = (
+    # search_text: unique per version of a source; rowids kept, so search_fts stays right.
+    """create table search_text_m007 (
+        rowid integer primary key,
+        source text not null, id integer not null, lang text not null,
+        title text not null, body text not null,
+        content_hash text, fold_version text,
+        unique (source, id, lang)
+    )""",
+    "insert into search_text_m007 select rowid, ?, id, lang, title, body, content_hash, fold_version from search_text",
+    "drop table search_text",
+    "alter table search_text_m007 rename to search_text",
+    "create index search_text_fold_version on search_text (fold_version)",
+    """create trigger search_text_ai after insert on search_text begin
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    """create trigger search_text_ad after delete on search_text begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+    end""",
+    """create trigger search_text_au after update on search_text begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    "create table search_stale_m007 (source text not null, id integer not null, lang text not null, "
+    "primary key (source, id, lang)) without rowid",
+    "insert into search_stale_m007 select ?, id, lang from search_stale",
+    "drop table search_stale",
+    "alter table search_stale_m007 rename to search_stale",
+    """create trigger items_search_ai after insert on items begin
+        insert or ignore into search_stale (source, id, lang) values (new.source, new.id, new.lang);
+    end""",
+    """create trigger items_search_au after update of source, id, lang, title, body on items begin
+        delete from search_text where source = old.source and id = old.id and lang = old.lang
+            and (old.source != new.source or old.id != new.id or old.lang != new.lang);
+        insert or ignore into search_stale (source, id, lang) values (new.source, new.id, new.lang);
+    end""",
+    """create trigger items_search_ad after delete on items begin
+        delete from search_text where source = old.source and id = old.id and lang = old.lang;
+        delete from search_stale where source = old.source and id = old.id and lang = old.lang;
+    end""",
+)
 
 
 def content_hash(item: ParsedItem) -> str:
@@ -408,34 +514,51 @@ class Store:
         return [m.name for m in migrations.applied(self.db)]
 
     # --- items -----------------------------------------------------------------------------
-    def item(self, item_id: int, lang: str) -> dict[str, Any] | None:
-        rows = list(self.db["items"].rows_where("id = ? and lang = ?", [item_id, lang]))
+    def item(self, source: str, item_id: int, lang: str) -> dict[str, Any] | None:
+        rows = list(self.db["items"].rows_where("source = ? and id = ? and lang = ?", [source, item_id, lang]))
         return _decode(rows[0]) if rows else None
 
-    def release(self, item_id: int, language_order: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Every stored language version of a release, in the source's language order."""
+    def release(self, source: str, item_id: int, language_order: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every stored language version of a release of `source`, in the source's language order."""
         order = language_order_sql("lang", language_order) + ", lang"
-        return [_decode(r) for r in self.db["items"].rows_where("id = ?", [item_id], order_by=order)]
+        return [_decode(r) for r in self.db["items"].rows_where("source = ? and id = ?", [source, item_id],
+                                                                 order_by=order)]
 
-    def versions(self, item_id: int, lang: str) -> list[dict[str, Any]]:
-        rows = self.db["item_versions"].rows_where("id = ? and lang = ?", [item_id, lang], order_by="version")
+    def sources_of(self, item_id: int) -> list[str]:
+        """The sources that stored a release with this id (ids are per source)."""
+        return [row[0] for row in self.db.execute(
+            "select distinct source from items where id = ? order by source", [item_id])]
+
+    def sources(self) -> list[str]:
+        """Every source with a row in the store: a stored version, a listing or a run."""
+        return [row[0] for row in self.db.execute(
+            "select source from items union select source from listings union select source from crawl_runs "
+            "order by 1")]
+
+    def versions(self, source: str, item_id: int, lang: str) -> list[dict[str, Any]]:
+        rows = self.db["item_versions"].rows_where("source = ? and id = ? and lang = ?", [source, item_id, lang],
+                                                   order_by="version")
         return [_decode(r) for r in rows]
 
     def save_item(self, item: ParsedItem, now: str | None = None) -> StoreOutcome:
         """Store one language version: 'new', 'changed' (old text kept in item_versions) or 'unchanged'.
 
-        Call inside `atomic()` together with whatever else belongs to the same release.
+        Call inside `atomic()` together with whatever else belongs to the same release. The item
+        names its source (`item.source`, set by the pipeline).
         """
+        if not item.source:
+            raise ValueError(f"release {item.id}/{item.lang} names no source")
         now = now or now_utc()
         digest = content_hash(item)
-        existing = self.item(item.id, item.lang)
-        self.db["pending_translations"].delete_where("id = ? and lang = ?", [item.id, item.lang])
-        self.db.execute("update listings set recheck = 0 where id = ? and lang = ? and recheck", [item.id, item.lang])
+        key = (item.source, item.id, item.lang)
+        existing = self.item(*key)
+        self.db["pending_translations"].delete_where("source = ? and id = ? and lang = ?", key)
+        self.db.execute("update listings set recheck = 0 where source = ? and id = ? and lang = ? and recheck", key)
         if existing and existing["content_hash"] == digest:
             # Nothing to write: any update of the row would rewrite its full-text entry (items_fts).
             return StoreOutcome.UNCHANGED
         row = {
-            "id": item.id, "lang": item.lang, "url": item.url, "title": item.title,
+            "source": item.source, "id": item.id, "lang": item.lang, "url": item.url, "title": item.title,
             "published": item.published, "body": join_body(item.paragraphs),
             "paragraphs": json.dumps(item.paragraphs, ensure_ascii=False),
             "images": json.dumps(item.images, ensure_ascii=False),
@@ -445,124 +568,133 @@ class Store:
         if existing is None:
             self.db["items"].insert({**row, "version": 1, "first_seen": now})
             return StoreOutcome.NEW
-        old = self.db["items"].get((item.id, item.lang))
+        old = self.db["items"].get(key)
         self.db["item_versions"].insert(
             {
-                "id": item.id, "lang": item.lang, "version": old["version"], "title": old["title"],
+                "source": item.source, "id": item.id, "lang": item.lang, "version": old["version"], "title": old["title"],
                 "published": old["published"], "body": old["body"], "paragraphs": old["paragraphs"],
                 "images": old["images"], "links": old["links"], "content_hash": old["content_hash"],
                 "first_seen": old["changed_at"] or old["first_seen"], "replaced_at": now,
             },
             replace=True,
         )
-        self.db["items"].update((item.id, item.lang), {**row, "version": old["version"] + 1})
+        self.db["items"].update(key, {**row, "version": old["version"] + 1})
         return StoreOutcome.CHANGED
 
-    def any_published(self, item_id: int) -> str | None:
+    def any_published(self, source: str, item_id: int) -> str | None:
         """The date of any stored language version of a release."""
         row = self.db.execute(
-            "select published from items where id = ? and published is not null limit 1", [item_id]
+            "select published from items where source = ? and id = ? and published is not null limit 1",
+            [source, item_id],
         ).fetchone()
         return row[0] if row else None
 
-    def is_known(self, item_id: int) -> bool:
+    def is_known(self, source: str, item_id: int) -> bool:
         """Stored or listed in some language."""
         return self.db.execute(
-            "select 1 from items where id = ? union select 1 from listings where id = ?", [item_id, item_id]
+            "select 1 from items where source = ? and id = ? union select 1 from listings where source = ? and id = ?",
+            [source, item_id, source, item_id],
         ).fetchone() is not None
 
-    def languages(self) -> tuple[str, ...]:
-        """Every language a version is stored in."""
-        return tuple(row[0] for row in self.db.execute("select distinct lang from items order by lang"))
+    def languages(self, source: str | None = None) -> tuple[str, ...]:
+        """Every language a version is stored in (of `source`; None: of any source)."""
+        where, params = _of(source)
+        return tuple(row[0] for row in self.db.execute(f"select distinct lang from items {where} order by lang", params))
 
-    def versions_per_language(self) -> dict[str, int]:
-        return dict(self.db.execute("select lang, count(*) from items group by lang").fetchall())
+    def versions_per_language(self, source: str | None = None) -> dict[str, int]:
+        where, params = _of(source)
+        return dict(self.db.execute(f"select lang, count(*) from items {where} group by lang", params).fetchall())
 
-    def release_count(self) -> int:
-        return self.db.execute("select count(distinct id) from items").fetchone()[0]
+    def release_count(self, source: str | None = None) -> int:
+        where, params = _of(source)
+        return self.db.execute(f"select count(*) from (select distinct source, id from items {where})",
+                               params).fetchone()[0]
 
-    def stored_on(self, date: str) -> int:
+    def stored_on(self, date: str, source: str | None = None) -> int:
         """Versions first stored, or published, on `date` (YYYY-MM-DD)."""
+        where, params = _of(source, "and")
         return self.db.execute(
-            "select count(*) from items where substr(first_seen, 1, 10) = ? or published = ?", [date, date]
+            f"select count(*) from items where (substr(first_seen, 1, 10) = ? or published = ?) {where}",
+            [date, date, *params],
         ).fetchone()[0]
 
-    def known_ids(self) -> set[int]:
-        return {row[0] for row in self.db.execute("select distinct id from items")}
+    def known_ids(self, source: str) -> set[int]:
+        return {row[0] for row in self.db.execute("select distinct id from items where source = ?", [source])}
 
-    def stored_keys(self, lang: str) -> set[int]:
-        return {row[0] for row in self.db.execute("select id from items where lang = ?", [lang])}
+    def stored_keys(self, source: str, lang: str) -> set[int]:
+        return {row[0] for row in self.db.execute("select id from items where source = ? and lang = ?", [source, lang])}
 
     # --- what the lists showed ---------------------------------------------------------------
-    def record_listing(self, entries: list[ListEntry], now: str | None = None) -> None:
+    def record_listing(self, source: str, entries: list[ListEntry], now: str | None = None) -> None:
         """Remember what a list showed. A release listed under a new headline is an edit: it is
         marked for a recheck of its page (comparing list titles with list titles, since a list may
         shorten headlines)."""
         now = now or now_utc()
         with self.atomic():
             for entry in entries:
+                key = (source, entry.id, entry.lang)
                 existing = self.db.execute(
-                    "select title from listings where id = ? and lang = ?", [entry.id, entry.lang]
+                    "select title from listings where source = ? and id = ? and lang = ?", key
                 ).fetchone()
                 if existing:
                     update = {"last_listed": now}
                     if entry.title and entry.title != existing[0]:
                         update["title"] = entry.title
                         update["recheck"] = int(bool(existing[0]))
-                    self.db["listings"].update((entry.id, entry.lang), update)
+                    self.db["listings"].update(key, update)
                 else:
                     self.db["listings"].insert(
-                        {"id": entry.id, "lang": entry.lang, "url": entry.url, "title": entry.title,
+                        {"source": source, "id": entry.id, "lang": entry.lang, "url": entry.url, "title": entry.title,
                          "list_date": entry.list_date, "first_listed": now, "last_listed": now}
                     )
 
-    def listed_date(self, item_id: int) -> str | None:
+    def listed_date(self, source: str, item_id: int) -> str | None:
         row = self.db.execute(
-            "select list_date from listings where id = ? and list_date is not null limit 1", [item_id]
+            "select list_date from listings where source = ? and id = ? and list_date is not null limit 1",
+            [source, item_id],
         ).fetchone()
         return row[0] if row else None
 
     # --- what to fetch -----------------------------------------------------------------------
-    def candidates(self, languages: list[str], *, retry_minutes: float, retry_cap_minutes: float,
+    def candidates(self, source: str, languages: list[str], *, retry_minutes: float, retry_cap_minutes: float,
                    since: str | None = None, now: str | None = None) -> list[tuple[int, str]]:
         """(id, lang) to fetch: every id listed or stored in any language, in each of `languages`
         that is neither stored (or marked for a recheck) nor a missing translation whose retry,
         doubling from `retry_minutes` up to `retry_cap_minutes`, is not yet due."""
-        placeholders = ",".join("?" for _ in languages)
-        since_clause = "and list_date >= ?" if since else ""
+        since_clause = "and list_date >= :since" if since else ""
         rows = self.db.execute(
             f"""
             with ids(id) as (
-                select id from listings where 1 {since_clause}
-                union select id from items
+                select id from listings where source = :source {since_clause}
+                union select id from items where source = :source
             ),
-            langs(lang) as (select value from json_each(?))
+            langs(lang) as (select value from json_each(:langs))
             select ids.id, langs.lang from ids, langs
-            where (not exists (select 1 from items i where i.id = ids.id and i.lang = langs.lang)
-                   or exists (select 1 from listings l where l.id = ids.id and l.lang = langs.lang and l.recheck))
+            where (not exists (select 1 from items i where i.source = :source and i.id = ids.id and i.lang = langs.lang)
+                   or exists (select 1 from listings l where l.source = :source and l.id = ids.id
+                              and l.lang = langs.lang and l.recheck))
               and not exists (
                 select 1 from pending_translations p
-                where p.id = ids.id and p.lang = langs.lang
+                where p.source = :source and p.id = ids.id and p.lang = langs.lang
                   and (p.state != 'pending'
-                       or (julianday(?) - julianday(p.last_attempt)) * 1440.0
-                          < min(? * (1 << (p.attempts - 1)), ?))
+                       or (julianday(:now) - julianday(p.last_attempt)) * 1440.0
+                          < min(:retry * (1 << (p.attempts - 1)), :cap))
               )
-              and langs.lang in ({placeholders})
             order by ids.id, langs.lang
             """,
-            ([since] if since else [])
-            + [json.dumps(languages), now or now_utc(), retry_minutes, retry_cap_minutes, *languages],
+            {"source": source, "since": since, "langs": json.dumps(languages), "now": now or now_utc(),
+             "retry": retry_minutes, "cap": retry_cap_minutes},
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
-    def id_range_candidates(self, first: int, last: int, languages: list[str], *,
+    def id_range_candidates(self, source: str, first: int, last: int, languages: list[str], *,
                             refresh: bool = False) -> list[tuple[int, str]]:
         """(id, lang) of an id range not yet stored (all with `refresh`) nor settled as absent."""
         stored = set() if refresh else {(r[0], r[1]) for r in self.db.execute(
-            "select id, lang from items where id between ? and ?", [first, last])}
+            "select id, lang from items where source = ? and id between ? and ?", [source, first, last])}
         settled = {(r[0], r[1]) for r in self.db.execute(
-            "select id, lang from pending_translations where id between ? and ? and state != 'pending'",
-            [first, last])}
+            "select id, lang from pending_translations where source = ? and id between ? and ? and state != 'pending'",
+            [source, first, last])}
         return [
             (item_id, lang)
             for item_id in range(first, last + 1)
@@ -571,73 +703,76 @@ class Store:
         ]
 
     # --- backfill progress --------------------------------------------------------------------
-    def resume_page(self, job: str, lang: str) -> int:
+    def resume_page(self, source: str, job: str, lang: str) -> int:
         """The list page a backfill job continues at (1 when it never ran or completed)."""
         row = self.db.execute(
-            "select last_page, done from backfill_progress where job = ? and lang = ?", [job, lang]
+            "select last_page, done from backfill_progress where source = ? and job = ? and lang = ?",
+            [source, job, lang],
         ).fetchone()
         if not row or row[1]:
             return 1
         return row[0] + 1
 
-    def resume_id(self, job: str, first: int) -> int:
+    def resume_id(self, source: str, job: str, first: int) -> int:
         """The id an id-range job continues at: `first` when it never ran or completed. Kept in
         backfill_progress with lang '*' and the last id done in last_page."""
-        return max(first, self.resume_page(job, "*"))
+        return max(first, self.resume_page(source, job, "*"))
 
-    def save_resume_id(self, job: str, last_done: int, *, done: bool) -> None:
-        self.save_resume_page(job, "*", last_done, done=done)
+    def save_resume_id(self, source: str, job: str, last_done: int, *, done: bool) -> None:
+        self.save_resume_page(source, job, "*", last_done, done=done)
 
-    def save_resume_page(self, job: str, lang: str, page: int, *, done: bool) -> None:
+    def save_resume_page(self, source: str, job: str, lang: str, page: int, *, done: bool) -> None:
         with self.atomic() as db:
             db["backfill_progress"].upsert(
-                {"job": job, "lang": lang, "last_page": page, "done": int(done), "updated": now_utc()},
-                pk=("job", "lang"),
+                {"source": source, "job": job, "lang": lang, "last_page": page, "done": int(done),
+                 "updated": now_utc()},
+                pk=("source", "job", "lang"),
             )
 
     # --- missing translations ---------------------------------------------------------------
-    def note_missing(self, item_id: int, lang: str, url: str, *, absent: bool) -> None:
+    def note_missing(self, source: str, item_id: int, lang: str, url: str, *, absent: bool) -> None:
         """A 404 for a version: pending (a translation not out yet, retried later), or, for an id
         known nowhere, absent."""
         with self.atomic() as db:
-            self.mark_pending(item_id, lang, url)
+            self.mark_pending(source, item_id, lang, url)
             if absent:
-                db["pending_translations"].update((item_id, lang), {"state": "absent"})
+                db["pending_translations"].update((source, item_id, lang), {"state": "absent"})
 
-    def note_redirect(self, item_id: int, lang: str, target_url: str) -> None:
+    def note_redirect(self, source: str, item_id: int, lang: str, target_url: str) -> None:
         """A release address that redirects to another release: recorded as state 'redirect' (its
         url the address it redirects to) and not fetched again."""
         with self.atomic() as db:
-            self.mark_pending(item_id, lang, target_url)
-            db["pending_translations"].update((item_id, lang), {"state": "redirect", "url": target_url})
+            self.mark_pending(source, item_id, lang, target_url)
+            db["pending_translations"].update((source, item_id, lang), {"state": "redirect", "url": target_url})
 
-    def mark_pending(self, item_id: int, lang: str, url: str, now: str | None = None) -> None:
+    def mark_pending(self, source: str, item_id: int, lang: str, url: str, now: str | None = None) -> None:
         now = now or now_utc()
+        key = (source, item_id, lang)
         existing = self.db.execute(
-            "select attempts from pending_translations where id = ? and lang = ?", [item_id, lang]
+            "select attempts from pending_translations where source = ? and id = ? and lang = ?", key
         ).fetchone()
         if existing:
-            self.db["pending_translations"].update(
-                (item_id, lang), {"attempts": existing[0] + 1, "last_attempt": now}
-            )
+            self.db["pending_translations"].update(key, {"attempts": existing[0] + 1, "last_attempt": now})
         else:
             self.db["pending_translations"].insert(
-                {"id": item_id, "lang": lang, "url": url, "state": "pending", "attempts": 1,
+                {"source": source, "id": item_id, "lang": lang, "url": url, "state": "pending", "attempts": 1,
                  "first_missing": now, "last_attempt": now}
             )
 
-    def give_up_pending(self, max_attempts: int, max_age_days: int, now: str | None = None) -> int:
+    def give_up_pending(self, source: str, max_attempts: int, max_age_days: int, now: str | None = None) -> int:
         now = now or now_utc()
         with self.atomic() as db:
             cursor = db.execute(
-                "update pending_translations set state = 'gave_up' where state = 'pending' and "
+                "update pending_translations set state = 'gave_up' where source = ? and state = 'pending' and "
                 "(attempts >= ? or julianday(?) - julianday(first_missing) > ?)",
-                [max_attempts, now, max_age_days],
+                [source, max_attempts, now, max_age_days],
             )
         return cursor.rowcount
 
-    def pending(self, state: str = "pending") -> list[dict[str, Any]]:
-        return list(self.db["pending_translations"].rows_where("state = ?", [state], order_by="id, lang"))
+    def pending(self, state: str = "pending", source: str | None = None) -> list[dict[str, Any]]:
+        where, params = _of(source, "and")
+        return list(self.db["pending_translations"].rows_where(f"state = ? {where}", [state, *params],
+                                                               order_by="source, id, lang"))
 
     # --- conditional GET --------------------------------------------------------------------
     def validators(self, url: str) -> tuple[str | None, str | None]:
@@ -657,34 +792,36 @@ class Store:
                 self.save_validators(url, etag, last_modified)
 
     # --- runs -------------------------------------------------------------------------------
-    def close_stale_runs(self) -> None:
-        """A run left 'running' belongs to a process that died (the caller holds the store's lock)."""
+    def close_stale_runs(self, source: str) -> None:
+        """A run of `source` left 'running' belongs to a process that died (the caller holds the
+        store's lock); runs of other sources may be at work in this process."""
         with self.atomic() as db:
             db.execute(
                 "update crawl_runs set outcome = ?, finished = coalesce(finished, ?), "
-                "message = coalesce(message, 'the process ended during the run') where outcome = ?",
-                [RunOutcome.INTERRUPTED, now_utc(), RunOutcome.RUNNING],
+                "message = coalesce(message, 'the process ended during the run') where outcome = ? and source = ?",
+                [RunOutcome.INTERRUPTED, now_utc(), RunOutcome.RUNNING, source],
             )
 
-    def current_run_kind(self) -> str | None:
-        """The kind of the run in progress ('crawl', 'backfill'), None outside any run."""
+    def current_run_kind(self, source: str) -> str | None:
+        """The kind of the run of `source` in progress ('crawl', 'backfill'), None outside any run."""
         row = self.db.execute(
-            "select kind from crawl_runs where outcome = ? order by id desc limit 1", [RunOutcome.RUNNING]
+            "select kind from crawl_runs where outcome = ? and source = ? order by id desc limit 1",
+            [RunOutcome.RUNNING, source],
         ).fetchone()
         return row[0] if row else None
 
-    def has_completed_run(self) -> bool:
-        """True once a crawl or backfill run has completed."""
+    def has_completed_run(self, source: str) -> bool:
+        """True once a crawl or backfill run of `source` has completed."""
         row = self.db.execute(
-            "select 1 from crawl_runs where outcome in (?, ?) and finished is not null limit 1",
-            [RunOutcome.OK, RunOutcome.PARTIAL],
+            "select 1 from crawl_runs where outcome in (?, ?) and finished is not null and source = ? limit 1",
+            [RunOutcome.OK, RunOutcome.PARTIAL, source],
         ).fetchone()
         return row is not None
 
-    def start_run(self, kind: str) -> int:
+    def start_run(self, kind: str, source: str) -> int:
         with self.atomic():
             table = self.db["crawl_runs"]
-            table.insert({"kind": kind, "started": now_utc(), "outcome": RunOutcome.RUNNING.value,
+            table.insert({"source": source, "kind": kind, "started": now_utc(), "outcome": RunOutcome.RUNNING.value,
                           "pages_fetched": 0, "requests": 0, "new": 0, "changed": 0, "errors": 0})
             return int(table.last_pk)
 
@@ -696,101 +833,117 @@ class Store:
                      item_id: int | None = None, lang: str | None = None) -> None:
         with self.atomic():
             self.db["crawl_errors"].insert(
-                {"run_id": run_id, "url": url, "item_id": item_id, "lang": lang, "kind": kind,
+                {"source": self._run_source(run_id), "run_id": run_id, "url": url, "item_id": item_id, "lang": lang, "kind": kind,
                  "reason": reason[:2000], "at": now_utc()}
             )
 
-    def failures_since_success(self, kind: str) -> int:
+    def _run_source(self, run_id: int) -> str:
+        row = self.db.execute("select source from crawl_runs where id = ?", [run_id]).fetchone()
+        return row[0] if row else ""
+
+    # Reports below read one source's runs, or (source None) every source's together.
+    def failures_since_success(self, kind: str, source: str | None = None) -> int:
         """Failed runs of `kind` since the last one that succeeded (ok or partial)."""
+        where, params = _of(source, "and")
         return self.db.execute(
-            "select count(*) from crawl_runs where kind = ? and outcome = ? and id > "
-            "coalesce((select max(id) from crawl_runs where kind = ? and outcome in (?, ?)), 0)",
-            [kind, RunOutcome.FAILED, kind, RunOutcome.OK, RunOutcome.PARTIAL],
+            f"select count(*) from crawl_runs where kind = ? and outcome = ? {where} and id > "
+            f"coalesce((select max(id) from crawl_runs where kind = ? and outcome in (?, ?) {where}), 0)",
+            [kind, RunOutcome.FAILED, *params, kind, RunOutcome.OK, RunOutcome.PARTIAL, *params],
         ).fetchone()[0]
 
-    def last_success(self, kind: str) -> str | None:
+    def last_success(self, kind: str, source: str | None = None) -> str | None:
+        where, params = _of(source, "and")
         row = self.db.execute(
-            "select finished from crawl_runs where kind = ? and outcome in (?, ?) order by id desc limit 1",
-            [kind, RunOutcome.OK, RunOutcome.PARTIAL],
+            f"select finished from crawl_runs where kind = ? and outcome in (?, ?) {where} order by id desc limit 1",
+            [kind, RunOutcome.OK, RunOutcome.PARTIAL, *params],
         ).fetchone()
         return row[0] if row else None
 
-    def last_failure_message(self, kind: str) -> str:
+    def last_failure_message(self, kind: str, source: str | None = None) -> str:
+        where, params = _of(source, "and")
         row = self.db.execute(
-            "select message from crawl_runs where kind = ? and outcome = ? order by id desc limit 1",
-            [kind, RunOutcome.FAILED],
+            f"select message from crawl_runs where kind = ? and outcome = ? {where} order by id desc limit 1",
+            [kind, RunOutcome.FAILED, *params],
         ).fetchone()
         return (row[0] or "") if row else ""
 
-    def list_results(self, kind: str, limit: int) -> list[tuple[str | None, int | None, str]]:
+    def list_results(self, kind: str, limit: int, source: str | None = None) -> list[tuple[str | None, int | None, str]]:
         """(list_path, list_items, outcome) of the newest finished runs of `kind`."""
+        where, params = _of(source, "and")
         return self.db.execute(
-            "select list_path, list_items, outcome from crawl_runs where kind = ? and outcome != ? "
+            f"select list_path, list_items, outcome from crawl_runs where kind = ? and outcome != ? {where} "
             "order by id desc limit ?",
-            [kind, RunOutcome.RUNNING, limit],
+            [kind, RunOutcome.RUNNING, *params, limit],
         ).fetchall()
 
-    def newest_release(self) -> tuple[int, str] | None:
-        """The newest release id and when it was first stored."""
+    def newest_release(self, source: str | None = None) -> tuple[int, str] | None:
+        """The newest release id (of `source`) and when it was first stored."""
+        where, params = _of(source, "and")
         row = self.db.execute(
-            "select id, min(first_seen) from items where id = (select max(id) from items)"
+            f"select id, min(first_seen) from items where 1 {where} and id = (select max(id) from items where 1 {where})",
+            [*params, *params],
         ).fetchone()
         return (row[0], row[1]) if row and row[0] is not None else None
 
-    def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        return list(self.db["crawl_runs"].rows_where(order_by="id desc", limit=limit))
+    def last_runs(self, limit: int = 10, source: str | None = None) -> list[dict[str, Any]]:
+        where, params = _of(source, "")
+        return list(self.db["crawl_runs"].rows_where(where or None, params, order_by="id desc", limit=limit))
 
     # --- status: failed runs, coverage of the id range, pace -------------------------------------
-    def last_failed_run(self, kind: str) -> dict[str, Any] | None:
+    def last_failed_run(self, kind: str, source: str | None = None) -> dict[str, Any] | None:
         """The newest failed run of `kind`: {run_id, kind, at, message}."""
+        where, params = _of(source, "and")
         row = self.db.execute(
             "select id, kind, coalesce(finished, started), message from crawl_runs where kind = ? and outcome = ? "
-            "order by id desc limit 1",
-            [kind, RunOutcome.FAILED],
+            f"{where} order by id desc limit 1",
+            [kind, RunOutcome.FAILED, *params],
         ).fetchone()
         if not row:
             return None
         return {"run_id": row[0], "kind": row[1], "at": row[2], "message": row[3] or ""}
 
-    def last_page_error(self) -> dict[str, Any] | None:
+    def last_page_error(self, source: str | None = None) -> dict[str, Any] | None:
         """The newest page that failed to fetch or parse (crawl_errors)."""
+        where, params = _of(source)
         row = self.db.execute(
-            "select run_id, at, url, reason from crawl_errors order by id desc limit 1"
+            f"select run_id, at, url, reason from crawl_errors {where} order by id desc limit 1", params
         ).fetchone()
         return {"run_id": row[0], "at": row[1], "url": row[2], "reason": row[3]} if row else None
 
-    def stored_id_gaps(self, lang: str) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
+    def stored_id_gaps(self, source: str, lang: str) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
         """(first id, last id, versions stored, [(first, last) of each run of ids not stored]) for `lang`."""
         first, last, count = self.db.execute(
-            "select min(id), max(id), count(*) from items where lang = ?", [lang]
+            "select min(id), max(id), count(*) from items where source = ? and lang = ?", [source, lang]
         ).fetchone()
         rows = self.db.execute(
             "select id + 1, next - 1 from (select id, lead(id) over (order by id) as next "
-            "from items where lang = ?) where next - id > 1 order by id",
-            [lang],
+            "from items where source = ? and lang = ?) where next - id > 1 order by id",
+            [source, lang],
         ).fetchall()
         return first, last, count, [(row[0], row[1]) for row in rows]
 
-    def probed_missing(self, lang: str) -> dict[int, str]:
+    def probed_missing(self, source: str, lang: str) -> dict[int, str]:
         """id -> state ('pending', 'gave_up', 'absent') of every 404 remembered for `lang`."""
-        return dict(self.db.execute("select id, state from pending_translations where lang = ?", [lang]).fetchall())
+        return dict(self.db.execute("select id, state from pending_translations where source = ? and lang = ?",
+                                    [source, lang]).fetchall())
 
-    def release_ids_stored(self, ids: list[int]) -> set[int]:
+    def release_ids_stored(self, source: str, ids: list[int]) -> set[int]:
         """Which of `ids` have a version stored in some language."""
         found: set[int] = set()
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" for _ in chunk)
-            found.update(row[0] for row in self.db.execute(f"select distinct id from items where id in ({marks})", chunk))
+            found.update(row[0] for row in self.db.execute(
+                f"select distinct id from items where source = ? and id in ({marks})", [source, *chunk]))
         return found
 
-    def reopen_absent_found_elsewhere(self) -> int:
+    def reopen_absent_found_elsewhere(self, source: str) -> int:
         """An id settled 'absent' (404 in a language while known nowhere) that a later probe found in
         another language is a translation not out yet: back to 'pending'."""
         with self.atomic() as db:
             cursor = db.execute(
-                "update pending_translations set state = 'pending' where state = 'absent' "
-                "and id in (select id from items)"
+                "update pending_translations set state = 'pending' where state = 'absent' and source = ? "
+                "and id in (select id from items where source = ?)", [source, source]
             )
         return cursor.rowcount
 
@@ -811,6 +964,13 @@ class Store:
         return rows[0] if rows else None
 
 
+def _of(source: str | None, joiner: str = "where") -> tuple[str, list[Any]]:
+    """The clause that keeps one source's rows ("" for every source's), and its parameter."""
+    if source is None:
+        return "", []
+    return (f"{joiner} source = ?".strip(), [source])
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     decoded = dict(row)
     for key in ("paragraphs", "images", "links"):
@@ -823,5 +983,6 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 def m010_web(db: Database) -> None:
     """Indexes the web view reads by (bench/bench_web.py): the newest releases walked in date order
     without reading the rows, and a version's date found from its key (the topic chart's join)."""
-    db.execute("create index if not exists items_web_newest on items (published, id, lang)")
-    db.execute("create index if not exists items_web_dated on items (id, lang, published)")
+    db.execute("create index if not exists items_web_newest on items (published, id, source, lang)")
+    db.execute("create index if not exists items_web_dated on items (source, id, lang, published)")
+    db.execute("create index if not exists matches_web_topic on matches (topic, source, id)")

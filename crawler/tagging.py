@@ -23,9 +23,10 @@ def load_topicset(config: Config) -> TopicSet:
     return load_topics(str(path) if path else None)
 
 
-def tag_version(store: Store, topics: TopicSet, item_id: int, lang: str, title: str, body: str) -> list[dict[str, Any]]:
+def tag_version(store: Store, topics: TopicSet, source: str, item_id: int, lang: str, title: str,
+                body: str) -> list[dict[str, Any]]:
     """Replace the matches of one stored language version; returns the new rows."""
-    return _replace_matches(store, item_id, lang, topics.match_item(title, body, lang), topics.fingerprint)
+    return _replace_matches(store, (source, item_id, lang), topics.match_item(title, body, lang), topics.fingerprint)
 
 
 def _match_fields(match) -> dict[str, Any]:
@@ -47,50 +48,61 @@ class Tagger:
 
     def __call__(self, store: Store, item: ParsedItem) -> list[Any]:
         matches = self.topics.match_item(item.title, join_body(item.paragraphs), item.lang)
-        _replace_matches(store, item.id, item.lang, matches, self.topics.fingerprint)
+        _replace_matches(store, (item.source, item.id, item.lang), matches, self.topics.fingerprint)
         return matches  # at most MAX_MATCHES_PER_TOPIC a topic; `matches.counts` has the exact numbers
 
 
-def _replace_matches(store: Store, item_id: int, lang: str, matches: Any, fingerprint: str) -> list[dict[str, Any]]:
+def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fingerprint: str) -> list[dict[str, Any]]:
     now = now_utc()
-    rows = [{"id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now} for match in matches]
-    store.db["matches"].delete_where("id = ? and lang = ?", [item_id, lang])
+    source, item_id, lang = key
+    rows = [{"source": source, "id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now}
+            for match in matches]
+    store.db["matches"].delete_where("source = ? and id = ? and lang = ?", list(key))
     if rows:
         store.db["matches"].insert_all(rows)
-    store.db["items"].update((item_id, lang), {"topics_fingerprint": fingerprint})
+    store.db["items"].update(key, {"topics_fingerprint": fingerprint})
     return rows
 
 
-def matches_of(store: Store, item_id: int) -> list[dict[str, Any]]:
+def matches_of(store: Store, source: str, item_id: int) -> list[dict[str, Any]]:
     """Every stored match of a release, by language, field and position."""
-    return list(store.db["matches"].rows_where("id = ?", [item_id], order_by="lang, field, start"))
+    return list(store.db["matches"].rows_where("source = ? and id = ?", [source, item_id],
+                                               order_by="lang, field, start"))
 
 
-def releases_per_topic(store: Store) -> dict[str, int]:
-    return dict(store.db.execute("select topic, count(distinct id) from matches group by topic").fetchall())
+def releases_per_topic(store: Store, source: str | None = None) -> dict[str, int]:
+    where, params = ("where source = ?", [source]) if source else ("", [])
+    return dict(store.db.execute(
+        f"select topic, count(*) from (select distinct topic, source, id from matches {where}) group by topic",
+        params).fetchall())
 
 
-def retag(store: Store, topics, *, everything: bool = False, progress: bool = True, batch: int = 500) -> dict[str, int]:
+def retag(store: Store, topics, *, everything: bool = False, progress: bool = True, batch: int = 500,
+          source: str | None = None) -> dict[str, int]:
     """Re-tag versions whose fingerprint differs from the current topics (all with everything=True).
 
     Idempotent: a second call finds nothing stale. Commits every `batch` versions, so an interrupted
     retag keeps its progress.
     """
-    where = "" if everything else "where topics_fingerprint is null or topics_fingerprint != ?"
+    clauses = ["1"] if everything else ["(topics_fingerprint is null or topics_fingerprint != ?)"]
     params = [] if everything else [topics.fingerprint]
+    if source:
+        clauses.append("source = ?")
+        params.append(source)
+    where = "where " + " and ".join(clauses)
     total = store.db.execute(f"select count(*) from items {where}", params).fetchone()[0]
     bar = Progress("retag", total=total, enabled=progress)
     done = matched = 0
     while True:
         keys = store.db.execute(
-            f"select id, lang, title, body from items {where} order by id, lang limit ? offset ?",
+            f"select source, id, lang, title, body from items {where} order by source, id, lang limit ? offset ?",
             [*params, batch, done if everything else 0],
         ).fetchall()
         if not keys:
             break
         with store.atomic():
-            for item_id, lang, title, body in keys:
-                matched += len(tag_version(store, topics, item_id, lang, title, body))
+            for source_name, item_id, lang, title, body in keys:
+                matched += len(tag_version(store, topics, source_name, item_id, lang, title, body))
         done += len(keys)
         bar.advance(len(keys))
         if everything and done >= total:

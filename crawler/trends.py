@@ -35,12 +35,13 @@ def topic_counts(db: Database, topic: str, period: str = "month") -> list[Count]
     """Releases (not language versions) tagged with `topic`, per period from the first to the last."""
     if period not in PERIODS:
         raise ValueError(f"period: {period!r} is not one of {', '.join(PERIODS)}")
-    # Per release: the ids from the index on matches (topic, id), each dated by its earliest version
-    # through the index on items (id, lang, published): no row of either table is read.
+    # Per release: the keys from the index on matches (topic, source, id), each dated by its earliest
+    # version through the index on items (source, id, lang, published): no row of either table is read.
     rows = db.execute(
-        "with tagged as (select distinct id from matches where topic = ?), "
-        "dated as (select i.id, min(i.published) as published from tagged t join items i on i.id = t.id "
-        "where i.published glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' group by i.id) "
+        "with tagged as (select distinct source, id from matches where topic = ?), "
+        "dated as (select i.source, i.id, min(i.published) as published from tagged t "
+        "join items i on i.source = t.source and i.id = t.id "
+        "where i.published glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' group by i.source, i.id) "
         f"select {_PERIOD_SQL[period]} as period_start, count(*) from dated i "
         "group by period_start having period_start is not null order by period_start",
         [topic],

@@ -16,11 +16,14 @@ from crawler.config import Config
 from crawler.searchindex import families
 from crawler.sources.base import Source, language_order_sql
 
+SOURCE_COLUMN = ("The source's name: a release is (source, id); rows from before sources were plural "
+                 "belong to the first source")
+
 # table -> (description, {column: description})
 SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     "items": (
         "One row per language version of a release, as last seen (earlier texts: item_versions).",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Release id: the number in /{lang}/lists/view/ID; the same for every language of a release",
             "lang": "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English",
             "url": "Address of this version on the source site",
@@ -41,7 +44,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "item_versions": (
         "Earlier texts of edited versions: the row items held before each edit.",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Release id", "lang": "Language code",
             "version": "Number of this earlier text (items.version counts on)",
             "title": "Headline of that text", "published": "Date it carried", "body": "Its paragraphs, joined",
@@ -53,7 +56,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "matches": (
         "Topic tags: one row per match of a topic term in a stored version (title or body).",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Release id", "lang": "Language code of the tagged version",
             "topic": "Topic name (e.g. kazakhstan, border, water)", "label": "Topic label for people",
             "term": "The configured pattern that matched (e.g. чегара*)",
@@ -64,7 +67,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "listings": (
         "What the list pages showed: every release id seen on a list, per language.",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Release id", "lang": "Language code", "url": "Address of the release",
             "title": "Headline on the list (may be shortened)", "list_date": "Date on the list, YYYY-MM-DD",
             "first_listed": "First seen on a list (UTC)", "last_listed": "Last seen on a list (UTC)",
@@ -73,7 +76,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "pending_translations": (
         "Language versions that answered 404: retried with a growing delay, then given up.",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Release id", "lang": "Missing language", "url": "Address tried",
             "state": "pending (retried), gave_up (too many attempts or too old), absent (no such release), redirect (the address redirects to another release, named in url)",
             "attempts": "Fetches tried", "first_missing": "First 404 (UTC)", "last_attempt": "Last fetch (UTC)",
@@ -86,7 +89,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "crawl_runs": (
         "One row per crawl or backfill pass.",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Run number", "kind": "crawl or backfill", "started": "Start (UTC)", "finished": "End (UTC)",
             "outcome": "running, ok, partial (some pages failed), failed or interrupted",
             "pages_fetched": "Pages read", "requests": "HTTP requests sent (retries included)",
@@ -98,7 +101,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "crawl_errors": (
         "Every page that failed in a run, and why.",
-        {
+        {"source": SOURCE_COLUMN,
             "id": "Error number", "run_id": "crawl_runs.id", "url": "Page address", "item_id": "Release id, if any",
             "lang": "Language code, if any", "kind": "fetch or parse", "reason": "The error, one line",
             "at": "When (UTC)",
@@ -106,7 +109,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "backfill_progress": (
         "Where a resumable backfill stopped, per job and language.",
-        {"job": "lists:all (--pages), lists:YYYY-MM-DD (--since) or refresh:FIRST-LAST:LANGS (--ids --refresh)",
+        {"source": SOURCE_COLUMN, "job": "lists:all (--pages), lists:YYYY-MM-DD (--since) or refresh:FIRST-LAST:LANGS (--ids --refresh)",
          "lang": "Language code (* for a refresh)",
          "last_page": "Last list page read (a refresh: the last id done)", "done": "1 when the job reached its end",
          "updated": "Last progress (UTC)"},
@@ -114,7 +117,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     "search_text": (
         "Search index source: each version's title and body folded (Uzbek Cyrillic → Latin, apostrophes "
         "dropped, lower case), indexed by search_fts. Written by presswatch, not by triggers.",
-        {
+        {"source": SOURCE_COLUMN,
             "rowid": "Row number, the rowid of search_fts", "id": "Release id", "lang": "Language code",
             "title": "Folded headline", "body": "Folded body",
             "content_hash": "items.content_hash of the text it was folded from",
@@ -124,7 +127,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     "search_stale": (
         "Versions whose folded text is due (queued by triggers on items; emptied by the crawler's "
         "search hook, `presswatch search` and `presswatch serve`).",
-        {"id": "Release id", "lang": "Language code"},
+        {"source": SOURCE_COLUMN, "id": "Release id", "lang": "Language code"},
     ),
 }
 
@@ -143,28 +146,31 @@ def canned_queries(source: Source) -> dict[str, dict[str, Any]]:
         "title": "Latest releases per topic",
         "description": "The ten newest releases tagged with each topic, in any language.",
         "sql": f"""
-with tagged as (select distinct topic, id from matches),
+with tagged as (select distinct topic, source, id from matches),
 ranked as (
-  select tagged.topic, tagged.id, r.published,
+  select tagged.topic, tagged.source, tagged.id, r.published,
          row_number() over (partition by tagged.topic order by r.published desc, tagged.id desc) as n
-  from tagged join (select id, max(published) as published from items group by id) r on r.id = tagged.id
+  from tagged join (select source, id, max(published) as published from items group by source, id) r
+    on r.source = tagged.source and r.id = tagged.id
 )
-select ranked.topic, ranked.published, ranked.id,
-  (select title from items i where i.id = ranked.id order by {order} limit 1) as title,
-  (select group_concat(lang, ' ') from items i where i.id = ranked.id) as languages
+select ranked.topic, ranked.published, ranked.source, ranked.id,
+  (select title from items i where i.source = ranked.source and i.id = ranked.id order by {order} limit 1) as title,
+  (select group_concat(lang, ' ') from items i where i.source = ranked.source and i.id = ranked.id) as languages
 from ranked where n <= 10
 order by ranked.topic, ranked.published desc, ranked.id desc
 """.strip(),
     },
     "release": {
         "title": "A release in all its languages",
-        "description": "Every stored language version of release :id, with its topics.",
+        "description": "Every stored language version of release :id (of every source that has that id), "
+        "with its topics.",
         "sql": f"""
-select i.lang, i.title, i.published, i.url, i.version, i.first_seen, i.changed_at,
-  (select group_concat(distinct m.topic) from matches m where m.id = i.id and m.lang = i.lang) as topics,
+select i.source, i.lang, i.title, i.published, i.url, i.version, i.first_seen, i.changed_at,
+  (select group_concat(distinct m.topic) from matches m
+   where m.source = i.source and m.id = i.id and m.lang = i.lang) as topics,
   i.body
 from items i where i.id = cast(:id as integer)
-order by {order}
+order by i.source, {order}
 """.strip(),
     },
     "mentioning": {
@@ -182,14 +188,15 @@ def _mentioning_sql(source: Source) -> str:
     for langs in families(source.supported_languages).values():
         quoted = ", ".join(f"'{lang}'" for lang in langs if lang.isalnum())
         branches.append(
-            "  select s.id, s.lang, bm25(search_fts, 5.0, 1.0) as score\n"
+            "  select s.source, s.id, s.lang, bm25(search_fts, 5.0, 1.0) as score\n"
             "    from search_fts join search_text s on s.rowid = search_fts.rowid\n"
             f"    where search_fts match presswatch_query(:term, '{langs[0]}') and s.lang in ({quoted})"
         )
     union = "\n  union all\n".join(branches)
     return (
-        "select i.id, i.lang, i.published, i.title, i.url, round(h.score, 3) as score\nfrom (\n"
-        f"{union}\n) h join items i on i.id = h.id and i.lang = h.lang\norder by h.score limit 100"
+        "select i.source, i.id, i.lang, i.published, i.title, i.url, round(h.score, 3) as score\nfrom (\n"
+        f"{union}\n) h join items i on i.source = h.source and i.id = h.id and i.lang = h.lang\n"
+        "order by h.score limit 100"
     )
 
 

@@ -106,7 +106,7 @@ def test_an_edit_alerts_only_for_a_topic_the_release_did_not_have(tmp_path, webh
     # Both due in the same pass for the same route: one message naming both topics.
     deliver_pending(store, config)
     assert len(webhook.received) == 1
-    assert webhook.keys() == ["presswatch:3:border+kazakhstan:newsroom"]
+    assert webhook.keys() == ["presswatch:president.uz:3:border+kazakhstan:newsroom"]
 
 
 def test_routes_receive_their_topics_and_ops_routes_none(tmp_path):
@@ -122,7 +122,7 @@ def test_routes_receive_their_topics_and_ops_routes_none(tmp_path):
     save(store, hooks, item(4, "en", "Kazakhstan and water"))
     assert sorted((r["route"], r["topic"]) for r in outbox(store)) == [
         ("all", "kazakhstan"), ("all", "water"), ("water-desk", "water")]
-    assert {r["key"] for r in outbox(store)} >= {"presswatch:4:water:water-desk"}
+    assert {r["key"] for r in outbox(store)} >= {"presswatch:president.uz:4:water:water-desk"}
 
 
 def test_unchanged_versions_and_untagged_versions_queue_nothing(tmp_path):
@@ -142,13 +142,13 @@ def test_the_first_crawl_of_an_empty_store_sends_nothing(tmp_path, webhook):
     store = open_store(tmp_path)
     tagger = FakeTagger()
     hooks = hooks_for(config, tagger)
-    first = store.start_run("crawl")
+    first = store.start_run("crawl", "president.uz")
     for release_id in range(10, 22):
         tagger.set(release_id, "en", ("kazakhstan", "Kazakhstan", "Kazakhstan"))
         save(store, hooks, item(release_id, "en", f"Kazakhstan {release_id}"))
     store.finish_run(first, outcome="interrupted")
     # The first crawl was interrupted: the one that completes the filling is still a first crawl.
-    second = store.start_run("crawl")
+    second = store.start_run("crawl", "president.uz")
     tagger.set(22, "en", ("kazakhstan", "Kazakhstan", "Kazakhstan"))
     save(store, hooks, item(22, "en", "Kazakhstan 22"))
     store.finish_run(second, outcome="ok")
@@ -156,12 +156,12 @@ def test_the_first_crawl_of_an_empty_store_sends_nothing(tmp_path, webhook):
     assert deliver_pending(store, config).messages_sent == 0
     assert webhook.received == []
 
-    third = store.start_run("crawl")
+    third = store.start_run("crawl", "president.uz")
     tagger.set(23, "en", ("kazakhstan", "Kazakhstan", "Kazakhstan"))
     save(store, hooks, item(23, "en", "Kazakhstan 23"))
     store.finish_run(third, outcome="ok")
     deliver_pending(store, config)
-    assert webhook.keys() == ["presswatch:23:kazakhstan:newsroom"]
+    assert webhook.keys() == ["presswatch:president.uz:23:kazakhstan:newsroom"]
 
 
 def test_a_backfill_never_alerts(tmp_path):
@@ -169,7 +169,7 @@ def test_a_backfill_never_alerts(tmp_path):
     store = armed_store(tmp_path)
     tagger = FakeTagger()
     hooks = hooks_for(config, tagger)
-    run = store.start_run("backfill")
+    run = store.start_run("backfill", "president.uz")
     tagger.set(30, "en", ("water", "water", "water"))
     save(store, hooks, item(30, "en", "Water", published=TODAY))
     store.finish_run(run, outcome="ok")
@@ -207,7 +207,7 @@ def test_silenced_alerts_are_listed_and_can_be_sent_on_request(tmp_path, webhook
     config = load_config(config_file)
     store = open_store(tmp_path)
     tagger = FakeTagger()
-    run = store.start_run("backfill")
+    run = store.start_run("backfill", "president.uz")
     tagger.set(50, "en", ("water", "water", "water"))
     save(store, hooks_for(config, tagger), item(50, "en", "Water <b>50</b>"))
     store.finish_run(run, outcome="ok")
@@ -221,7 +221,7 @@ def test_silenced_alerts_are_listed_and_can_be_sent_on_request(tmp_path, webhook
     assert [(r["id"], r["status"]) for r in listed] == [(1, "silenced")]
     assert main(["alerts", "retry", "1", *args]) == 0
     assert main(["alerts", "deliver", *args]) == 0
-    assert webhook.keys() == ["presswatch:50:water:newsroom"]
+    assert webhook.keys() == ["presswatch:president.uz:50:water:newsroom"]
     capsys.readouterr()
     assert main(["alerts", "retry", "1", *args]) == 1
     assert "already sent" in capsys.readouterr().out
@@ -263,13 +263,13 @@ def test_webhook_gets_plain_text_and_the_idempotency_key(tmp_path, webhook):
     store = _nasty_release(tmp_path, config)
     deliver_pending(store, config)
     (request,) = webhook.received
-    assert request["headers"]["x-idempotency-key"] == "presswatch:60:kazakhstan:newsroom"
-    assert request["json"]["idempotency_key"] == "presswatch:60:kazakhstan:newsroom"
+    assert request["headers"]["x-idempotency-key"] == "presswatch:president.uz:60:kazakhstan:newsroom"
+    assert request["json"]["idempotency_key"] == "presswatch:president.uz:60:kazakhstan:newsroom"
     message = request["json"]["message"]
     assert message.splitlines()[0] == NASTY
     assert "«a snippet with <i>tags</i>, *stars* & _underscores_»" in message
     assert "Kazakhstan — Kazakhstan" in message
-    assert message.splitlines()[-1] == "presswatch id: presswatch:60:kazakhstan:newsroom"
+    assert message.splitlines()[-1] == "presswatch id: presswatch:president.uz:60:kazakhstan:newsroom"
     assert request["json"]["title"] == f"Kazakhstan: {NASTY}"
 
 
@@ -279,7 +279,7 @@ def test_email_html_escapes_the_headline_and_the_text_part_keeps_it(tmp_path, ma
     assert deliver_pending(store, config).messages_sent == 1
     (message,) = mailbox.messages
     assert message["Subject"] == f"Kazakhstan: {NASTY}"
-    assert message["X-Idempotency-Key"] == "presswatch:60:kazakhstan:mail"
+    assert message["X-Idempotency-Key"] == "presswatch:president.uz:60:kazakhstan:mail"
     html_part = part(message, "html")
     assert "<b>Visit of &lt;b&gt;Tokayev&lt;/b&gt; *Kazakhstan* _border_ &amp; water</b>" in html_part
     assert "&lt;i&gt;tags&lt;/i&gt;" in html_part
@@ -354,7 +354,7 @@ def test_a_long_alert_fits_telegram(tmp_path):
         assert deliver_pending(store, config).messages_sent == 1
     (payload,) = [json.loads(c["data"]) for c in captured.calls]
     assert len(payload["text"].encode("utf-16-le")) // 2 <= 4096
-    assert payload["text"].rstrip().endswith("presswatch id: presswatch:70:border+energy+kazakhstan+trade+water:tg</i>")
+    assert payload["text"].rstrip().endswith("presswatch id: presswatch:president.uz:70:border+energy+kazakhstan+trade+water:tg</i>")
 
 
 def test_a_digest_too_long_for_discord_is_split_between_releases():
@@ -464,17 +464,17 @@ def test_sent_at_and_due_at_are_utc(tmp_path, webhook):
     deliver_pending(store, config, now=later(NOW, seconds=1))
     (row,) = outbox(store)
     assert row["due_at"].endswith("+00:00") and row["sent_at"].endswith("+00:00")
-    assert row["message_key"] == row["key"] == "presswatch:90:water:newsroom"
+    assert row["message_key"] == row["key"] == "presswatch:president.uz:90:water:newsroom"
 
 
 @pytest.mark.parametrize("fmt", [render.TEXT, render.MARKDOWN, render.HTML])
 def test_fitting_never_cuts_markup(fmt):
     channel = render.Channel(scheme="x", fmt=fmt, limit=300)
     lines = [[render.b("<&>" * 500)], [render.t("x" * 100)], [render.link("label", "https://e.example/" + "a" * 50)],
-             [render.i("presswatch id: presswatch:1:t:r")]]
+             [render.i("presswatch id: presswatch:president.uz:1:t:r")]]
     body = render.fit(lines, channel)
     assert render.size(body) <= 300
-    assert body.endswith(render.render_lines([[render.i("presswatch id: presswatch:1:t:r")]], channel))
+    assert body.endswith(render.render_lines([[render.i("presswatch id: presswatch:president.uz:1:t:r")]], channel))
     if fmt == render.HTML:
         assert body.count("<b>") == body.count("</b>") == 1 and body.count("<i>") == body.count("</i>")
 

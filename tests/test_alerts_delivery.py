@@ -53,7 +53,7 @@ def test_webhook_and_mail_each_get_every_alert_exactly_once(tmp_path, webhook, m
     assert (report.messages_sent, report.alerts_sent, report.retrying) == (3, 3, 0)
     for _ in range(3):
         deliver_pending(store, config, now=later(NOW, hours=1))
-    expected = [f"presswatch:{i}:water:newsroom" for i in (1, 2, 3)]
+    expected = [f"presswatch:president.uz:{i}:water:newsroom" for i in (1, 2, 3)]
     assert webhook.keys() == expected
     assert [m["X-Idempotency-Key"] for m in mailbox.messages] == expected
     assert [m["Subject"] for m in mailbox.messages] == [f"Water: Release {i} on water" for i in (1, 2, 3)]
@@ -86,7 +86,7 @@ def test_a_channel_down_for_several_passes_gets_each_alert_once_when_back(tmp_pa
     report = deliver_pending(store, config, now=moment)
     assert (report.messages_sent, report.alerts_sent) == (3, 3)
     deliver_pending(store, config, now=later(moment, hours=5))
-    assert sorted(webhook.keys()) == [f"presswatch:{i}:water:newsroom" for i in (1, 2, 3)]
+    assert sorted(webhook.keys()) == [f"presswatch:president.uz:{i}:water:newsroom" for i in (1, 2, 3)]
 
 
 def test_after_max_attempts_an_alert_fails_and_the_ops_route_hears_once(tmp_path, webhook, capsys):
@@ -113,7 +113,7 @@ def test_after_max_attempts_an_alert_fails_and_the_ops_route_hears_once(tmp_path
     assert (alert["status"], alert["attempts"]) == ("failed", 3)
     ops = webhook.at("/ops")
     assert len(ops) == 1
-    assert ops[0]["headers"]["x-idempotency-key"] == "presswatch:ops:failed:presswatch:7:water:newsroom:ops"
+    assert ops[0]["headers"]["x-idempotency-key"] == "presswatch:ops:failed:presswatch:president.uz:7:water:newsroom:ops"
     assert "presswatch alerts retry --failed" in ops[0]["json"]["message"]
     assert "release 7 / water" in ops[0]["json"]["message"]
 
@@ -125,7 +125,7 @@ def test_after_max_attempts_an_alert_fails_and_the_ops_route_hears_once(tmp_path
     assert main(["alerts", "retry", "--failed", *args]) == 0
     assert main(["alerts", "deliver", *args]) == 0
     assert main(["alerts", "deliver", *args]) == 0
-    assert webhook.keys("/news") == ["presswatch:7:water:newsroom"]
+    assert webhook.keys("/news") == ["presswatch:president.uz:7:water:newsroom"]
     assert len(webhook.at("/ops")) == 1
 
 
@@ -153,8 +153,8 @@ def test_a_route_with_two_urls_resends_only_to_the_one_that_failed(tmp_path, web
         moment = parse_iso(outbox(store)[0]["due_at"])
     flaky["down"] = False
     assert deliver_pending(store, config, now=moment).messages_sent == 1
-    assert webhook.keys("/up") == ["presswatch:1:water:newsroom"]
-    assert webhook.keys("/flaky") == ["presswatch:1:water:newsroom"]
+    assert webhook.keys("/up") == ["presswatch:president.uz:1:water:newsroom"]
+    assert webhook.keys("/flaky") == ["presswatch:president.uz:1:water:newsroom"]
 
 
 def test_a_new_topic_due_during_a_partial_delivery_is_not_merged_into_a_resend(tmp_path, webhook):
@@ -182,8 +182,8 @@ def test_a_new_topic_due_during_a_partial_delivery_is_not_merged_into_a_resend(t
     flaky["down"] = False
     deliver_pending(store, config, now=later(moment, seconds=1))
     deliver_pending(store, config, now=later(moment, hours=1))
-    assert sorted(webhook.keys("/up")) == ["presswatch:1:border:newsroom", "presswatch:1:water:newsroom"]
-    assert sorted(webhook.keys("/flaky")) == ["presswatch:1:border:newsroom", "presswatch:1:water:newsroom"]
+    assert sorted(webhook.keys("/up")) == ["presswatch:president.uz:1:border:newsroom", "presswatch:president.uz:1:water:newsroom"]
+    assert sorted(webhook.keys("/flaky")) == ["presswatch:president.uz:1:border:newsroom", "presswatch:president.uz:1:water:newsroom"]
     assert {r["status"] for r in outbox(store)} == {"sent"}
 
 
@@ -349,7 +349,7 @@ def test_crawls_of_the_mirror_first_silent_then_one_message_per_new_release(tmp_
     assert tagged, "the sample releases hold topics"
     report = deliver_pending(store, config)
     assert report.messages_sent == len(tagged)
-    received_ids = sorted(int(key.split(":")[1]) for key in webhook.keys())
+    received_ids = sorted(int(key.split(":")[2]) for key in webhook.keys())
     assert received_ids == sorted(tagged)
     for request in webhook.received:
         message = request["json"]["message"]

@@ -46,13 +46,14 @@ def open_store(tmp_path: Path, name: str = "s.db") -> Store:
 
 def arm(store: Store) -> None:
     """A completed crawl run: the store is past its first crawl, so new releases alert."""
-    run = store.start_run("crawl")
+    run = store.start_run("crawl", "president.uz")
     store.finish_run(run, outcome="ok")
 
 
 def item(release_id: int, lang: str, title: str, *, published: str | None = TODAY,
          paragraphs: Iterable[str] = ("Body text.",)) -> ParsedItem:
     return ParsedItem(
+        source="president.uz",
         id=release_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{release_id}", title=title,
         published=published, paragraphs=list(paragraphs),
     )
@@ -69,11 +70,11 @@ class FakeTagger:
         self.topics[(release_id, lang)] = list(hits)
 
     def __call__(self, store: Store, parsed: ParsedItem) -> list[SimpleNamespace]:
-        store.db["matches"].delete_where("id = ? and lang = ?", [parsed.id, parsed.lang])
+        store.db["matches"].delete_where("source = ? and id = ? and lang = ?", [parsed.source, parsed.id, parsed.lang])
         hits = self.topics.get((parsed.id, parsed.lang), [])
         for topic, term, snippet in hits:
             store.db["matches"].insert({
-                "id": parsed.id, "lang": parsed.lang, "topic": topic, "label": topic.title(), "term": term,
+                "source": parsed.source, "id": parsed.id, "lang": parsed.lang, "topic": topic, "label": topic.title(), "term": term,
                 "field": "body", "start": 0, "end": len(term), "text": term, "snippet": snippet,
                 "tagged_at": NOW.isoformat(),
             })

@@ -129,9 +129,9 @@ def test_refresh_fetches_a_stored_range_again_and_keeps_edits(tmp_path, mirror):
     mirror.edit(target, "en", paragraphs=original.paragraphs[:-1] + [original.paragraphs[-1] + " Corrected."])
     assert main(["backfill", "--ids", f"{target}-{target}", "--config", config]) == 0
     with Store.open(tmp_path / "store.db") as store:
-        assert store.item(target, "en")["version"] == 1  # without --refresh, nothing stored is fetched
+        assert store.item("president.uz", target, "en")["version"] == 1  # without --refresh, nothing stored is fetched
     assert main(["backfill", "--ids", f"{target}-{target}", "--refresh", "--config", config]) == 0
     with Store.open(tmp_path / "store.db") as store:
-        item = store.item(target, "en")
+        item = store.item("president.uz", target, "en")
         assert item["version"] == 2 and item["body"].endswith("Corrected.")
-        assert len(store.versions(target, "en")) == 1
+        assert len(store.versions("president.uz", target, "en")) == 1

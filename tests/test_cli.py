@@ -42,7 +42,7 @@ def test_show_prints_the_seed_release_as_clean_paragraphs(crawled, capsys):
     assert main(["show", "5782", "--lang", "uz", "--store", crawled]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0] == "5782/uz  2022-12-22  https://president.uz/uz/lists/view/5782"
+    assert lines[0] == "president.uz 5782/uz  2022-12-22  https://president.uz/uz/lists/view/5782"
     assert lines[2] == "Ўзбекистон ва Қозоғистон ўртасидаги иттифоқчилик муносабатлари мустаҳкамланмоқда"
     body = out.split(lines[2] + "\n\n", 1)[1].split("\n\nimages:")[0]
     paragraphs = body.split("\n\n")

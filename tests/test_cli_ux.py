@@ -283,7 +283,8 @@ def stored(tmp_path: Path, items: list[ParsedItem]) -> str:
 
 
 def item(item_id: int, title: str, paragraphs: list[str]) -> ParsedItem:
-    return ParsedItem(id=item_id, lang="en", url=f"https://president.uz/en/lists/view/{item_id}", title=title,
+    return ParsedItem(source="president.uz",
+                      id=item_id, lang="en", url=f"https://president.uz/en/lists/view/{item_id}", title=title,
                       published="2026-03-10", paragraphs=paragraphs)
 
 

@@ -90,7 +90,7 @@ def test_second_run_with_nothing_new_requests_no_release_page(replay):
 def test_release_5782_reads_exactly_as_the_seed(replay):
     run = replay("crawl_twice")
     run.crawl()
-    item = run.store.item(5782, "uz")
+    item = run.store.item("president.uz", 5782, "uz")
     title, paragraphs = seed_expectation()
     assert item["title"] == title == "Ўзбекистон ва Қозоғистон ўртасидаги иттифоқчилик муносабатлари мустаҳкамланмоқда"
     assert len(item["paragraphs"]) == 33
@@ -111,19 +111,19 @@ def test_release_5782_reads_exactly_as_the_seed(replay):
 def test_an_edit_on_a_later_run_keeps_the_old_text(replay):
     run = replay("edit_later")
     run.crawl()
-    original = run.store.item(5780, "ru")
+    original = run.store.item("president.uz", 5780, "ru")
     summary = run.crawl()
     assert (summary.new, summary.changed, summary.errors) == (0, 1, 0)
-    edited = run.store.item(5780, "ru")
+    edited = run.store.item("president.uz", 5780, "ru")
     assert edited["title"].endswith("(обновлено)")
     assert edited["paragraphs"][0].endswith("Уточнение.")
     assert edited["version"] == 2
-    history = run.store.versions(5780, "ru")
+    history = run.store.versions("president.uz", 5780, "ru")
     assert len(history) == 1
     assert history[0]["title"] == original["title"]
     assert history[0]["body"] == original["body"]
     # only the edited language version was fetched again
-    assert run.store.item(5780, "en")["version"] == 1
+    assert run.store.item("president.uz", 5780, "en")["version"] == 1
 
 
 def test_a_missing_translation_is_pending_then_fetched(replay):
@@ -131,10 +131,10 @@ def test_a_missing_translation_is_pending_then_fetched(replay):
     first = run.crawl()
     assert first.errors == 0 and first.new == 31
     assert [(p["id"], p["lang"], p["state"]) for p in run.store.pending()] == [(5781, "oz", "pending")]
-    assert run.store.item(5781, "oz") is None
+    assert run.store.item("president.uz", 5781, "oz") is None
     second = run.crawl()
     assert (second.new, second.errors) == (1, 0)
-    assert run.store.item(5781, "oz")["title"]
+    assert run.store.item("president.uz", 5781, "oz")["title"]
     assert run.store.pending() == []
 
 
@@ -152,7 +152,7 @@ def test_500_then_success(replay):
     summary = run.crawl()
     assert (summary.outcome, summary.new, summary.errors) == ("ok", 32, 0)
     assert run.fetcher.retries == 2
-    assert run.store.item(5782, "en")["title"]
+    assert run.store.item("president.uz", 5782, "en")["title"]
 
 
 def test_layout_drift_falls_back_and_is_reported(replay):
@@ -165,8 +165,8 @@ def test_layout_drift_falls_back_and_is_reported(replay):
     assert row["list_path"] == "fallback" and row["list_items"] == 32
     assert {r[0] for r in run.store.db.execute("select distinct parse_path from items")} == {"fallback"}
     # the fallback still reads the same facts
-    assert run.store.item(5782, "uz")["published"] == "2022-12-22"
-    assert len(run.store.item(5782, "uz")["paragraphs"]) == 33
+    assert run.store.item("president.uz", 5782, "uz")["published"] == "2022-12-22"
+    assert len(run.store.item("president.uz", 5782, "uz")["paragraphs"]) == 33
     assert {r[0] for r in run.store.db.execute("select list_date from listings where id = 5782")} == {"2022-12-22"}
 
 
@@ -176,9 +176,9 @@ def test_legacy_and_wrongly_declared_encodings(replay):
     run = replay("legacy_encoding")
     summary = run.crawl()
     assert (summary.new, summary.errors) == (32, 0)
-    assert run.store.item(5782, "ru")["title"] == seed_release().versions["ru"].title  # windows-1251, declared
-    assert run.store.item(5780, "ru")["title"].isprintable()  # KOI8-R, declared only in <meta>
-    assert "\ufffd" not in run.store.item(5780, "ru")["body"]
-    wrongly_declared = run.store.item(5781, "ru")  # windows-1251 bytes, header says UTF-8
+    assert run.store.item("president.uz", 5782, "ru")["title"] == seed_release().versions["ru"].title  # windows-1251, declared
+    assert run.store.item("president.uz", 5780, "ru")["title"].isprintable()  # KOI8-R, declared only in <meta>
+    assert "\ufffd" not in run.store.item("president.uz", 5780, "ru")["body"]
+    wrongly_declared = run.store.item("president.uz", 5781, "ru")  # windows-1251 bytes, header says UTF-8
     assert wrongly_declared is not None
     assert "\ufffd" not in wrongly_declared["title"], wrongly_declared["title"]

@@ -34,8 +34,9 @@ def store(tmp_path):
 
 def run(store: Store, outcome: str = "ok", list_path: str | None = "selectors", list_items: int = 12,
         message: str | None = None, started: str = "2026-05-14T11:00:00+00:00") -> None:
-    store.db["crawl_runs"].insert({"kind": "crawl", "started": started, "finished": started, "outcome": outcome,
-                                   "list_path": list_path, "list_items": list_items, "message": message})
+    store.db["crawl_runs"].insert({"source": "president.uz", "kind": "crawl", "started": started, "finished": started,
+                                   "outcome": outcome, "list_path": list_path, "list_items": list_items,
+                                   "message": message})
 
 
 def active(store: Store, cfg: Config, now: dt.datetime = NOW) -> set[str]:
@@ -43,8 +44,8 @@ def active(store: Store, cfg: Config, now: dt.datetime = NOW) -> set[str]:
 
 
 def add_item(store: Store, item_id: int, first_seen: str) -> None:
-    store.db["items"].insert({"id": item_id, "lang": "en", "url": f"/en/lists/view/{item_id}", "title": "t",
-                              "body": "b", "content_hash": str(item_id), "first_seen": first_seen,
+    store.db["items"].insert({"source": "president.uz", "id": item_id, "lang": "en",
+                              "url": f"/en/lists/view/{item_id}", "title": "t", "body": "b", "content_hash": str(item_id), "first_seen": first_seen,
                               "last_seen": first_seen})
 
 

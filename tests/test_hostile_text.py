@@ -11,7 +11,8 @@ from crawler.topics.matcher import MAX_MATCHES_PER_TOPIC
 
 def test_a_page_of_repeated_topic_words_keeps_a_bounded_number_of_matches(tmp_path):
     body = " ".join(["Сув ва чегара масаласи Қозоғистон билан."] * 20_000)  # 60,000 hits of three topics
-    item = ParsedItem(id=1, lang="uz", url="http://127.0.0.1:9/uz/lists/view/1", title="Сув", published=None,
+    item = ParsedItem(source="president.uz",
+                      id=1, lang="uz", url="http://127.0.0.1:9/uz/lists/view/1", title="Сув", published=None,
                       paragraphs=[body])
     tagger = Tagger(load_topicset(Config()))
     with Store.open(tmp_path / "s.db") as store:

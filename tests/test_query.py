@@ -16,6 +16,7 @@ import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_store import old_row
 
 from crawler import export, feeds, searchindex
 from crawler.cli import main
@@ -75,7 +76,8 @@ KAZAKHSTAN_UZBEK = {(5782, "uz"), (5782, "oz"), (5790, "oz"), (5800, "uz")}
 
 
 def parsed(item_id: int, lang: str, title: str, paragraphs: list[str], published: str) -> ParsedItem:
-    return ParsedItem(id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
+    return ParsedItem(source="president.uz",
+                      id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
                       title=title, published=published, paragraphs=list(paragraphs))
 
 
@@ -95,7 +97,7 @@ def build_store(path: Path, *, hook: bool = True) -> Path:
                 store_release(store, parsed(item_id, lang, title, paragraphs, published), hook=hook)
         with store.atomic():
             store.db["matches"].insert_all(
-                {"id": item_id, "lang": lang, "topic": topic, "label": topic.title(), "term": text.lower() + "*",
+                {"source": "president.uz", "id": item_id, "lang": lang, "topic": topic, "label": topic.title(), "term": text.lower() + "*",
                  "field": "body", "start": 0, "end": len(text), "text": text, "snippet": text,
                  "tagged_at": "2026-04-16T00:00:00+00:00"}
                 for (item_id, lang), tags in TOPICS.items() for topic, text in tags
@@ -241,8 +243,7 @@ def test_an_older_store_is_indexed_after_the_migration(tmp_path):
     old = Store.open(path, migrate=False)
     migrations.apply(old.db, stop_before="m003_search_index")
     title, paragraphs = RELEASES[0][2]["uz"]
-    with old.atomic():
-        old.save_item(parsed(5782, "uz", title, paragraphs, "2026-03-10"))
+    old_row(old, parsed(5782, "uz", title, paragraphs, "2026-03-10"))
     old.close()
     with Store.open(path) as store:
         assert "m003_search_index" in store.schema_version()
@@ -365,7 +366,7 @@ def test_export_csv_filtered_to_stdout(db_path, capsys):
 def test_export_format_follows_the_file_name(db_path, tmp_path, capsys):
     target = tmp_path / "all.csv"
     assert run(capsys, "export", "--store", str(db_path), "-o", str(target))[0] == 0
-    assert target.read_text(encoding="utf-8").startswith("id,lang,url,")
+    assert target.read_text(encoding="utf-8").startswith("source,id,lang,url,")
 
 
 def test_export_refuses_to_overwrite_without_force(db_path, tmp_path, capsys):
@@ -437,7 +438,7 @@ def test_feed_filters_and_limit(db_path, capsys):
 
 
 def test_feed_escapes_markup_and_drops_characters_xml_cannot_hold():
-    entry = {"id": 1, "lang": "en", "url": "https://president.uz/en/lists/view/1?a=1&b=2",
+    entry = {"source": "president.uz", "id": 1, "lang": "en", "url": "https://president.uz/en/lists/view/1?a=1&b=2",
              "title": "A <script>alert(1)</script> & \x0b\x01 \"quoted\" ]]>", "published": "2026-01-01",
              "body": "Body <i>text</i> &amp; more", "updated": "2026-01-02T00:00:00Z",
              "matches": [("water", "Water & <rivers>", "<b>suv</b>")]}

@@ -1,16 +1,31 @@
 """The store: edits kept as versions, migrations on open, owner-only file, FTS."""
 
+import json
 import stat
 
 from crawler.model import ParsedItem
-from crawler.store import Store, migrations
+from crawler.normalize import join_body
+from crawler.store import Store, content_hash, migrations
 
 
 def item(item_id=9200, lang="ru", title="Заголовок", paragraphs=("Первый абзац.", "Второй абзац.")):
     return ParsedItem(
+        source="president.uz",
         id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}", title=title,
         published="2026-05-12", paragraphs=list(paragraphs), images=["https://president.uz/uploads/a.jpg"],
     )
+
+
+def old_row(store, parsed):
+    """A version as a presswatch before sources were plural stored it (no source column)."""
+    now = "2026-05-12T10:00:00+00:00"
+    store.db["items"].insert({
+        "id": parsed.id, "lang": parsed.lang, "url": parsed.url, "title": parsed.title,
+        "published": parsed.published, "body": join_body(parsed.paragraphs),
+        "paragraphs": json.dumps(parsed.paragraphs), "images": "[]", "links": "[]",
+        "content_hash": content_hash(parsed), "parse_path": "selectors", "version": 1,
+        "first_seen": now, "last_seen": now, "changed_at": now,
+    })
 
 
 def save(store, parsed):
@@ -23,11 +38,11 @@ def test_new_unchanged_changed_and_versions(tmp_path):
     assert save(store, item()) == "new"
     assert save(store, item()) == "unchanged"
     assert save(store, item(paragraphs=("Первый абзац, исправленный.", "Второй абзац."))) == "changed"
-    row = store.item(9200, "ru")
+    row = store.item("president.uz", 9200, "ru")
     assert row["version"] == 2
     assert row["paragraphs"][0] == "Первый абзац, исправленный."
     assert row["body"] == "Первый абзац, исправленный.\n\nВторой абзац."
-    history = store.versions(9200, "ru")
+    history = store.versions("president.uz", 9200, "ru")
     assert [h["version"] for h in history] == [1]
     assert history[0]["paragraphs"][0] == "Первый абзац."
 
@@ -54,22 +69,22 @@ def test_an_older_store_is_migrated_on_open(tmp_path):
     path = tmp_path / "old.db"
     old = Store.open(path, migrate=False)
     migrations.apply(old.db, stop_before="m002_topic_matches")
-    save(old, item())
+    old_row(old, item())
     assert not old.db["matches"].exists()
     old.close()
 
     store = Store.open(path)
     assert store.db["matches"].exists()
     assert "topics_fingerprint" in store.db["items"].columns_dict
-    assert store.item(9200, "ru")["title"] == "Заголовок"
+    assert store.item("president.uz", 9200, "ru")["title"] == "Заголовок"
     assert store.schema_version()[:2] == ["m001_initial", "m002_topic_matches"]
 
 
 def test_pending_translations_lifecycle(tmp_path):
     store = Store.open(tmp_path / "s.db")
     with store.atomic():
-        store.mark_pending(9200, "oz", "https://president.uz/oz/lists/view/9200")
-        store.mark_pending(9200, "oz", "https://president.uz/oz/lists/view/9200")
+        store.mark_pending("president.uz", 9200, "oz", "https://president.uz/oz/lists/view/9200")
+        store.mark_pending("president.uz", 9200, "oz", "https://president.uz/oz/lists/view/9200")
     assert store.pending()[0]["attempts"] == 2
     save(store, item(lang="oz", title="Sarlavha"))
     assert store.pending() == []

@@ -313,7 +313,7 @@ def test_a_full_disk_is_one_line_and_status_turns_unhealthy(tmp_path, capsys, fu
         full_store(False)
 
         with Store.open(tmp_path / "store.db") as store:
-            assert store.current_run_kind() is None  # no run left 'running'
+            assert store.current_run_kind("president.uz") is None  # no run left 'running'
         code, out, _ = run(capsys, config, "status")
         assert code == 1
         assert "  store: the last write failed: " in out and "is full (database or disk is full)" in out, out
@@ -327,7 +327,7 @@ def test_a_full_disk_is_one_line_and_status_turns_unhealthy(tmp_path, capsys, fu
 def test_a_run_left_running_by_a_dead_process_makes_status_unhealthy(tmp_path, capsys):
     config = write_config(tmp_path)
     with Store.open(tmp_path / "store.db") as store:
-        run_id = store.start_run("crawl")  # and the process "dies": nothing closes the run
+        run_id = store.start_run("crawl", "president.uz")  # and the process "dies": nothing closes the run
 
     with StoreLock(tmp_path / "store.db"):  # a live writer: its run is in progress, not a problem
         code, out, _ = run(capsys, config, "status")

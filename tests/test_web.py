@@ -49,12 +49,13 @@ def president_uz():
 def build(path: Path) -> Path:
     with Store.open(path) as store:
         for item_id, lang, title, paragraphs in VERSIONS:
-            item = ParsedItem(id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
+            item = ParsedItem(source="president.uz",
+                              id=item_id, lang=lang, url=f"https://president.uz/{lang}/lists/view/{item_id}",
                               title=title, published=f"2026-03-{item_id % 100 // 10 + 10}", paragraphs=paragraphs)
             with store.atomic():
                 search_hook(store, StoredVersion(item, store.save_item(item)))
         with store.atomic():
-            store.db["matches"].insert({"id": 5782, "lang": "uz", "topic": "kazakhstan", "label": "Kazakhstan",
+            store.db["matches"].insert({"source": "president.uz", "id": 5782, "lang": "uz", "topic": "kazakhstan", "label": "Kazakhstan",
                                         "term": "қозоғистон*", "field": "body", "start": 19, "end": 29,
                                         "text": "Қозоғистон", "snippet": "", "tagged_at": "2026-03-10T00:00:00Z"})
     return path

@@ -28,7 +28,7 @@ def add_edit(path: Path) -> Path:
     with Store.open(path) as store:
         item = ParsedItem(id=5782, lang="ru", url="https://president.uz/ru/lists/view/5782",
                           title="Президенты Узбекистана и Казахстана встретились в Ташкенте",
-                          published="2026-03-18", paragraphs=EDITED_AFTER)
+                          published="2026-03-18", paragraphs=EDITED_AFTER, source="president.uz")
         with store.atomic():
             outcome = store.save_item(item)
             search_hook(store, StoredVersion(item, outcome))
@@ -37,12 +37,12 @@ def add_edit(path: Path) -> Path:
             for week, item_id in enumerate((5700, 5710, 5720)):
                 older = ParsedItem(id=item_id, lang="ru", url=f"https://president.uz/ru/lists/view/{item_id}",
                                    title=f"Казахстан {item_id}", published=f"2026-01-{5 + week * 14:02d}",
-                                   paragraphs=["Казахстан."])
+                                   paragraphs=["Казахстан."], source="president.uz")
                 store.save_item(older)
-                store.db["matches"].insert({"id": item_id, "lang": "ru", "topic": "kazakhstan", "label": "Kazakhstan",
+                store.db["matches"].insert({"source": "president.uz", "id": item_id, "lang": "ru", "topic": "kazakhstan", "label": "Kazakhstan",
                                             "term": "казахстан*", "field": "title", "start": 0, "end": 9,
                                             "text": "Казахстан", "snippet": "", "tagged_at": "2026-03-10T00:00:00Z"})
-            store.db["crawl_runs"].insert({"kind": "crawl", "started": "2026-03-18T10:00:00", "finished":
+            store.db["crawl_runs"].insert({"source": "president.uz", "kind": "crawl", "started": "2026-03-18T10:00:00", "finished":
                                            "2026-03-18T10:00:42", "outcome": "ok", "pages_fetched": 5,
                                            "requests": 7, "new": 6, "changed": 1, "errors": 0,
                                            "list_items": 12, "list_path": "selectors"})
@@ -259,7 +259,7 @@ def test_trend_counts_releases_per_period_several_in_one(store_path):
 
     db = Database(store_path)
     with Store.open(store_path) as store, store.atomic():
-        store.db["matches"].insert({"id": 5790, "lang": "oz", "topic": "kazakhstan", "label": "Kazakhstan",
+        store.db["matches"].insert({"source": "president.uz", "id": 5790, "lang": "oz", "topic": "kazakhstan", "label": "Kazakhstan",
                                     "term": "qozogiston*", "field": "title", "start": 0, "end": 11,
                                     "text": "Qozog'iston", "snippet": "", "tagged_at": "2026-03-10T00:00:00Z"})
     try:
@@ -273,7 +273,8 @@ def test_trend_counts_releases_per_period_several_in_one(store_path):
 
 
 def test_the_source_is_shown_and_filtered_once_the_store_holds_several(store_path, tmp_path):
-    """A store with the `source` column of the multi-source change: sources are offered and filtered."""
+    """A store holding two sources: sources are offered and filtered; a release number both hold is
+    asked for with its source."""
     import shutil
     import sqlite3
 
@@ -282,8 +283,10 @@ def test_the_source_is_shown_and_filtered_once_the_store_holds_several(store_pat
     copy = tmp_path / "sources.db"
     shutil.copy(store_path, copy)
     with sqlite3.connect(copy) as conn:
-        conn.execute("alter table items add column source text not null default 'president.uz'")
         conn.execute("update items set source = 'press.example' where id = 5800")
+        conn.execute("insert into items (source, id, lang, url, title, body, content_hash, version, first_seen, last_seen) "
+                     "select 'press.example', id, lang, url, 'Other ' || title, body, content_hash, 1, first_seen, "
+                     "last_seen from items where id = 5782 and lang = 'ru'")
     datasette = make_datasette(copy, president_uz())
 
     async def fetch(url):
@@ -293,5 +296,10 @@ def test_the_source_is_shown_and_filtered_once_the_store_holds_several(store_pat
     home = asyncio.run(fetch("/"))
     assert '<select name="source">' in home.text and '<span class="source">press.example</span>' in home.text
     only = asyncio.run(fetch("/?source=press.example"))
-    assert only.text.count('class="release"') == 1 and "Tariffs" in only.text
+    assert only.text.count('class="release"') == 2 and "Tariffs" in only.text and "Other " in only.text
     assert asyncio.run(fetch("/?source=nowhere")).status_code == 400
+    both = asyncio.run(fetch("/release/5782"))
+    assert both.status_code == 400 and "president.uz, press.example" in both.text
+    other = asyncio.run(fetch("/release/5782?source=press.example"))
+    assert other.status_code == 200 and "Other " in other.text
+    assert "Other " not in asyncio.run(fetch("/release/5782?source=president.uz")).text

@@ -88,12 +88,13 @@ class Outgoing:
     def views(self, store: Store) -> list[render.ReleaseView]:
         # Read once per message, at send time: the languages known now, the matches as they are now.
         if self._views is None:
-            topics: dict[int, list[str]] = {}
+            topics: dict[tuple[str, int], list[str]] = {}
             for row in self.rows:
-                topics.setdefault(row["release_id"], []).append(row["topic"])
+                topics.setdefault((row["source"], row["release_id"]), []).append(row["topic"])
             source = self.source
             assert source is not None, "due_messages() names the source of every release message"
-            self._views = [render.release_view(store, rid, sorted(set(ts)), source) for rid, ts in topics.items()]
+            self._views = [render.release_view(store, rid, sorted(set(ts)), source, name)
+                           for (name, rid), ts in topics.items()]
         return self._views
 
     def _digest_heading(self, views: list[render.ReleaseView]) -> str:
@@ -334,7 +335,7 @@ def due_messages(store: Store, config: Config, now: dt.datetime) -> list[Outgoin
         elif row["period"]:
             group = ("digest", row["route"], row["period"], reached)
         else:
-            group = ("alert", row["route"], row["release_id"], reached)
+            group = ("alert", row["route"], row["source"], row["release_id"], reached)
         groups.setdefault(group, []).append(row)
     out = []
     for group, rows in groups.items():
@@ -349,7 +350,7 @@ def _message_key(kind: str, route: str, rows: list[dict[str, Any]]) -> str:
         return rows[0]["key"]
     if kind == "alert":
         topics = "+".join(sorted(r["topic"] for r in rows))
-        return f"presswatch:{rows[0]['release_id']}:{topics}:{route}"
+        return f"presswatch:{rows[0]['source']}:{rows[0]['release_id']}:{topics}:{route}"
     period = dt.datetime.fromisoformat(rows[0]["period"]).strftime("%Y%m%dT%H%M")
     members = hashlib.sha256(",".join(str(r["id"]) for r in rows).encode()).hexdigest()[:8]
     return f"presswatch:digest:{route}:{period}:{members}"

@@ -1,6 +1,6 @@
 """The alert outbox: rows written in the transaction that stores a release, sent later by deliver.py.
 
-One row per (release, topic, route), whatever the number of language versions and whenever they
+One row per (source, release, topic, route), whatever the number of language versions and whenever they
 arrive: the row's `key` is unique, so the first matching version creates it and every later one
 (or an edit that keeps the same topics) finds it already there. A crash can only roll the row back
 together with the release version it belongs to, and the next crawl stores both again.
@@ -32,8 +32,10 @@ BACKFILL, FIRST_CRAWL, HORIZON = "backfill", "first_crawl", "horizon"
 Clock = Callable[[], dt.datetime]
 
 
-def release_key(release_id: int, topic: str, route: str) -> str:
-    return f"presswatch:{release_id}:{topic}:{route}"
+def release_key(source: str, release_id: int, topic: str, route: str) -> str:
+    """The idempotency key of a release alert. Keys written before sources were plural
+    (presswatch:ID:TOPIC:ROUTE) were rewritten to this form by migration m007."""
+    return f"presswatch:{source}:{release_id}:{topic}:{route}"
 
 
 def ops_key(key: str, route: str) -> str:
@@ -62,15 +64,15 @@ def horizon_date(now: dt.datetime, horizon_days: float, zone: dt.tzinfo) -> str:
     return (now.astimezone(zone) - dt.timedelta(days=horizon_days)).date().isoformat()
 
 
-def silence_reason(store: Store, published: str | None, now: dt.datetime, horizon_days: float,
+def silence_reason(store: Store, source: str, published: str | None, now: dt.datetime, horizon_days: float,
                    zone: dt.tzinfo) -> str | None:
-    # The pipeline closes stale runs before starting one, so the only run in progress is ours; a
-    # version stored outside any run counts as a crawl's.
-    if store.current_run_kind() == "backfill":
+    # The pipeline closes the source's stale runs before starting one, so its only run in progress
+    # is ours; a version stored outside any run counts as a crawl's.
+    if store.current_run_kind(source) == "backfill":
         return BACKFILL
-    # Until a run has completed the store is being filled for the first time (however many
-    # interrupted attempts that takes) and nothing it finds is news.
-    if not store.has_completed_run():
+    # Until a run of the source has completed, its part of the store is being filled for the first
+    # time (however many interrupted attempts that takes) and nothing it finds is news.
+    if not store.has_completed_run(source):
         return FIRST_CRAWL
     # An unknown date alerts: a missed alert is worse than an old one, and backfills never get here.
     if published and published < horizon_date(now, horizon_days, zone):
@@ -98,6 +100,7 @@ def _insert(store: Store, row: dict[str, Any]) -> bool:
 def enqueue_release(
     store: Store,
     config: Config,
+    source: str,
     release_id: int,
     lang: str,
     published: str | None,
@@ -112,13 +115,14 @@ def enqueue_release(
     """
     if not topics:
         return 0
-    reason = silence_reason(store, published, now, config.alerts.horizon_days, zone)
+    reason = silence_reason(store, source, published, now, config.alerts.horizon_days, zone)
     created = 0
     for topic in topics:
         for route in topic_routes(config, topic):
             close = period_end(route.mode, now, config.alerts.digest_hour, zone)
             created += _insert(store, {
-                "key": release_key(release_id, topic, route.name), "kind": "release", "route": route.name,
+                "key": release_key(source, release_id, topic, route.name), "kind": "release",
+                "source": source, "route": route.name,
                 "mode": route.mode, "release_id": release_id, "topic": topic, "trigger_lang": lang,
                 "published": published, "status": SILENCED if reason else PENDING, "reason": reason,
                 "period": iso(close) if close else None, "created_at": iso(now),
@@ -137,8 +141,8 @@ def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Stor
         if not topics or not config.alerts.routes:
             return
         item = version.item
-        published = item.published or store.any_published(item.id)
-        enqueue_release(store, config, item.id, item.lang, published, topics, now_of(), zone)
+        published = item.published or store.any_published(item.source, item.id)
+        enqueue_release(store, config, item.source, item.id, item.lang, published, topics, now_of(), zone)
 
     return hook
 
@@ -165,14 +169,21 @@ def notify_ops(
 
 # --- reading and re-queueing (alerts list / retry) ----------------------------------------------------
 def list_rows(store: Store, status: str | None, limit: int | None,
-              headline_preference: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The newest outbox rows (all when `limit` is None), each with its release's headline in the
-    most widely read language stored; texts redacted, delivery bookkeeping left out."""
-    where = "where o.status = ?" if status else ""
-    params: list[Any] = [status] if status else []
+              headline_preference: tuple[str, ...], source: str | None = None) -> list[dict[str, Any]]:
+    """The newest outbox rows (all when `limit` is None; of one `source` if given: its release
+    alerts), each with its release's headline in the most widely read language stored; texts
+    redacted, delivery bookkeeping left out."""
+    clauses, params = ["1"], []
+    if status:
+        clauses.append("o.status = ?")
+        params.append(status)
+    if source:
+        clauses.append("o.source = ?")
+        params.append(source)
     order = language_order_sql("lang", headline_preference)
-    sql = (f"select o.*, (select title from items i where i.id = o.release_id order by {order} limit 1) as title "
-           f"from outbox o {where} order by o.id desc" + (" limit ?" if limit else ""))
+    sql = (f"select o.*, (select title from items i where i.source = o.source and i.id = o.release_id "
+           f"order by {order} limit 1) as title "
+           f"from outbox o where {' and '.join(clauses)} order by o.id desc" + (" limit ?" if limit else ""))
     cursor = store.db.execute(sql, params + ([limit] if limit else []))
     names = [c[0] for c in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]

@@ -217,17 +217,22 @@ class ReleaseView:
     topics: list[TopicHit] = field(default_factory=list)
     # how each language is named to a reader
     language_names: dict[str, str] = field(default_factory=dict)
+    # who published it: the source's display name (its name when not configured here)
+    source_title: str = ""
 
 
-def release_view(store: Store, release_id: int, topics: list[str], source: Source) -> ReleaseView:
-    """The release as an alert shows it: the headline in the most widely read language the source
-    has it in (its `headline_preference`), every version, the topics with their terms."""
+def release_view(store: Store, release_id: int, topics: list[str], source: Source,
+                 source_name: str | None = None) -> ReleaseView:
+    """The release `release_id` of the source named `source_name` (default: `source`'s) as an
+    alert shows it: the headline in the most widely read language the source has it in (its
+    `headline_preference`), every version, the topics with their terms, who published it."""
+    name = source_name or source.name
     preference = source.headline_preference
 
     def rank(lang: str) -> int:
         return preference.index(lang) if lang in preference else len(preference)
 
-    versions = store.release(release_id, source.supported_languages)
+    versions = store.release(name, release_id, source.supported_languages)
     ordered = sorted(versions, key=lambda v: rank(v["lang"]))
     first = ordered[0] if ordered else None
     date = next((v["published"] for v in ordered if v.get("published")), None)
@@ -236,15 +241,16 @@ def release_view(store: Store, release_id: int, topics: list[str], source: Sourc
         headline=first["title"] if first else f"release {release_id}",
         date=date,
         versions=[(v["lang"], v["title"], v["url"]) for v in versions],
-        topics=[topic_hit(store, release_id, topic, first["lang"] if first else None, rank) for topic in topics],
+        topics=[topic_hit(store, name, release_id, topic, first["lang"] if first else None, rank) for topic in topics],
         language_names=dict(source.language_names),
+        source_title=source.display_name if name == source.name else name,
     )
 
 
-def topic_hit(store: Store, release_id: int, topic: str, headline_lang: str | None,
+def topic_hit(store: Store, source: str, release_id: int, topic: str, headline_lang: str | None,
               rank: Callable[[str], int]) -> TopicHit:
     rows = [(m["lang"], m["label"], m["term"], m["field"], m["start"], m["snippet"])
-            for m in matches_of(store, release_id) if m["topic"] == topic]
+            for m in matches_of(store, source, release_id) if m["topic"] == topic]
     terms: list[str] = []
     for row in sorted(rows, key=lambda r: (rank(r[0]), r[3] != "title", r[4] or 0)):
         if row[2] and row[2] not in terms:
@@ -265,7 +271,8 @@ def _footer(key: str) -> Line:
 
 
 def _date_line(view: ReleaseView) -> Line:
-    return [i(view.date or "date unknown"), t(f" · release {view.release_id}")]
+    who = f" · {view.source_title}" if view.source_title else ""
+    return [i(view.date or "date unknown"), t(f"{who} · release {view.release_id}")]
 
 
 def _topic_lines(hit: TopicHit, snippet_max: int) -> list[Line]:

@@ -13,7 +13,16 @@ from typing import Any
 from crawler import app
 from crawler.alerts.deliver import deliver_pending, describe_url, send_test
 from crawler.alerts.outbox import FAILED, PENDING, SENT, SILENCED, STATUSES, list_rows, requeue
-from crawler.cli.options import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, add_format, common_options, load, positive_int
+from crawler.cli.options import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    add_format,
+    chosen_source,
+    common_options,
+    load,
+    positive_int,
+)
 from crawler.model import UsageError
 
 
@@ -25,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "by a delivery pass (the daemon runs one after each crawl). See docs/ALERTS.md.")
     sub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
 
-    listing = sub.add_parser("list", parents=[common], help="show queued, sent, failed and silenced alerts")
+    listing = sub.add_parser("list", parents=[common_options(source=True)], help="show queued, sent, failed and silenced alerts")
     listing.add_argument("--status", choices=STATUSES, help="only alerts with this status")
     how_many = listing.add_mutually_exclusive_group()
     how_many.add_argument("--limit", type=positive_int, default=50, metavar="N", help="the newest N (default 50)")
@@ -61,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
     with app.open_store(config, must_exist=True) as store:
         rows = list_rows(store, args.status, None if args.all else args.limit,
-                         app.source(config).headline_preference)
+                         app.source(config).headline_preference, chosen_source(args, store, config))
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -78,7 +87,7 @@ def _list_line(row: dict[str, Any]) -> str:
         what = f"ops: {row['subject']}"
     else:
         title = (row.get("title") or "")[:70]
-        what = f"{row['release_id']} {row['topic']}: {title}"
+        what = f"{row['source']} {row['release_id']} {row['topic']}: {title}"
     status = row["status"] + (f" ({row['reason']})" if row["status"] == SILENCED and row.get("reason") else "")
     when = {SENT: f"sent {row['sent_at']}", PENDING: f"due {row['due_at']}"}.get(row["status"], row["created_at"])
     line = f"#{row['id']:<5} {status:<22} {row['route']:<14} {when:<30} {what}"

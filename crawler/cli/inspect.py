@@ -9,22 +9,24 @@ import sys
 from typing import Any
 
 from crawler import app, health
-from crawler.cli.options import EXIT_FAILED, EXIT_OK, add_format, common_options, load
+from crawler.cli.options import EXIT_FAILED, EXIT_OK, add_format, chosen_source, common_options, load
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
 from crawler.model import NotFound, UsageError
 from crawler.sources.base import Source
 from crawler.status import collect_status
+from crawler.store import Store
 from crawler.tagging import load_topicset, matches_of, releases_per_topic, retag
 from crawler.textdiff import Piece, render_text, word_diff
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    common = common_options()
+    common = common_options(source=True)
     formatter = argparse.RawDescriptionHelpFormatter
     show = sub.add_parser("show", parents=[common], help="print every stored language version of a release",
                           description="Print a release as clean paragraphs: each stored language version, "
-                          "its date, address, images, topics and edit history.")
+                          "its date, address, images, topics and edit history. Ids are per source: when "
+                          "two sources stored the same id, --source NAME says which release is meant.")
     show.add_argument("id", type=int, help="the release id (the number in /lists/view/ID)")
     show.add_argument("--lang", metavar="LANG", help="only this language version (a language code of the source)")
     show.add_argument("--diff", action="store_true",
@@ -63,16 +65,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     source = app.source(config)
     check_language(args.lang, source)
     with app.open_store(config, must_exist=True) as store:
-        versions = store.release(args.id, source.supported_languages)
+        name = _release_source(args, store, config)
+        versions = store.release(name, args.id, source.supported_languages) if name else []
         if args.lang:
             versions = [v for v in versions if v["lang"] == args.lang]
         if not versions:
             where = f" in {args.lang}" if args.lang else ""
-            raise NotFound(f"release {args.id} is not in the store{where}")
-        matches = matches_of(store, args.id)
+            of = f" of {name}" if getattr(args, "source", None) else ""
+            raise NotFound(f"release {args.id}{of} is not in the store{where}")
+        matches = matches_of(store, name, args.id)
         for version in versions:
             version["topics"] = [m for m in matches if m["lang"] == version["lang"]]
-            version["history"] = store.versions(version["id"], version["lang"])
+            version["history"] = store.versions(name, version["id"], version["lang"])
     if args.diff:
         print_diffs(versions, colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
         return EXIT_OK
@@ -83,12 +87,26 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _release_source(args: argparse.Namespace, store: Store, config) -> str | None:
+    """The source whose release `show ID` means: --source, else the one source that stored the id
+    (None: none did). Two sources with that id is a usage error asking for --source."""
+    name = chosen_source(args, store, config)
+    if name:
+        return name
+    holders = store.sources_of(args.id)
+    if len(holders) > 1:
+        raise UsageError(f"release {args.id} is in {len(holders)} sources ({', '.join(holders)}): "
+                         f"choose one with --source, e.g. --source {holders[0]}")
+    return holders[0] if holders else None
+
+
 def print_versions(versions: list[dict[str, Any]]) -> None:
     """The text form of `show`: what came from the site is printed without control characters."""
     for index, version in enumerate(versions):
         if index:
             print("\n" + "=" * 72 + "\n")
-        print(printable(f"{version['id']}/{version['lang']}  {version['published'] or 'date unknown'}  "
+        print(printable(f"{version['source']} {version['id']}/{version['lang']}  "
+                        f"{version['published'] or 'date unknown'}  "
                         f"{version['url']}"))
         print()
         print(printable(version["title"]))
@@ -124,7 +142,7 @@ def print_diffs(versions: list[dict[str, Any]], colour: bool) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
     with app.open_store(config, must_exist=True) as store:
-        report = collect_status(store, config)
+        report = collect_status(store, config, source=chosen_source(args, store, config))
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -136,12 +154,14 @@ def cmd_retag(args: argparse.Namespace) -> int:
     config = load(args, secrets=False, routes=True)
     topics = load_topicset(config)
     with app.writing(config, must_exist=True) as store:
+        only = chosen_source(args, store, config)
         if not args.quiet:
             which = "every stored language version" if args.all else "the versions tagged by other topic definitions"
             announce(args, f"retag: tagging {which} again with {topics.source}, committing every 500; "
                      "nothing is sent")
-        result = retag(store, topics, everything=args.all, progress=not args.quiet and progress_bars(args))
-        per_topic = releases_per_topic(store)
+        result = retag(store, topics, everything=args.all, progress=not args.quiet and progress_bars(args),
+                       source=only)
+        per_topic = releases_per_topic(store, only)
     topics_line = ", ".join(f"{topic} {count}" for topic, count in sorted(per_topic.items())) or "none"
     print(f"retagged {result['versions']} language versions ({result['matches']} matches); "
           f"releases per topic: {topics_line}")
@@ -153,6 +173,7 @@ def print_status(report: dict[str, Any]) -> None:
     langs = ", ".join(f"{lang} {count}" for lang, count in sorted(report["per_language"].items()))
     print(f"releases: {report['releases']} ({report['language_versions']} language versions: {langs or 'none'})")
     print(f"stored today: {report['stored_today']}; missing translations waiting: {report['pending_translations']}")
+    print_sources(report["sources"])
     run = report["last_run"]
     if run:
         print(f"last run: #{run['id']} {run['kind']} {run['outcome']} at {run['finished'] or run['started']}: "
@@ -184,6 +205,16 @@ def print_status(report: dict[str, Any]) -> None:
         print(f"  daemon: DEAD: {daemon['detail']}")
     for problem in report.get("store_problems", []):
         print(f"  store: {problem}")
+
+
+def print_sources(sources: list[dict[str, Any]]) -> None:
+    """One line per source: its releases and its last run."""
+    for entry in sources:
+        run = entry["last_run"]
+        last = (f"last run #{run['id']} {run['kind']} {run['outcome']} at {run['finished'] or run['started']}"
+                if run else "no run yet")
+        print(f"  source {entry['name']}: {entry['releases']} releases ({entry['language_versions']} "
+              f"language versions); {last}")
 
 
 def print_runs(report: dict[str, Any]) -> None:

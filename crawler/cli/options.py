@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import logging
 import re
 
 from crawler import app
 from crawler.config import Config, config_warnings
+from crawler.model import UsageError
+from crawler.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -26,15 +29,19 @@ exit codes:
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
-def common_options(*, store: bool = True) -> argparse.ArgumentParser:
+def common_options(*, store: bool = True, source: bool = False) -> argparse.ArgumentParser:
     """Options every subcommand accepts, before or after its name (`store=False`: a command that
-    never opens the store does not offer --store)."""
+    never opens the store does not offer --store; `source=True`: a command that reads the store
+    offers --source NAME, checked by `chosen_source`)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (default: $PRESSWATCH_CONFIG, else the embedded default)")
     if store:
         parent.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
                             help="the SQLite store, overriding store.path from the config")
+    if store and source:
+        parent.add_argument("--source", metavar="NAME", default=argparse.SUPPRESS,
+                            help="only the releases of this source (its name, as `status` lists them)")
     parent.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
                         help="log lines as readable text (default) or JSON lines")
     parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -59,6 +66,20 @@ def load(args: argparse.Namespace, *, secrets: bool = True, routes: bool = False
     a scheme Apprise does not know, is refused at load (app.check_routes)."""
     loader = app.load_checked if routes else app.load
     return loader(getattr(args, "config", None), store=getattr(args, "store", None), secrets=secrets)
+
+
+def chosen_source(args: argparse.Namespace, store: Store, config: Config) -> str | None:
+    """The --source NAME given (None: every source), checked against the sources the store holds
+    and the one configured: an unknown name is a usage error naming them."""
+    name = getattr(args, "source", None)
+    if name is None:
+        return None
+    known = sorted({*store.sources(), app.source(config).name})
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(f"--source: no source named {name!r} in the store ({hint}sources: {', '.join(known)})")
+    return name
 
 
 def warn_about(config: Config) -> None:

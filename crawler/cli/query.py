@@ -10,12 +10,11 @@ import shutil
 import sys
 import textwrap
 
-from sqlite_utils import Database
-
 from crawler import app
 from crawler.cli.inspect import check_language
-from crawler.cli.options import EXIT_OK, add_format, common_options, iso_date, load, positive_int
+from crawler.cli.options import EXIT_OK, add_format, chosen_source, common_options, iso_date, load, positive_int
 from crawler.cli.terminal import printable
+from crawler.config import Config
 from crawler.export import EXPORT_COLUMNS, count_rows, export_rows, output, write_rows
 from crawler.feeds import build_feed, feed_entries
 from crawler.filters import Filters, known_topics
@@ -42,8 +41,14 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="published on or before this date")
 
 
-def _filters(args: argparse.Namespace, db: Database, source: Source) -> Filters:
-    check_language(args.lang, source)
+def _filters(args: argparse.Namespace, store: Store, source: Source, config: Config) -> Filters:
+    name = chosen_source(args, store, config)
+    if name in (None, source.name):
+        check_language(args.lang, source)
+    elif args.lang and args.lang not in store.languages(name):
+        raise UsageError(f"--lang: {name} has no version in {args.lang!r} "
+                         f"(its languages: {', '.join(store.languages(name)) or 'none yet'})")
+    db = store.db
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
     if args.topic:
@@ -53,7 +58,15 @@ def _filters(args: argparse.Namespace, db: Database, source: Source) -> Filters:
             say(f"presswatch: no version is tagged with topic {args.topic!r} (topics in the store: {known})",
                 level=logging.WARNING, event="warning")
     return Filters(topic=args.topic, lang=args.lang, since=args.since and args.since.isoformat(),
-                   until=args.until and args.until.isoformat())
+                   until=args.until and args.until.isoformat(), source=name)
+
+
+def searched_languages(store: Store, source: Source, filters: Filters) -> tuple[str, ...]:
+    """The configured source's languages in its order, then those other sources stored (read from
+    the key of items, an index: cheap)."""
+    if filters.source and filters.source != source.name:
+        return store.languages(filters.source)
+    return tuple(dict.fromkeys([*source.supported_languages, *store.languages(filters.source)]))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -61,14 +74,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     source = app.source(config)
     text = " ".join(args.query)
     with app.open_store(config, must_exist=True) as store:
-        filters = _filters(args, store.db, source)
+        filters = _filters(args, store, source, config)
         catch_up_or_warn(store)
         tty = args.format == "table" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         # On a terminal, private-use stand-ins become bold-underline once the page text is made printable.
         marks = _MARK_STAND_INS if tty else ("[", "]")
         try:
             hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks,
-                          languages=source.supported_languages)
+                          languages=searched_languages(store, source, filters))
         except QueryError as exc:
             raise UsageError(str(exc)) from None
     if args.format == "table":
@@ -76,7 +89,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
     else:
-        columns = ("id", "lang", "published", "title", "url", "score", "topics", "matched", "snippet")
+        columns = ("source", "id", "lang", "published", "title", "url", "score", "topics", "matched", "snippet")
         write_rows((h.to_dict() for h in hits), sys.stdout, args.format, columns)
     return EXIT_OK
 
@@ -95,7 +108,7 @@ def _print_table(hits: list[Hit], limit: int) -> None:
         return
     width = max(shutil.get_terminal_size((100, 24)).columns, 60)
     for hit in hits:
-        head = f"{hit.id}/{hit.lang}  {hit.published or '----------'}  "
+        head = f"{hit.source} {hit.id}/{hit.lang}  {hit.published or '----------'}  "
         topics = f"  [{', '.join(hit.topics)}]" if hit.topics else ""
         room = width - len(head) - len(topics)
         title = printable(hit.title)
@@ -115,7 +128,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = app.source(config)
     fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
     with app.open_store(config, must_exist=True) as store:
-        filters = _filters(args, store.db, source)
+        filters = _filters(args, store, source, config)
         progress = None
         if sys.stderr.isatty():
             progress = Progress("export", total=count_rows(store.db, filters))
@@ -131,7 +144,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
     source = app.source(config)
     with app.open_store(config, must_exist=True) as store:
-        filters = _filters(args, store.db, source)
+        filters = _filters(args, store, source, config)
         entries = feed_entries(store.db, source, filters, args.limit)
     document = build_feed(entries, source, filters=filters)
     with output(args.output, overwrite=True, binary=True) as out:
@@ -150,7 +163,7 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    common = common_options()
+    common = common_options(source=True)
     formatter = argparse.RawDescriptionHelpFormatter
 
     search_cmd = subparsers.add_parser(

@@ -8,10 +8,13 @@ from typing import Any
 from crawler.model import PresswatchError
 from crawler.sources.base import Source, SourceSettings
 from crawler.sources.generic import Generic
+from crawler.sources.presidentuz import NAME as PRESIDENT_UZ_NAME
 from crawler.sources.presidentuz import PresidentUz
 
 KINDS: dict[str, type[Source]] = {PresidentUz.kind: PresidentUz, Generic.kind: Generic}
 DEFAULT_KIND = PresidentUz.kind
+# The source every row of a store made before sources were plural belongs to (migration m007).
+FIRST_SOURCE_NAME = PRESIDENT_UZ_NAME
 
 
 class UnknownSourceKind(PresswatchError):
@@ -35,4 +38,4 @@ def create_source(settings: SourceSettings, selectors: Any, *, kind: str = DEFAU
     return source_class(kind)(settings, selectors, name=name)
 
 
-__all__ = ["KINDS", "DEFAULT_KIND", "Source", "SourceSettings", "PresidentUz", "create_source", "source_class", "source_for"]
+__all__ = ["KINDS", "DEFAULT_KIND", "FIRST_SOURCE_NAME", "Source", "SourceSettings", "PresidentUz", "create_source", "source_class", "source_for"]

@@ -182,10 +182,10 @@ def run_search(db: Database, source: Source, text: str, view: View) -> tuple[lis
                   languages=source.supported_languages)
     more = len(hits) > view.page * SEARCH_LIMIT and view.page < SEARCH_PAGES
     hits = hits[(view.page - 1) * SEARCH_LIMIT:view.page * SEARCH_LIMIT]
-    badges = queries.badges_of(db, [hit.id for hit in hits]) if hits else {}
-    return [{"id": hit.id, "lang": hit.lang, "published": hit.published, "url": hit.url,
+    badges = queries.badges_of(db, [(hit.source, hit.id) for hit in hits]) if hits else {}
+    return [{"source": hit.source, "id": hit.id, "lang": hit.lang, "published": hit.published, "url": hit.url,
              "title_html": _marked(hit.title_marked), "snippet_html": _marked(hit.snippet),
-             "badges": badges.get(hit.id, [])} for hit in hits], more
+             "badges": badges.get((hit.source, hit.id), [])} for hit in hits], more
 
 
 @page
@@ -210,7 +210,10 @@ async def release(datasette, request) -> Response:
     current = Page(datasette, request)
     current.view = await list_view(current)
     item_id = int(request.url_vars["id"])
-    versions = await current.read(queries.release, current.source, item_id, current.view.source)
+    try:
+        versions = await current.read(queries.release, current.source, item_id, current.view.source)
+    except queries.Ambiguous as exc:
+        raise BadRequest(str(exc)) from None
     if not versions:
         raise NotThere(f"release {item_id} is not in the store")
     edited = sum(len(version["history"]) for version in versions)
@@ -280,7 +283,10 @@ async def feed(datasette, request) -> Response:
     name = request.url_vars["name"]
     lang = params.language(params.one(current.args, "lang"), current.source.supported_languages)
     topic_name = None if name == "all" else params.topic_name(name)
-    filters = Filters(topic=topic_name, lang=lang)
+    source = params.one(current.args, "source")
+    if source is not None and source not in await current.read(queries.sources):
+        raise BadRequest("source: not a source of this store")
+    filters = Filters(topic=topic_name, lang=lang, source=source)
     entries = await current.read(lambda db: feed_entries(db, current.source, filters, FEED_ENTRIES))
     if topic_name and not entries and await current.read(queries.topic_label, topic_name) is None:
         raise NotThere(f"no release is tagged with topic {topic_name!r}")

@@ -82,8 +82,8 @@ def view(args: Mapping[str, Sequence[str]], languages: Sequence[str], sources: S
     if show is None and cookie_show in languages:
         show = cookie_show
     filters = Filters(topic=topic_name(one(args, "topic")), lang=language(one(args, "lang"), languages),
-                      since=since, until=until)
-    return View(filters=filters, source=source, show=show, page=page_number(one(args, "page")))
+                      since=since, until=until, source=source)
+    return View(filters=filters, show=show, page=page_number(one(args, "page")))
 
 
 def query_text(args: Mapping[str, Sequence[str]]) -> str | None:

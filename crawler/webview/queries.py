@@ -1,8 +1,7 @@
 """What the web view reads from the store: plain functions over a read connection, one per page.
 
 Every query is bounded (a page of releases, the versions of one release, one topic's counts); none
-writes. A store from before the multi-source change has no `source` column: `has_source` checks the
-schema once per connection and the queries leave the column out then.
+writes. A release is (source, id): the same number may belong to releases of two sources.
 """
 
 from __future__ import annotations
@@ -29,9 +28,21 @@ class View:
     """The validated parameters of a page: filters, the language headlines are shown in, the page."""
 
     filters: Filters = Filters()
-    source: str | None = None
     show: str | None = None
     page: int = 1
+
+    @property
+    def source(self) -> str | None:
+        return self.filters.source
+
+
+class Ambiguous(Exception):
+    """A release number that several sources hold, asked for without naming the source."""
+
+    def __init__(self, item_id: int, sources: list[str]) -> None:
+        super().__init__(f"release {item_id} exists in {len(sources)} sources ({', '.join(sources)}): "
+                         "add ?source=NAME to the address")
+        self.sources = sources
 
 
 @dataclass
@@ -49,13 +60,7 @@ class Badge:
         return f"{self.label}: {', '.join(self.terms)}"
 
 
-def has_source(db: Database) -> bool:
-    return "source" in {column.name for column in db["items"].columns}
-
-
 def sources(db: Database) -> list[str]:
-    if not has_source(db):
-        return []
     return [row[0] for row in db.execute("select distinct source from items order by source")]
 
 
@@ -73,47 +78,48 @@ def topics(db: Database) -> list[tuple[str, str]]:
     return found
 
 
-def _where(view: View, db: Database) -> tuple[str, list[Any]]:
-    where, params = view.filters.where("i")
-    if view.source and has_source(db):
-        where += " and i.source = ?"
-        params.append(view.source)
-    return where, params
+Key = tuple[str, int]  # (source, id): one release
 
 
 def newest(db: Database, source: Source, view: View, per_page: int) -> tuple[list[dict[str, Any]], bool]:
     """One page of releases, newest first, each with its headline in the chosen language and its badges;
     and whether another page follows."""
-    where, params = _where(view, db)
+    where, params = view.filters.where("i")
     # The versions are walked newest first along an index (m010_web) and the walk stops as soon as
     # the page is full: grouping every version by release first would read the whole table.
     wanted = view.page * per_page + 1
-    ids: dict[int, None] = {}
-    for (item_id,) in db.execute(f"select i.id from items i where {where} order by i.published desc, i.id desc",
-                                 params):
-        ids.setdefault(item_id)
-        if len(ids) >= wanted:
+    keys: dict[Key, None] = {}
+    for source_name, item_id in db.execute(
+            f"select i.source, i.id from items i where {where} order by i.published desc, i.id desc", params):
+        keys.setdefault((source_name, item_id))
+        if len(keys) >= wanted:
             break
-    page = list(ids)[(view.page - 1) * per_page:]
+    page = list(keys)[(view.page - 1) * per_page:]
     return releases(db, source, page[:per_page], view.show), len(page) > per_page
 
 
-def releases(db: Database, source: Source, ids: list[int], show: str | None) -> list[dict[str, Any]]:
+def _in_keys(keys: list[Key], alias: str) -> tuple[str, list[Any]]:
+    """An SQL condition matching the releases `keys` (row values), and its parameters."""
+    marks = ",".join("(?, ?)" for _ in keys)
+    return f"({alias}.source, {alias}.id) in (values {marks})", [value for key in keys for value in key]
+
+
+def releases(db: Database, source: Source, keys: list[Key], show: str | None) -> list[dict[str, Any]]:
     """The rows of the list pages: headline (chosen language, else the first there is), date, badges."""
-    if not ids:
+    if not keys:
         return []
-    marks = ",".join("?" * len(ids))
-    source_column = ", i.source" if has_source(db) else ", null"
-    versions: dict[int, dict[str, dict[str, Any]]] = {}
-    for row in db.execute(f"select i.id, i.lang, i.title, i.url, i.published{source_column} from items i "
-                          f"where i.id in ({marks})", ids):
-        versions.setdefault(row[0], {})[row[1]] = {"lang": row[1], "title": row[2], "url": row[3],
-                                                   "published": row[4], "source": row[5]}
-    badges = badges_of(db, ids)
+    condition, params = _in_keys(keys, "i")
+    versions: dict[Key, dict[str, dict[str, Any]]] = {}
+    for row in db.execute(f"select i.source, i.id, i.lang, i.title, i.url, i.published from items i "
+                          f"where {condition}", params):
+        versions.setdefault((row[0], row[1]), {})[row[2]] = {"lang": row[2], "title": row[3], "url": row[4],
+                                                             "published": row[5], "source": row[0]}
+    badges = badges_of(db, keys)
     order = ((show,) if show else ()) + tuple(source.supported_languages)
     out = []
-    for item_id in ids:
-        found = versions.get(item_id, {})
+    for key in keys:
+        item_id = key[1]
+        found = versions.get(key, {})
         if not found:
             continue
         lang = next((lang for lang in order if lang in found), next(iter(found)))
@@ -121,21 +127,21 @@ def releases(db: Database, source: Source, ids: list[int], show: str | None) -> 
         out.append({"id": item_id, "lang": lang, "title": shown["title"], "url": shown["url"],
                     "published": max((v["published"] or "" for v in found.values()), default="") or None,
                     "source": shown["source"], "languages": [lang for lang in order if lang in found],
-                    "fallback": bool(show) and lang != show, "badges": badges.get(item_id, [])})
+                    "fallback": bool(show) and lang != show, "badges": badges.get(key, [])})
     return out
 
 
-def badges_of(db: Database, ids: list[int]) -> dict[int, list[Badge]]:
+def badges_of(db: Database, keys: list[Key]) -> dict[Key, list[Badge]]:
     """Per release: its topics with the words that fired, in any language."""
-    marks = ",".join("?" * len(ids))
-    out: dict[int, dict[str, Badge]] = {}
-    for item_id, topic, label, text in db.execute(
-            f"select id, topic, coalesce(label, topic), text from matches where id in ({marks}) "
-            "order by id, topic, field desc, start", ids):
-        badge = out.setdefault(item_id, {}).setdefault(topic, Badge(topic, label))
+    condition, params = _in_keys(keys, "m")
+    out: dict[Key, dict[str, Badge]] = {}
+    for source_name, item_id, topic, label, text in db.execute(
+            f"select m.source, m.id, m.topic, coalesce(m.label, m.topic), m.text from matches m where {condition} "
+            "order by m.source, m.id, m.topic, m.field desc, m.start", params):
+        badge = out.setdefault((source_name, item_id), {}).setdefault(topic, Badge(topic, label))
         if text not in badge.terms and len(badge.terms) < 12:
             badge.terms.append(text)
-    return {item_id: list(found.values()) for item_id, found in out.items()}
+    return {key: list(found.values()) for key, found in out.items()}
 
 
 # --- one release ----------------------------------------------------------------------------------
@@ -160,12 +166,16 @@ def paragraphs_html(marked: str) -> list[str]:
 
 
 def release(db: Database, source: Source, item_id: int, source_name: str | None) -> list[dict[str, Any]]:
-    """Every language version of a release: highlighted title and paragraphs, topics, edit history."""
+    """Every language version of a release: highlighted title and paragraphs, topics, edit history.
+    Ambiguous when `source_name` is None and several sources hold `item_id`."""
     where, params = "id = ?", [item_id]
-    if source_name and has_source(db):
+    if source_name:
         where += " and source = ?"
         params.append(source_name)
     rows = list(db["items"].rows_where(where, params))
+    holders = sorted({row["source"] for row in rows})
+    if len(holders) > 1:
+        raise Ambiguous(item_id, holders)
     position = {lang: index for index, lang in enumerate(source.supported_languages)}
     rows.sort(key=lambda row: (position.get(row["lang"], len(position)), row["lang"]))
     return [_version(db, row) for row in rows]
@@ -176,13 +186,14 @@ def _version(db: Database, row: dict[str, Any]) -> dict[str, Any]:
     badges: dict[str, Badge] = {}
     for field_name, start, end, topic, label, term, text in db.execute(
             "select field, start, end, topic, coalesce(label, topic), term, text from matches "
-            "where id = ? and lang = ? order by start", [row["id"], row["lang"]]):
+            "where source = ? and id = ? and lang = ? order by start", [row["source"], row["id"], row["lang"]]):
         spans.setdefault(field_name, []).append((start, end, f"{label} ({term})"))
         badge = badges.setdefault(topic, Badge(topic, label))
         if text not in badge.terms:
             badge.terms.append(text)
     return {
-        **{key: row[key] for key in ("id", "lang", "url", "published", "version", "first_seen", "changed_at")},
+        **{key: row[key] for key in ("source", "id", "lang", "url", "published", "version", "first_seen",
+                                     "changed_at")},
         "title": row["title"], "title_html": highlighted(row["title"] or "", spans["title"]),
         "paragraphs_html": paragraphs_html(highlighted(row["body"] or "", spans["body"])),
         "badges": list(badges.values()), "history": history(db, row),
@@ -191,7 +202,8 @@ def _version(db: Database, row: dict[str, Any]) -> dict[str, Any]:
 
 def history(db: Database, current: dict[str, Any]) -> list[dict[str, Any]]:
     """Each edit, newest first: when, which versions, and the word diff of headline and body."""
-    earlier = list(db["item_versions"].rows_where("id = ? and lang = ?", [current["id"], current["lang"]],
+    earlier = list(db["item_versions"].rows_where("source = ? and id = ? and lang = ?",
+                                                  [current["source"], current["id"], current["lang"]],
                                                   order_by="version"))
     texts = earlier + [current]
     edits = []
