@@ -130,7 +130,7 @@ def writing(config: Config, *, must_exist: bool = False) -> Iterator[Store]:
 
 
 def sources(config: Config) -> tuple[SourceEntry, ...]:
-    """Every configured source, in the order written (a [source] table: the one, president.uz)."""
+    """Every configured source, in the order written (a [source] table: that one)."""
     return config.sources
 
 
