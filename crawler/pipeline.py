@@ -410,12 +410,28 @@ class Crawler:
 
     # --- what to fetch ---------------------------------------------------------------------------
     def _candidates(self, since: dt.date | None = None) -> list[tuple[int, str]]:
-        return self.store.candidates(
+        candidates = self.store.candidates(
             list(self.config.source.languages),
             retry_minutes=self.config.source.pending_retry_minutes,
             retry_cap_minutes=_PENDING_RETRY_CAP_MINUTES,
             since=since.isoformat() if since else None,
         )
+        if getattr(self.source, "shared_ids", True):
+            return candidates
+        # Each language version has its own id: an id stands for one (id, lang), the one listed.
+        listed = self.store.listed_keys()
+        return [key for key in candidates if key in listed]
+
+    def _item_url(self, item_id: int, lang: str) -> str:
+        """The release's address: built by the source, else the one its list page gave (a site whose
+        addresses carry a slug cannot build one from the id)."""
+        try:
+            return self.source.item_url(lang, item_id)
+        except LookupError:
+            url = self.store.listed_url(item_id, lang)
+            if url is None:
+                raise
+            return url
 
     # --- releases ----------------------------------------------------------------------------
     def _fetch_releases(self, summary: RunSummary, candidates: list[tuple[int, str]], absent_is_pending: bool,
@@ -445,7 +461,11 @@ class Crawler:
 
     def _fetch_release(self, summary: RunSummary, item_id: int, lang: str, absent_is_pending: bool) -> str:
         """Fetch, check, parse and store one release version; returns why its fetch failed, or ""."""
-        url = self.source.item_url(lang, item_id)
+        try:
+            url = self._item_url(item_id, lang)
+        except LookupError as exc:  # never listed, no address to build: nothing to fetch
+            self._error(summary, "", "fetch", str(exc), item_id=item_id, lang=lang)
+            return ""
         try:
             page = self.fetcher.get(url)
         except RefusedError as exc:

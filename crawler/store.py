@@ -516,6 +516,15 @@ class Store:
                          "list_date": entry.list_date, "first_listed": now, "last_listed": now}
                     )
 
+    def listed_url(self, item_id: int, lang: str) -> str | None:
+        """The address a list page gave for this version (sites whose addresses are not built from ids)."""
+        row = self.db.execute("select url from listings where id = ? and lang = ?", [item_id, lang]).fetchone()
+        return row[0] if row else None
+
+    def listed_keys(self) -> set[tuple[int, str]]:
+        """(id, lang) of every version a list page showed."""
+        return {(row[0], row[1]) for row in self.db.execute("select id, lang from listings")}
+
     def listed_date(self, item_id: int) -> str | None:
         row = self.db.execute(
             "select list_date from listings where id = ? and list_date is not null limit 1", [item_id]
