@@ -253,7 +253,7 @@ class Crawler:
     def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True,
              mark: _ResumeMark | None = None) -> RunSummary:
         self.store.close_stale_runs()
-        summary = RunSummary(run_id=self.store.start_run(kind), kind=kind)
+        summary = RunSummary(run_id=self.store.start_run(kind, self.source.name), kind=kind)
         requests_before = self.fetcher.requests_made
         try:
             candidates = discover(summary)

@@ -88,11 +88,12 @@ def _conditions(store: Store, config: Config, now: dt.datetime) -> list[dict[str
     return [
         {
             "name": condition.name,
-            "label": health.LABELS[condition.name],
+            "source": condition.source or None,  # with several sources, each has its own conditions
+            "label": condition.label,
             "active": condition.active,
             "detail": condition.detail,
             # when the daemon recorded it starting (None if only this evaluation sees it)
-            "since": opened[condition.name]["at"] if condition.active and condition.name in opened else None,
+            "since": opened[condition.key]["at"] if condition.active and condition.key in opened else None,
         }
         for condition in health.evaluate(store, config, now)
     ]

@@ -690,12 +690,25 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def start_run(self, kind: str) -> int:
+    def start_run(self, kind: str, source: str | None = None) -> int:
+        row = {"kind": kind, "started": now_utc(), "outcome": RunOutcome.RUNNING.value,
+               "pages_fetched": 0, "requests": 0, "new": 0, "changed": 0, "errors": 0}
+        if source and self._runs_know_sources():
+            row["source"] = source
         with self.atomic():
             table = self.db["crawl_runs"]
-            table.insert({"kind": kind, "started": now_utc(), "outcome": RunOutcome.RUNNING.value,
-                          "pages_fetched": 0, "requests": 0, "new": 0, "changed": 0, "errors": 0})
+            table.insert(row)
             return int(table.last_pk)
+
+    def _runs_know_sources(self) -> bool:
+        """Whether crawl_runs records each run's source (the source-identity migration adds it)."""
+        return "source" in self.db["crawl_runs"].columns_dict
+
+    def _of(self, kind: str, source: str | None) -> tuple[str, list[Any]]:
+        """The condition selecting runs of `kind` and, when given and recorded, of `source`."""
+        if source and self._runs_know_sources():
+            return "kind = ? and source = ?", [kind, source]
+        return "kind = ?", [kind]
 
     def finish_run(self, run_id: int, **fields: Any) -> None:
         with self.atomic():
@@ -709,40 +722,51 @@ class Store:
                  "reason": reason[:2000], "at": now_utc()}
             )
 
-    def failures_since_success(self, kind: str) -> int:
-        """Failed runs of `kind` since the last one that succeeded (ok or partial)."""
+    def failures_since_success(self, kind: str, source: str | None = None) -> int:
+        """Failed runs of `kind` (of `source`, when given) since the last one that succeeded (ok or partial)."""
+        where, params = self._of(kind, source)
         return self.db.execute(
-            "select count(*) from crawl_runs where kind = ? and outcome = ? and id > "
-            "coalesce((select max(id) from crawl_runs where kind = ? and outcome in (?, ?)), 0)",
-            [kind, RunOutcome.FAILED, kind, RunOutcome.OK, RunOutcome.PARTIAL],
+            f"select count(*) from crawl_runs where {where} and outcome = ? and id > "
+            f"coalesce((select max(id) from crawl_runs where {where} and outcome in (?, ?)), 0)",
+            [*params, RunOutcome.FAILED, *params, RunOutcome.OK, RunOutcome.PARTIAL],
         ).fetchone()[0]
 
-    def last_success(self, kind: str) -> str | None:
+    def last_success(self, kind: str, source: str | None = None) -> str | None:
+        where, params = self._of(kind, source)
         row = self.db.execute(
-            "select finished from crawl_runs where kind = ? and outcome in (?, ?) order by id desc limit 1",
-            [kind, RunOutcome.OK, RunOutcome.PARTIAL],
+            f"select finished from crawl_runs where {where} and outcome in (?, ?) order by id desc limit 1",
+            [*params, RunOutcome.OK, RunOutcome.PARTIAL],
         ).fetchone()
         return row[0] if row else None
 
-    def last_failure_message(self, kind: str) -> str:
+    def last_failure_message(self, kind: str, source: str | None = None) -> str:
+        where, params = self._of(kind, source)
         row = self.db.execute(
-            "select message from crawl_runs where kind = ? and outcome = ? order by id desc limit 1",
-            [kind, RunOutcome.FAILED],
+            f"select message from crawl_runs where {where} and outcome = ? order by id desc limit 1",
+            [*params, RunOutcome.FAILED],
         ).fetchone()
         return (row[0] or "") if row else ""
 
-    def list_results(self, kind: str, limit: int) -> list[tuple[str | None, int | None, str]]:
-        """(list_path, list_items, outcome) of the newest finished runs of `kind`."""
+    def list_results(self, kind: str, limit: int, source: str | None = None) -> list[tuple[str | None, int | None, str]]:
+        """(list_path, list_items, outcome) of the newest finished runs of `kind` (and `source`)."""
+        where, params = self._of(kind, source)
         return self.db.execute(
-            "select list_path, list_items, outcome from crawl_runs where kind = ? and outcome != ? "
+            f"select list_path, list_items, outcome from crawl_runs where {where} and outcome != ? "
             "order by id desc limit ?",
-            [kind, RunOutcome.RUNNING, limit],
+            [*params, RunOutcome.RUNNING, limit],
         ).fetchall()
 
-    def newest_release(self) -> tuple[int, str] | None:
-        """The newest release id and when it was first stored."""
+    def first_run_started(self, kind: str, source: str | None = None) -> str | None:
+        where, params = self._of(kind, source)
+        row = self.db.execute(f"select min(started) from crawl_runs where {where}", params).fetchone()
+        return row[0] if row else None
+
+    def newest_release(self, source: str | None = None) -> tuple[int, str] | None:
+        """The newest release id (of `source`, when given and the store records sources) and when it was first stored."""
+        mine, params = ("source = ? and ", [source]) if source and "source" in self.db["items"].columns_dict else ("", [])
         row = self.db.execute(
-            "select id, min(first_seen) from items where id = (select max(id) from items)"
+            f"select id, min(first_seen) from items where {mine}id = (select max(id) from items where {mine}1)",
+            [*params, *params],
         ).fetchone()
         return (row[0], row[1]) if row and row[0] is not None else None
 
