@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -667,12 +668,15 @@ class Store:
 
     # --- runs -------------------------------------------------------------------------------
     def close_stale_runs(self) -> None:
-        """A run left 'running' belongs to a process that died (the caller holds the store's lock)."""
+        """A run left 'running' belongs to a process that died (the caller holds the store's lock),
+        unless this process runs it (a daemon crawls several sources at once)."""
+        live = json.dumps(sorted(_live_runs(self.path)))
         with self.atomic() as db:
             db.execute(
                 "update crawl_runs set outcome = ?, finished = coalesce(finished, ?), "
-                "message = coalesce(message, 'the process ended during the run') where outcome = ?",
-                [RunOutcome.INTERRUPTED, now_utc(), RunOutcome.RUNNING],
+                "message = coalesce(message, 'the process ended during the run') where outcome = ? "
+                "and id not in (select value from json_each(?))",
+                [RunOutcome.INTERRUPTED, now_utc(), RunOutcome.RUNNING, live],
             )
 
     def current_run_kind(self) -> str | None:
@@ -698,7 +702,10 @@ class Store:
         with self.atomic():
             table = self.db["crawl_runs"]
             table.insert(row)
-            return int(table.last_pk)
+            run_id = int(table.last_pk)
+        with _LIVE_LOCK:
+            _LIVE_RUNS.add((str(self.path), run_id))
+        return run_id
 
     def _runs_know_sources(self) -> bool:
         """Whether crawl_runs records each run's source (the source-identity migration adds it)."""
@@ -713,6 +720,8 @@ class Store:
     def finish_run(self, run_id: int, **fields: Any) -> None:
         with self.atomic():
             self.db["crawl_runs"].update(run_id, {"finished": now_utc(), **fields})
+        with _LIVE_LOCK:
+            _LIVE_RUNS.discard((str(self.path), run_id))
 
     def record_error(self, run_id: int, url: str, kind: str, reason: str,
                      item_id: int | None = None, lang: str | None = None) -> None:
@@ -842,6 +851,16 @@ class Store:
         """The pace last recorded for the host of `base_url`, or None before any run there."""
         rows = list(self.db["source_state"].rows_where("host = ?", [urlsplit(base_url).netloc]))
         return rows[0] if rows else None
+
+
+# Runs this process has started and not finished, by store path: not stale, whatever their row says.
+_LIVE_RUNS: set[tuple[str, int]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _live_runs(path: Path | None) -> list[int]:
+    with _LIVE_LOCK:
+        return [run_id for where, run_id in _LIVE_RUNS if where == str(path)]
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
