@@ -20,6 +20,7 @@ from crawler.lock import last_write_failure, pid_alive, writer_active
 from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
+from crawler.tagging import untagged_languages
 
 # A live daemon refreshes its heartbeat every minute and during runs; silence this long is death.
 _MIN_STALE_SECONDS = 15 * 60
@@ -61,6 +62,8 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None)
         "daemon": daemon,
         "alerts": alerts_summary(store, config),
         "store_problems": store_problems,
+        # languages of a source no topic it is tagged with can fire on (reported, not a health problem)
+        "untagged_languages": _untagged(config),
         "problems": problems,
         "healthy": not problems,
     }
@@ -77,6 +80,13 @@ def _store_problems(store: Store, last_run: dict[str, Any] | None) -> list[str]:
         problems.append(f"{last_run['kind']} run {last_run['id']} started {last_run['started']} was left "
                         "running: its process ended without recording how (killed, or the disk full)")
     return problems
+
+
+def _untagged(config: Config) -> list[dict[str, str]]:
+    try:
+        return untagged_languages(config)
+    except Exception as exc:  # a broken topics file is `topics lint`'s to report; status still answers
+        return [{"source": "", "lang": "", "message": f"topics not checked: {exc}"}]
 
 
 def _round(value: float | None) -> float | None:
