@@ -234,7 +234,7 @@ class Crawler:
 
             def discover(summary: RunSummary) -> list[tuple[int, str]]:
                 start = self.store.resume_id(mark.job, first) if mark else first
-                return self.store.id_range_candidates(start, last, languages, refresh=refresh)
+                return self._only_listed(self.store.id_range_candidates(start, last, languages, refresh=refresh))
 
             return self._run("backfill", discover, limit=None, absent_is_pending=False, mark=mark)
 
@@ -416,9 +416,13 @@ class Crawler:
             retry_cap_minutes=_PENDING_RETRY_CAP_MINUTES,
             since=since.isoformat() if since else None,
         )
+        return self._only_listed(candidates)
+
+    def _only_listed(self, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Where each language version has its own id (shared_ids false), an id stands for one
+        (id, lang), the one a list showed: never the same id tried in the other languages."""
         if getattr(self.source, "shared_ids", True):
             return candidates
-        # Each language version has its own id: an id stands for one (id, lang), the one listed.
         listed = self.store.listed_keys()
         return [key for key in candidates if key in listed]
 

@@ -58,3 +58,20 @@ def test_a_generic_source_configured_in_toml_is_crawled_completely(tmp_path, cap
     assert len(release_requests) == len(articles)
     out = capsys.readouterr().out
     assert "crawl run" in out and " 0 errors" in out  # no id tried in a language it was not listed in
+
+
+def test_a_later_process_fetches_releases_at_the_addresses_their_list_pages_gave(tmp_path, capsys):
+    """A slug site's address is not built from the id: a run that reads no list page (a backfill by
+    ids, in a new process) takes it from the store's listings; ids not shared are not crossed."""
+    with PressSite() as site:
+        config = tmp_path / "presswatch.toml"
+        config.write_text(presssite_toml(site.base_url, extra="max_releases_per_run = 5")
+                          + f'\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
+        assert main(["crawl", "--config", str(config)]) == 0
+        db = sqlite3.connect(tmp_path / "s.db")
+        assert db.execute("select count(*) from items").fetchone()[0] == 5
+        ids = [a.id for a in site.articles]
+        assert main(["backfill", "--config", str(config), "--ids", f"{min(ids)}-{max(ids)}"]) == 0
+        out = capsys.readouterr().out
+        assert set(db.execute("select id, lang from items")) == {(a.id, a.lang) for a in site.articles}
+    assert " 0 errors" in out.splitlines()[-1], out
