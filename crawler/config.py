@@ -768,23 +768,33 @@ def load_config(path: str | os.PathLike[str] | None = None, *, secrets: bool = T
 
 
 def config_warnings(config: Config) -> list[str]:
-    """One line for each setting that is valid but unkind to a public site (any host but loopback).
+    """One line for each setting that is valid but unkind to a public site (any host but loopback),
+    for each source ("sources[1].request_delay ..." when there are [[sources]] tables).
 
     request_delay = 0 sends requests back to back; the project's own contact in the User-Agent
     leaves the site's operators no way to reach whoever runs this crawler. Both are fine
     against a local test site.
     """
-    if _is_loopback(config.host):
+    warnings = []
+    for index, source in enumerate(config.sources):
+        prefix = f"sources[{index}]" if config.source_entries else "source"
+        warnings += _source_warnings(source, prefix)
+    return [redact(warning) for warning in warnings]
+
+
+def _source_warnings(source: SourceConfig, prefix: str) -> list[str]:
+    host = urlsplit(source.base_url).hostname or ""
+    if _is_loopback(host):
         return []
     defaults = SourceConfig()
     warnings = []
-    if config.source.request_delay == 0:
-        warnings.append(f"source.request_delay is 0: requests to {config.host} follow each other without a pause; "
+    if source.request_delay == 0:
+        warnings.append(f"{prefix}.request_delay is 0: requests to {host} follow each other without a pause; "
                         f"give a public site one (the default is {defaults.request_delay:g} s)")
-    if config.source.contact == defaults.contact:
-        warnings.append(f"source.contact is still presswatch's own address: {config.host}'s operators could not "
+    if source.contact == defaults.contact:
+        warnings.append(f"{prefix}.contact is still presswatch's own address: {host}'s operators could not "
                         f"reach you; put your URL or mailto: address there")
-    return [redact(warning) for warning in warnings]
+    return warnings
 
 
 def _is_loopback(host: str) -> bool:

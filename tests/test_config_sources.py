@@ -124,3 +124,12 @@ def test_a_source_tagged_with_an_unknown_topic_is_refused_with_the_nearest(tmp_p
 
 def test_an_entry_is_a_source_config():
     assert isinstance(Config().sources[0], SourceEntry)
+
+
+def test_warnings_name_the_source_they_are_about(tmp_path):
+    from crawler.config import config_warnings
+
+    text = TWO_SOURCES.replace("request_delay = 2.5", "request_delay = 0")
+    warnings = config_warnings(load_config(write(tmp_path, text)))
+    assert [w.split(":")[0].split(" ")[0] for w in warnings] == ["sources[1].request_delay", "sources[1].contact"]
+    assert "www.akorda.kz" in warnings[0]

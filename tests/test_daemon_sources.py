@@ -26,14 +26,14 @@ PRESS_PATTERN = r"/(?P<lang>[a-z]{2})/press/\d{4}/\d{2}/\d{2}/[a-z0-9-]+-(?P<id>
 RUNS_KNOW_SOURCES = any(step.name.startswith("m007") for step in migrations._migrations)
 
 
-def two_sources(path: Path, mirror: Mirror, site: PressSite, *, read_timeout: float = 20.0) -> Path:
+def two_sources(path: Path, mirror: Mirror, site: PressSite, *, read_timeout: float = 20.0, press_extra: str = "") -> Path:
     fast = {"request_delay": 0, "max_attempts": 1, "connect_timeout": 2.0, "read_timeout": read_timeout,
             "obey_robots": False}
     lines = [
         "[[sources]]", 'name = "president.uz"', 'kind = "presidentuz"', f'base_url = "{mirror.base_url}"',
         'languages = ["en"]', *(f"{key} = {json.dumps(value)}" for key, value in fast.items()), "",
         "[[sources]]", 'name = "akorda"', 'kind = "generic"', f'base_url = "{site.base_url}"',
-        'languages = ["kk", "ru", "en"]', *(f"{key} = {json.dumps(value)}" for key, value in fast.items()), "",
+        'languages = ["kk", "ru", "en"]', *(f"{key} = {json.dumps(value)}" for key, value in fast.items()), press_extra, "",
         "[sources.generic]", 'timezone = "Asia/Almaty"', 'list_url = "/{lang}/press/page/{page}"',
         'first_page_url = "/{lang}/press"', f"release_pattern = '{PRESS_PATTERN}'", "shared_ids = false", "",
         "[store]", 'path = "store.db"', "",
@@ -107,3 +107,14 @@ def test_a_hanging_source_does_not_delay_the_other(tmp_path, start):  # noqa: F8
         assert len(mirror.requests) >= 1  # the mirror's run waits in its first request
         code, took = daemon.stop()
     assert code == 0
+
+
+def test_a_source_with_its_own_interval_runs_on_it(tmp_path, start):  # noqa: F811
+    with Mirror(sample_releases(3)) as mirror, PressSite() as site:
+        config = two_sources(tmp_path / "presswatch.toml", mirror, site, press_extra="interval_minutes = 60")
+        daemon = start(config)
+        wait_for(lambda: daemon.log().count("president.uz: crawl run") >= 4, 30, "four runs of the mirror", daemon)
+        code, _ = daemon.stop()
+    log = daemon.log()
+    assert code == 0
+    assert log.count("akorda: crawl run") == 1  # at start; the next one is an hour later

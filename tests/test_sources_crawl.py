@@ -75,3 +75,19 @@ def test_a_later_process_fetches_releases_at_the_addresses_their_list_pages_gave
         out = capsys.readouterr().out
         assert set(db.execute("select id, lang from items")) == {(a.id, a.lang) for a in site.articles}
     assert " 0 errors" in out.splitlines()[-1], out
+
+
+def matched_topics(tmp_path, site: PressSite, extra: str) -> set[str]:
+    config = tmp_path / f"presswatch{len(extra)}.toml"
+    store = tmp_path / f"s{len(extra)}.db"
+    config.write_text(presssite_toml(site.base_url, extra=extra) + f'\n[store]\npath = "{store}"\n', encoding="utf-8")
+    assert main(["crawl", "--config", str(config)]) == 0
+    return {row[0] for row in sqlite3.connect(store).execute("select distinct topic from matches")}
+
+
+def test_a_source_is_tagged_with_the_topics_it_names(tmp_path, capsys):
+    with PressSite() as site:
+        # the opt-in neighbour topic only where a source names it; the default topics otherwise
+        assert matched_topics(tmp_path, site, 'topics = ["uzbekistan"]') == {"uzbekistan"}
+        default = matched_topics(tmp_path, site, "")
+    assert default and "uzbekistan" not in default

@@ -121,13 +121,15 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     if not args.replay:
         warn_about(config)
     chosen = [app.source_named(config, args.source)] if args.source else list(app.sources(config))
-    if args.replay or len(chosen) == 1:
-        return _run_source(args, kind, config if args.replay else config.for_source(chosen[0]))
-    codes = [_run_source(args, kind, config.for_source(entry)) for entry in chosen]
+    if args.replay:
+        return _run_source(args, kind, config, config.sources[0].name)
+    codes = [_run_source(args, kind, config.for_source(entry), entry.name, whole=config) for entry in chosen]
     return next((code for code in codes if code), 0)
 
 
-def _run_source(args: argparse.Namespace, kind: str, config: Config) -> int:
+def _run_source(args: argparse.Namespace, kind: str, config: Config, name: str, whole: Config | None = None) -> int:
+    """One pass of one source; `config` as that source sees it, `whole` the config of every source
+    (its health conditions are named with the source when there are several)."""
     with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
         announce(args, start_line(args, config, kind))
         crawler = app.build_crawler(config, store, fetcher, progress=progress_bars(args))
@@ -142,7 +144,7 @@ def _run_source(args: argparse.Namespace, kind: str, config: Config) -> int:
                                                max_pages=args.max_pages, refresh=args.refresh)
             if kind == "crawl" and not args.replay and summary.outcome != RunOutcome.INTERRUPTED:
                 # A crawl run from cron reports health and delivers alerts just as the daemon does.
-                report_transitions(store, config)
+                report_transitions(store, whole or config, source=name)
                 deliver_pending(store, config)
         except Exception as exc:
             if type(exc).__name__ == "CannotOverwriteExistingCassetteException":
