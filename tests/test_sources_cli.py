@@ -109,7 +109,7 @@ def test_a_source_language_without_terms_is_reported_by_lint_and_status(tmp_path
 
     Store.open(tmp_path / "s.db").close()
     main(["status", "--config", config])
-    assert "topics: tg: no terms; releases in tg are stored untagged" in capsys.readouterr().out
+    assert "topics (akorda): tg: no terms; releases in tg are stored untagged" in capsys.readouterr().out
     main(["status", "--config", config, "--json"])
     report = json.loads(capsys.readouterr().out)
     assert report["untagged_languages"] == [

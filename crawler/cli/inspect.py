@@ -158,9 +158,8 @@ def print_status(report: dict[str, Any]) -> None:
         print(f"  daemon: DEAD: {daemon['detail']}")
     for problem in report.get("store_problems", []):
         print(f"  store: {problem}")
-    several = len({note["source"] for note in report.get("untagged_languages", [])}) > 1
     for note in report.get("untagged_languages", []):
-        print(f"topics: {note['source'] + ': ' if several else ''}{note['message']}")
+        print(f"topics ({note['source']}): {note['message']}" if note["source"] else f"topics: {note['message']}")
 
 
 def print_runs(report: dict[str, Any]) -> None:
