@@ -493,6 +493,8 @@ class Crawler:
         """A release page is that (id, lang) only when its final address names the same (id, lang).
         A redirect to another language of it, or to no release, is a version not there (yet); a
         redirect to another release is recorded as such. Neither is stored as this version."""
+        if final_url == url:  # no redirect: the page asked for (an address may not name its language)
+            return False
         key = self.source.release_key(final_url)
         if key == (item_id, lang):
             return False

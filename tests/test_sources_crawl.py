@@ -8,6 +8,8 @@ import json
 import re
 import sqlite3
 
+import pytest
+
 from crawler.cli import main
 from devsites.presssite import PressSite, article_path
 
@@ -60,12 +62,17 @@ def test_a_generic_source_configured_in_toml_is_crawled_completely(tmp_path, cap
     assert "crawl run" in out and " 0 errors" in out  # no id tried in a language it was not listed in
 
 
-def test_a_later_process_fetches_releases_at_the_addresses_their_list_pages_gave(tmp_path, capsys):
+# The same addresses, without the language as a group: it is known only from the list that showed them.
+NO_LANG_GROUP = r"/[a-z]{2}/press/\d{4}/\d{2}/\d{2}/[a-z0-9-]+-(?P<id>\d+)"
+
+
+@pytest.mark.parametrize("pattern", [RELEASE_PATTERN, NO_LANG_GROUP], ids=["lang in the address", "no lang group"])
+def test_a_later_process_fetches_releases_at_the_addresses_their_list_pages_gave(tmp_path, capsys, pattern):
     """A slug site's address is not built from the id: a run that reads no list page (a backfill by
     ids, in a new process) takes it from the store's listings; ids not shared are not crossed."""
     with PressSite() as site:
         config = tmp_path / "presswatch.toml"
-        config.write_text(presssite_toml(site.base_url, extra="max_releases_per_run = 5")
+        config.write_text(presssite_toml(site.base_url, extra="max_releases_per_run = 5").replace(RELEASE_PATTERN, pattern)
                           + f'\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
         assert main(["crawl", "--config", str(config)]) == 0
         db = sqlite3.connect(tmp_path / "s.db")
