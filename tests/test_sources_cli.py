@@ -120,3 +120,34 @@ def test_lint_is_clean_for_a_source_whose_languages_all_have_terms(tmp_path, cap
     config = write(tmp_path, presssite_toml("http://127.0.0.1:9"))
     assert main(["topics", "lint", "--config", config]) == 0  # kk, ru and en all have terms
     assert "no warnings" in capsys.readouterr().out
+
+
+def test_sources_check_on_the_president_uz_mirror(tmp_path, capsys):
+    with Mirror() as mirror:
+        config = write(tmp_path, f'[source]\nbase_url = "{mirror.base_url}"\nrequest_delay = 0\n')
+        assert main(["sources", "check", "president.uz", "--config", config, "--lang", "ru"]) == 0
+        newest = max(mirror.releases, key=lambda release: release.id)
+    out = capsys.readouterr().out
+    assert f"list page {mirror.base_url}/ru/lists/news (ru):" in out and "found by the configured selectors" in out
+    assert f"release {mirror.base_url}/ru/lists/view/{newest.id}: id {newest.id}, language ru" in out
+    assert "  title (selectors): " in out and "  body (selectors): " in out
+
+
+def test_crawl_goes_through_every_source_and_exits_1_when_one_fails(site, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    text = (presssite_toml(f"http://127.0.0.1:{closed}", name="down").replace("request_delay = 0.0", "max_attempts = 1")
+            + presssite_toml(site.base_url).replace("[[sources]]", "\n[[sources]]", 1)
+            + f'\n[store]\npath = "{tmp_path / "s.db"}"\n')
+    config = write(tmp_path, text)
+    assert main(["crawl", "--config", config]) == 1
+    captured = capsys.readouterr()
+    assert "nothing is listening" in captured.out + captured.err
+    import sqlite3
+
+    stored = set(sqlite3.connect(tmp_path / "s.db").execute("select id, lang from items"))
+    assert stored == {(a.id, a.lang) for a in site.articles}
+    assert main(["crawl", "--config", config, "--source", "akorda"]) == 0
