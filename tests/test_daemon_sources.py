@@ -118,3 +118,29 @@ def test_a_source_with_its_own_interval_runs_on_it(tmp_path, start):  # noqa: F8
     log = daemon.log()
     assert code == 0
     assert log.count("akorda: crawl run") == 1  # at start; the next one is an hour later
+
+
+def test_a_source_added_by_a_reload_is_crawled_and_one_removed_stops(tmp_path, start):  # noqa: F811
+    import signal
+
+    with Mirror(sample_releases(3)) as mirror, PressSite() as site:
+        both = two_sources(tmp_path / "both.toml", mirror, site).read_text(encoding="utf-8")
+        mirror_only = both[: both.index("[[sources]]", 1)] + both[both.index("[store]"):]
+        config = tmp_path / "presswatch.toml"
+        config.write_text(mirror_only, encoding="utf-8")
+        store = tmp_path / "store.db"
+        daemon = start(config)
+        wait_for(lambda: count(store, "select count(*) from items") == 3, 20, "the mirror's releases", daemon)
+        assert not site.requests
+        config.write_text(both, encoding="utf-8")
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: press_ids(site) <= stored(store), 20, "the press site's releases after the reload", daemon)
+        config.write_text(mirror_only, encoding="utf-8")
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: daemon.log().count("config reloaded") == 2, 20, "the second reload", daemon)
+        seen = len(site.requests)
+        before = daemon.log().count("crawl run")
+        wait_for(lambda: daemon.log().count("crawl run") >= before + 4, 20, "more runs of the mirror", daemon)
+        code, _ = daemon.stop()
+    assert code == 0
+    assert len(site.requests) <= seen + 3  # at most the run in hand at the reload finished
