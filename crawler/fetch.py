@@ -561,6 +561,13 @@ class HostPace:
             self._last_start = start
             return start
 
+    def started(self) -> float:
+        """Note that a request starts now (at or after its slot): the next slot counts from here."""
+        with self._lock:
+            now = time.monotonic()
+            self._last_start = max(self._last_start or now, now)
+            return now
+
     def hold_off(self, seconds: float) -> None:
         """No request to the host starts for `seconds` (the host said Retry-After)."""
         with self._lock:
@@ -852,7 +859,7 @@ class Fetcher:
             self._wait(remaining, url, "between requests")
         if self._interrupt_requested:
             raise Interrupted(str(url), "interrupted before the request")
-        self._last_request_started = time.monotonic()
+        self._last_request_started = self._host_pace.started()
 
     # --- robots.txt ----------------------------------------------------------------------------
     def _check_robots(self, url: httpx.URL) -> None:
