@@ -16,13 +16,13 @@ from pathlib import Path
 
 from crawler.alerts import alerts_hook
 from crawler.alerts.deliver import unknown_scheme
-from crawler.config import Config, ConfigError, load_config
-from crawler.fetch import Fetcher
+from crawler.config import Config, ConfigError, SourceEntry, load_config
+from crawler.fetch import Fetcher, PaceRegistry
 from crawler.lock import StoreLock
-from crawler.model import NotFound, StoreFull, StoreUnusable
+from crawler.model import NotFound, StoreFull, StoreUnusable, UsageError
 from crawler.pipeline import Crawler, ReleaseHook
 from crawler.searchindex import search_hook
-from crawler.sources import source_for
+from crawler.sources import source_of_entry
 from crawler.sources.base import Source
 from crawler.store import Store
 from crawler.tagging import Tagger, load_topicset
@@ -66,12 +66,25 @@ def _nearest(name: str, known: tuple[str, ...]) -> str:
     return f" (its topics: {', '.join(known) or 'none'})"
 
 
+def check_source_topics(config: Config, topics: TopicSet) -> None:
+    """Refuse a source tagged with a topic the topics file does not define (its releases would be
+    tagged with nothing of it, silently). ConfigError naming the source's key (exit code 2)."""
+    for index, entry in enumerate(config.source_entries):
+        for topic in entry.topics:
+            if topic not in topics.names:
+                raise ConfigError(config.origin, f"sources[{index}].topics",
+                                  f"source {entry.name!r} names the topic {topic!r}, which {topics.source} "
+                                  f"does not define{_nearest(topic, topics.names)}")
+
+
 def load_checked(config_path: str | os.PathLike[str] | None = None, *, store: str | os.PathLike[str] | None = None,
                  secrets: bool = True) -> Config:
-    """load(), then check_routes() against the topics file the config names."""
+    """load(), then check_routes() and check_source_topics() against the topics file the config names."""
     config = load(config_path, store=store, secrets=secrets)
-    if config.alerts.routes:
-        check_routes(config, load_topicset(config))
+    if config.alerts.routes or any(entry.topics for entry in config.source_entries):
+        topics = load_topicset(config)
+        check_routes(config, topics)
+        check_source_topics(config, topics)
     return config
 
 
@@ -116,8 +129,46 @@ def writing(config: Config, *, must_exist: bool = False) -> Iterator[Store]:
             raise
 
 
-def source(config: Config) -> Source:
-    return source_for(config)
+def sources(config: Config) -> tuple[SourceEntry, ...]:
+    """Every configured source, in the order written (a [source] table: that one)."""
+    return config.sources
+
+
+def source_named(config: Config, name: str) -> SourceEntry:
+    """The configured source called `name`; a UsageError naming the nearest and the known ones."""
+    for entry in config.sources:
+        if entry.name == name:
+            return entry
+    names = tuple(entry.name for entry in config.sources)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"no source {name!r} in {config.origin} (sources: {', '.join(names)}){hint}")
+
+
+def _entry(config: Config, which: str | SourceEntry | None) -> SourceEntry:
+    if isinstance(which, SourceEntry):
+        return which
+    return source_named(config, which) if which else config.sources[0]
+
+
+def source(config: Config, name: str | SourceEntry | None = None) -> Source:
+    """The Source adapter of one configured source (default: the first)."""
+    return source_of_entry(_entry(config, name))
+
+
+def source_config(config: Config, name: str | SourceEntry | None = None) -> Config:
+    """`config` as one source's crawl sees it (Config.for_source): its [source] and selectors."""
+    return config.for_source(_entry(config, name))
+
+
+def make_fetcher(config: Config, name: str | SourceEntry | None = None, *, paces: PaceRegistry | None = None) -> Fetcher:
+    """A Fetcher for one source, pacing its requests with every other fetcher of `paces` on the same host."""
+    return Fetcher(_entry(config, name), paces=paces)
+
+
+def tagger_for(config: Config, entry: SourceEntry, topics: TopicSet | None = None) -> Tagger:
+    """Tags with the topics the source names (its `topics`; empty: the default topics)."""
+    return Tagger((topics or load_topicset(config)).select(entry.topics or None))
 
 
 def release_hooks(config: Config) -> list[ReleaseHook]:
@@ -126,7 +177,11 @@ def release_hooks(config: Config) -> list[ReleaseHook]:
 
 
 def build_crawler(config: Config, store: Store, fetcher: Fetcher | None = None, *,
-                  hooks: tuple[ReleaseHook, ...] = (), progress: bool = False) -> Crawler:
-    """A crawler with every release hook: search index, topic tags, alert outbox (and `hooks`)."""
-    return Crawler(config, store, fetcher, source=source_for(config), tagger=Tagger.from_config(config),
-                   hooks=[*release_hooks(config), *hooks], progress=progress)
+                  source: str | SourceEntry | None = None, hooks: tuple[ReleaseHook, ...] = (),
+                  progress: bool = False) -> Crawler:
+    """A crawler of one source (default: the first) with every release hook: search index, topic
+    tags (the source's topics), alert outbox (and `hooks`)."""
+    entry = _entry(config, source)
+    view = config.for_source(entry)
+    return Crawler(view, store, fetcher, source=source_of_entry(entry), tagger=tagger_for(config, entry),
+                   hooks=[*release_hooks(view), *hooks], progress=progress)

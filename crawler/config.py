@@ -28,12 +28,17 @@ from crawler.logs import redact, register_secret
 from crawler.model import UsageError
 from crawler.schedule import make_trigger
 from crawler.sources import DEFAULT_KIND, KINDS, source_class
+from crawler.sources.generic import GenericSettings
 
 ENV_VAR = "PRESSWATCH_CONFIG"
 # The site-specific defaults (address, languages, markup) are the default source adapter's own.
 _SITE = source_class(DEFAULT_KIND)
 LANGUAGES = _SITE.supported_languages
 DEFAULT_NAME = "<embedded default config>"
+# What a config with one [source] table means: one source of this name (the default site's host).
+LEGACY_SOURCE_NAME = _SITE.defaults.get("name") or urlsplit(_SITE.defaults["base_url"]).hostname or DEFAULT_KIND
+# The generic kind's keys that a [[sources]] entry gives itself, not its [sources.generic] table.
+_ENTRY_OWNS = ("base_url", "languages")
 
 
 class ConfigError(UsageError):
@@ -117,6 +122,36 @@ class SelectorsConfig:
         "words before the closing source line (\"Source: <the page's own address>\"), which is not body text")
 
 
+_SOURCE_NAME_DOC = "unique; letters, digits, '_', '.' or '-' (empty: the host of base_url)"
+
+
+@dataclass(frozen=True)
+class SourceEntry(SourceConfig):
+    """One [[sources]] table: a site, its own fetch settings, selectors and topics.
+
+    Every key of [source] is a key here too (the per-site fetch settings: delay, timeouts,
+    contact...); a config with one [source] table means one SourceEntry named LEGACY_SOURCE_NAME.
+    """
+
+    name: str = setting("", _SOURCE_NAME_DOC)
+    topics: tuple[str, ...] = setting(
+        (), "the topics this source's releases are tagged with (names in the topics file); empty: the\n"
+        "default topics (every topic not marked opt_in)")
+    interval_minutes: float = setting(0.0, "a crawl of this source every so many minutes; 0: the [schedule]")
+    selectors: SelectorsConfig = field(default_factory=SelectorsConfig, metadata={
+        "doc": "kind presidentuz: [sources.selectors] has the keys of [selectors]"})
+    generic: GenericSettings = field(default_factory=GenericSettings, metadata={
+        "doc": "kind generic: [sources.generic] describes the site (crawler/sources/generic.py)"})
+
+
+def legacy_entry(source: SourceConfig, selectors: SelectorsConfig) -> SourceEntry:
+    """The one source a [source] table (and [selectors]) describe, named LEGACY_SOURCE_NAME."""
+    if isinstance(source, SourceEntry):
+        return source
+    values = {f.name: getattr(source, f.name) for f in dataclasses.fields(SourceConfig)}
+    return SourceEntry(**values, name=LEGACY_SOURCE_NAME, selectors=selectors)
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = setting(
@@ -194,10 +229,35 @@ class AlertsConfig:
     routes: tuple[RouteConfig, ...] = setting((), _ROUTES_DOC)
 
 
+_SOURCES_DOC = """\
+More than one source: [[sources]] tables instead of [source] and [selectors] (not both). Each has
+the keys of [source] (its own fetch settings), a unique name, the topics it is tagged with, an
+optional interval_minutes, and [sources.selectors] (the default kind) or [sources.generic] (kind
+generic). A [source] table is one source named after the default site's host: a [[sources]] table
+of that name goes on with the releases stored under it.
+README "Add a source" has a complete example, e.g.
+[[sources]]
+name = "akorda"
+kind = "generic"
+base_url = "https://www.akorda.kz"
+languages = ["kk", "ru", "en"]
+request_delay = 2.0
+topics = ["uzbekistan", "water", "border"]
+interval_minutes = 30
+
+[sources.generic]
+timezone = "Asia/Almaty"
+list_url = "/{lang}/press/page/{page}"
+first_page_url = "/{lang}/press"
+release_pattern = '/(?P<lang>[a-z]{2})/press/\\d{4}/\\d{2}/\\d{2}/[a-z0-9-]+-(?P<id>\\d+)'"""
+
+
 @dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     selectors: SelectorsConfig = field(default_factory=SelectorsConfig)
+    # [[sources]] as written (empty: the one [source]); read Config.sources
+    source_entries: tuple[SourceEntry, ...] = field(default=(), metadata={"toml": "sources", "doc": _SOURCES_DOC})
     store: StoreConfig = field(default_factory=StoreConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -209,6 +269,16 @@ class Config:
     @property
     def host(self) -> str:
         return urlsplit(self.source.base_url).hostname or ""
+
+    @property
+    def sources(self) -> tuple[SourceEntry, ...]:
+        """Every source, in the order written: the [[sources]] tables, or the one [source]."""
+        return self.source_entries or (legacy_entry(self.source, self.selectors),)
+
+    def for_source(self, entry: SourceEntry) -> Config:
+        """This config as seen by one source's crawl: `source` and `selectors` are that source's."""
+        return dataclasses.replace(self, source=entry, selectors=entry.selectors, source_entries=(entry,),
+                                   origin=self.origin)
 
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the config file's folder when it came from a file."""
@@ -319,6 +389,12 @@ def _check_routes(routes: tuple[RouteConfig, ...]) -> str | None:
     return f"route names must be unique, {duplicates[0]!r} is used twice" if duplicates else None
 
 
+def _check_sources(entries: tuple[SourceEntry, ...]) -> str | None:
+    names = [entry.name for entry in entries]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    return f"source names must be unique, {duplicates[0]!r} is used twice" if duplicates else None
+
+
 CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "source.base_url": _check_url,
     "source.languages": _check_languages,
@@ -361,6 +437,10 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     f"expected immediate, hourly or daily, got {v!r}",
     "alerts.routes.urls": lambda v: None if v else "a route needs at least one Apprise URL",
     "alerts.routes": _check_routes,
+    "source.name": lambda v: None if not v or re.fullmatch(r"[A-Za-z0-9_.-]+", v) else
+    f"a source name is letters, digits, '_', '.' or '-', got {v!r}",
+    "source.interval_minutes": _not_negative,
+    "sources": _check_sources,
 }
 
 # No setting needs a number this large; beyond it waits and dates overflow (threading, datetime).
@@ -496,28 +576,69 @@ def build_section(cls: type, data: dict[str, Any], file: str, prefix: str, *, se
     Keys the table leaves out take the dataclass defaults. `secrets`: as in load_config.
     """
     hints = typing.get_type_hints(cls)
-    fields = set(_keys(cls))
+    keys = _keys(cls)
+    fields = set(keys)
     tolerant = not secrets and prefix.startswith("alerts.routes")
     values = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name
         if name not in fields:
             raise ConfigError(file, key, _unknown_key(name, fields, prefix))
-        coerced = _coerce(value, hints[name], file, key, secrets)
-        check = CHECKS.get(_plain_key(key))
+        coerced = _coerce(value, hints[keys[name].name], file, key, secrets)
+        check = CHECKS.get(_check_key(key))
         # a value still naming an unset variable is not known yet, so there is nothing to check
         problem = check(coerced) if check and not (tolerant and _unset_references(value)) else None
         if problem:
             raise ConfigError(file, key, problem)
-        values[name] = coerced
+        values[keys[name].name] = coerced
     if tolerant and cls is RouteConfig:
         values["missing_secrets"] = tuple(dict.fromkeys(_unset_references(data)))
+    if cls is SourceEntry:
+        return _checked_entry(cls(**values), data, file, prefix)
     return cls(**values)
 
 
+def _check_key(key: str) -> str:
+    """The CHECKS key of a file's key: a [[sources]] entry's keys are checked as [source]'s and
+    [selectors]' are ("sources[1].request_delay" -> "source.request_delay"); its languages
+    depend on its kind (_checked_entry)."""
+    plain = _plain_key(key)
+    if plain.startswith("sources.selectors."):
+        return plain.removeprefix("sources.")
+    if plain.startswith("sources.") and plain != "sources.languages":
+        return "source." + plain.removeprefix("sources.")
+    return plain
+
+
+def _checked_entry(entry: SourceEntry, data: dict[str, Any], file: str, prefix: str) -> SourceEntry:
+    """A [[sources]] entry checked as a whole: its kind's languages and settings; its name filled in."""
+    name = entry.name or urlsplit(entry.base_url).hostname or ""
+    entry = dataclasses.replace(entry, name=name)
+    if entry.kind != "generic":
+        problem = _check_languages(entry.languages)
+        if problem:
+            raise ConfigError(file, f"{prefix}.languages", problem)
+        return entry
+    for key in _ENTRY_OWNS:
+        if key not in data:
+            raise ConfigError(file, f"{prefix}.{key}", f"a generic source needs its {key}")
+        if key in data.get("generic", {}):
+            raise ConfigError(file, f"{prefix}.generic.{key}", f"write {key} in the [[sources]] table itself")
+    settings = generic_settings(entry)
+    for key, problem in settings.problems():
+        where = f"{prefix}.{key}" if key in _ENTRY_OWNS else f"{prefix}.generic.{key}"
+        raise ConfigError(file, where, problem)
+    return entry
+
+
+def generic_settings(entry: SourceEntry) -> GenericSettings:
+    """The generic kind's settings of an entry: its [sources.generic] table with its base_url and languages."""
+    return dataclasses.replace(entry.generic, base_url=entry.base_url, languages=tuple(entry.languages))
+
+
 def _keys(cls: type) -> dict[str, dataclasses.Field]:
-    """The fields of a section that are keys of the file, in their order."""
-    return {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("key", True)}
+    """The fields of a section that are keys of the file (by their key in the file), in their order."""
+    return {f.metadata.get("toml", f.name): f for f in dataclasses.fields(cls) if f.metadata.get("key", True)}
 
 
 def _unset_references(value: Any) -> list[str]:
@@ -548,9 +669,11 @@ def default_toml() -> str:
     It loads to exactly Config(); config/default.toml is this text.
     """
     blocks = [_HEADER]
-    for section_field in dataclasses.fields(Config):
-        if section_field.metadata.get("key", True):
-            blocks.append(_render_section(section_field.name, section_field.default_factory()))
+    for key, section_field in _keys(Config).items():
+        if section_field.default_factory is dataclasses.MISSING:  # [[sources]]: no tables by default
+            blocks.append("\n".join(f"# {line}".rstrip() for line in section_field.metadata["doc"].splitlines()))
+        else:
+            blocks.append(_render_section(key, section_field.default_factory()))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -632,27 +755,46 @@ def load_config(path: str | os.PathLike[str] | None = None, *, secrets: bool = T
         return Config()
     file = str(chosen)
     user = _parse(read_text_file(chosen), file)
-    return dataclasses.replace(build_section(Config, user, file, "", secrets=secrets), origin=str(Path(file).resolve()))
+    if "sources" in user:
+        for section in ("source", "selectors"):
+            if section in user:
+                raise ConfigError(file, section, f"write either one [{section}] table or [[sources]] tables, not "
+                                  f"both: move its keys into the [[sources]] table of that site")
+    config = build_section(Config, user, file, "", secrets=secrets)
+    if config.source_entries:  # what reads config.source sees the first source
+        first = config.source_entries[0]
+        config = dataclasses.replace(config, source=first, selectors=first.selectors)
+    return dataclasses.replace(config, origin=str(Path(file).resolve()))
 
 
 def config_warnings(config: Config) -> list[str]:
-    """One line for each setting that is valid but unkind to a public site (any host but loopback).
+    """One line for each setting that is valid but unkind to a public site (any host but loopback),
+    for each source ("sources[1].request_delay ..." when there are [[sources]] tables).
 
     request_delay = 0 sends requests back to back; the project's own contact in the User-Agent
     leaves the site's operators no way to reach whoever runs this crawler. Both are fine
     against a local test site.
     """
-    if _is_loopback(config.host):
+    warnings = []
+    for index, source in enumerate(config.sources):
+        prefix = f"sources[{index}]" if config.source_entries else "source"
+        warnings += _source_warnings(source, prefix)
+    return [redact(warning) for warning in warnings]
+
+
+def _source_warnings(source: SourceConfig, prefix: str) -> list[str]:
+    host = urlsplit(source.base_url).hostname or ""
+    if _is_loopback(host):
         return []
     defaults = SourceConfig()
     warnings = []
-    if config.source.request_delay == 0:
-        warnings.append(f"source.request_delay is 0: requests to {config.host} follow each other without a pause; "
+    if source.request_delay == 0:
+        warnings.append(f"{prefix}.request_delay is 0: requests to {host} follow each other without a pause; "
                         f"give a public site one (the default is {defaults.request_delay:g} s)")
-    if config.source.contact == defaults.contact:
-        warnings.append(f"source.contact is still presswatch's own address: {config.host}'s operators could not "
+    if source.contact == defaults.contact:
+        warnings.append(f"{prefix}.contact is still presswatch's own address: {host}'s operators could not "
                         f"reach you; put your URL or mailto: address there")
-    return [redact(warning) for warning in warnings]
+    return warnings
 
 
 def _is_loopback(host: str) -> bool:

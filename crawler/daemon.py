@@ -2,8 +2,12 @@
 
 - Schedule ([schedule]): a crawl at start, then every `interval_minutes` delayed by up to
   `jitter_seconds`, or on a `cron` expression (5 fields, the host's time zone, 0 or 7 = Sunday).
-  One crawl at a time (max_instances=1, coalesce=True); a run missed by up to
+  One crawl at a time per source (max_instances=1, coalesce=True); a run missed by up to
   `misfire_grace_seconds` (a suspended host) still happens once on wake-up.
+- Several sources ([[sources]]): one job per source, on the schedule or the source's own
+  `interval_minutes`, each in its own scheduler thread with its own store connection, fetcher
+  and backoff, so a source that fails, refuses, hangs or drifts never stops or delays another.
+  Their fetchers share one PaceRegistry: sources on one host keep one pace.
 - SIGTERM / SIGINT: no new run starts, the crawl stops between two releases (the release in hand
   commits or rolls back: each is its own transaction), and the process exits 0 within
   `stop_timeout_seconds`. If the run has not ended by then (a request stuck in a read), the
@@ -39,13 +43,13 @@ from typing import Any
 from crawler import app, health, service
 from crawler.alerts import deliver_pending, notify_ops
 from crawler.clock import exponential_backoff
-from crawler.config import Config, ScheduleConfig
-from crawler.fetch import Fetcher
+from crawler.config import Config, ScheduleConfig, SourceEntry
+from crawler.fetch import Fetcher, PaceRegistry
 from crawler.logs import run_fields
 from crawler.pipeline import Crawler
 from crawler.schedule import describe_schedule, make_trigger, schedule_interval
 from crawler.store import Store
-from crawler.tagging import Tagger
+from crawler.tagging import load_topicset
 
 log = logging.getLogger("presswatch.daemon")
 
@@ -107,19 +111,56 @@ class _HeldWarnings(logging.Filter):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Active:
-    """What a run uses, swapped as one piece on SIGHUP so a run never mixes two configs."""
+class _SourceParts:
+    """What a run of one source uses."""
 
-    config: Config
+    entry: SourceEntry
+    config: Config  # the config as this source's crawl sees it (Config.for_source)
     source: Any
     tagger: Any
     hooks: tuple[Callable, ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Active:
+    """What the runs use, swapped as one piece on SIGHUP so a run never mixes two configs."""
+
+    config: Config
+    parts: dict[str, _SourceParts]
+
+
 def _activate(config: Config) -> _Active:
-    # Built here, so a reload with a bad topics file is refused before anything changes.
-    return _Active(config=config, source=app.source(config), tagger=Tagger.from_config(config),
-                   hooks=tuple(app.release_hooks(config)))
+    # Built here, so a reload with a bad topics file or source is refused before anything changes.
+    topics = load_topicset(config)
+    parts = {}
+    for entry in config.sources:
+        view = config.for_source(entry)
+        parts[entry.name] = _SourceParts(entry, view, app.source(config, entry), app.tagger_for(config, entry, topics),
+                                         tuple(app.release_hooks(view)))
+    return _Active(config=config, parts=parts)
+
+
+class _Job:
+    """One source's crawls: its own lock, fetcher, store connection and backoff."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.busy = threading.Lock()  # held while a run of this source uses its store connection
+        self.store: Store | None = None
+        self.fetcher: Fetcher | None = None
+        self.fetcher_source: Any = None
+        self.crawler: Crawler | None = None
+        self.resume_at = 0.0  # wall clock: a suspended host must not extend the backoff
+
+    def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _job_id(name: str) -> str:
+    return f"crawl:{name}"
 
 
 # --- the daemon -----------------------------------------------------------------------------------
@@ -133,16 +174,14 @@ class Daemon:
         self.active = _activate(config)
         self._reload_config = reload
         self._scheduler = BackgroundScheduler()
-        # Held while a job uses the store: the store's connection serves one thread at a time.
+        # Held while a job uses `store` (heartbeat): its connection serves one thread at a time.
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_requested = False
         self._stop_reason = ""
-        self._crawler = None
-        self._fetcher = None
-        self._fetcher_source = None
-        self._resume_at = 0.0  # wall clock: a suspended host must not extend the backoff
+        self._jobs: dict[str, _Job] = {}
+        self._paces = PaceRegistry()  # sources on one host keep one pace
         self._beat_id = 0
         self._systemd = service.SystemdService()
 
@@ -159,15 +198,11 @@ class Daemon:
         _route_scheduler_logs()
         schedule = self.config.schedule
         self._beat_id = health.start_heartbeat(self.store)
-        log.info("presswatch daemon started (pid %d): store %s, %s, languages %s, stop timeout %g s",
-                 os.getpid(), self.store.path, describe_schedule(schedule),
-                 ",".join(self.config.source.languages), schedule.stop_timeout_seconds,
-                 extra={"event": "daemon_start"})
+        log.info("presswatch daemon started (pid %d): store %s, %s, %s, stop timeout %g s",
+                 os.getpid(), self.store.path, describe_schedule(schedule), _describe_sources(self.config),
+                 schedule.stop_timeout_seconds, extra={"event": "daemon_start"})
         self._scheduler.start()
-        self._scheduler.add_job(
-            self._tick, make_trigger(schedule), id="crawl", name="crawl", max_instances=1, coalesce=True,
-            misfire_grace_time=_grace(schedule), next_run_time=dt.datetime.now(dt.timezone.utc),
-        )
+        self._schedule_sources(self.active)
         self._scheduler.add_job(self._idle_beat, IntervalTrigger(seconds=BEAT_SECONDS), id="beat",
                                 max_instances=1, coalesce=True)
         self._systemd.started(self._scheduler, "started, first crawl now")
@@ -175,7 +210,7 @@ class Daemon:
             self._wake.wait(self._systemd.wake_seconds(1.0))
             self._wake.clear()
             # The watchdog is fed from here: a hung main loop, scheduler or crawl stops it.
-            self._systemd.keepalive(service.crawl_progress(self._crawler, self._fetcher, self.config.source))
+            self._systemd.keepalive(self._crawl_progress())
             if self._reload_requested:
                 self._reload_requested = False
                 self.reload()
@@ -210,7 +245,10 @@ class Daemon:
                  self._stop_reason, timeout, extra={"event": "daemon_stopping"})
         self._scheduler.pause()
         self._interrupt_crawl()
-        if not self._busy.acquire(timeout=timeout):
+        jobs = list(self._jobs.values())
+        held = [lock for lock in (self._busy, *(job.busy for job in jobs))
+                if lock.acquire(timeout=max(0.0, started + timeout - time.monotonic()))]
+        if len(held) < len(jobs) + 1:
             log.warning("the run did not end within %g s; exiting now (SQLite rolls back the release in hand)",
                         timeout, extra={"event": "daemon_stop_forced"})
             logging.shutdown()
@@ -218,17 +256,48 @@ class Daemon:
         try:
             self._scheduler.shutdown(wait=False)
             health.beat(self.store, self._beat_id, "stopped")
-            if self._fetcher is not None:
-                self._fetcher.close()
+            for job in jobs:
+                job.close()
         finally:
-            self._busy.release()
+            for lock in held:
+                lock.release()
         log.info("stopped in %.1f s", time.monotonic() - started, extra={"event": "daemon_stop"})
         return 0
 
     def _interrupt_crawl(self) -> None:
-        crawler = self._crawler
-        if crawler is not None:
-            crawler.stop()
+        for job in list(self._jobs.values()):
+            crawler = job.crawler
+            if crawler is not None:
+                crawler.stop()
+
+    def _crawl_progress(self) -> service.CrawlProgress | None:
+        """The crawls in hand as the watchdog sees them: alive while any of them sends requests."""
+        running = [job for job in list(self._jobs.values()) if job.crawler is not None and job.fetcher is not None]
+        if not running:
+            return None
+        parts = self.active.parts
+        stall = max((service.crawl_stall_seconds(parts[job.name].config.source) for job in running if job.name in parts),
+                    default=service.CRAWL_STALL_FLOOR)
+        return service.CrawlProgress(tuple(job.crawler for job in running),
+                                     sum(job.fetcher.requests_made for job in running), stall)
+
+    def _schedule_sources(self, active: _Active) -> None:
+        """One job per source (added, rescheduled or removed to match `active`)."""
+        schedule = active.config.schedule
+        wanted = set(active.parts)
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("crawl:") and job.id.removeprefix("crawl:") not in wanted:
+                job.remove()
+        for name, parts in active.parts.items():
+            self._jobs.setdefault(name, _Job(name))
+            trigger = make_trigger(_source_schedule(schedule, parts.entry))
+            if self._scheduler.get_job(_job_id(name)) is None:
+                self._scheduler.add_job(
+                    self._tick, trigger, args=(name,), id=_job_id(name), name=_job_id(name), max_instances=1,
+                    coalesce=True, misfire_grace_time=_grace(schedule), next_run_time=dt.datetime.now(dt.timezone.utc))
+            else:
+                self._scheduler.reschedule_job(_job_id(name), trigger=trigger)
+                self._scheduler.modify_job(_job_id(name), misfire_grace_time=_grace(schedule))
 
     # --- SIGHUP ------------------------------------------------------------------------------
     def reload(self) -> bool:
@@ -240,35 +309,35 @@ class Daemon:
             old, new = self.config.resolve(self.config.store.path), config.resolve(config.store.path)
             if old.resolve() != new.resolve():
                 raise ValueError(f"store.path changed ({old} -> {new}); restart the daemon to change stores")
-            trigger = make_trigger(config.schedule)
+            make_trigger(config.schedule)
             active = _activate(config)
         except Exception as exc:  # ConfigError, a bad topics file, a cron APScheduler rejects
             log.error("config reload refused, the running config stays in force: %s", exc,
                       extra={"event": "reload_refused"})
             return False
         self.active = active
-        self._scheduler.reschedule_job("crawl", trigger=trigger)
-        self._scheduler.modify_job("crawl", misfire_grace_time=_grace(config.schedule))
-        log.info("config reloaded from %s: %s, languages %s", config.origin, describe_schedule(config.schedule),
-                 ",".join(config.source.languages), extra={"event": "reload"})
+        self._schedule_sources(active)
+        log.info("config reloaded from %s: %s, %s", config.origin, describe_schedule(config.schedule),
+                 _describe_sources(config), extra={"event": "reload"})
         return True
 
     # --- jobs (scheduler threads) ----------------------------------------------------------------
-    def _tick(self) -> None:
-        if self._stop.is_set():
+    def _tick(self, name: str) -> None:
+        job = self._jobs.get(name)
+        if self._stop.is_set() or job is None or name not in self.active.parts:
             return
-        if time.time() < self._resume_at:
-            log.debug("run skipped: backing off after failed runs")
+        if time.time() < job.resume_at:
+            log.debug("run of %s skipped: backing off after failed runs", name)
             return
-        if not self._busy.acquire(timeout=30):
+        if not job.busy.acquire(timeout=30):
             return
         try:
             if not self._stop.is_set():
-                self._run_once()
+                self._run_once(job)
         except Exception as exc:  # never let a run take the scheduler down
-            log.error("crawl run crashed: %s: %s", type(exc).__name__, exc, extra={"event": "run_error"})
+            log.error("crawl run of %s crashed: %s: %s", name, type(exc).__name__, exc, extra={"event": "run_error"})
         finally:
-            self._busy.release()
+            job.busy.release()
 
     def _idle_beat(self) -> None:
         if self._stop.is_set() or not self._busy.acquire(blocking=False):
@@ -280,15 +349,17 @@ class Daemon:
         finally:
             self._busy.release()
 
-    def _run_once(self) -> None:
+    def _run_once(self, job: _Job) -> None:
         active = self.active
-        crawler = self._make_crawler(active)
-        self._crawler = crawler
+        parts = active.parts[job.name]
+        store = self._job_store(job)
+        crawler = self._make_crawler(job, parts, store)
+        job.crawler = crawler
         if self._stop.is_set():  # a stop signal that came while the crawler was being made
             crawler.stop()
-        health.beat(self.store, self._beat_id, "crawling")
+        health.beat(store, self._beat_id, "crawling")
         self._systemd.status("crawling")
-        log.info("crawl starting", extra={"event": "run_start"})
+        log.info("crawl starting%s", self._of(job), extra={"event": "run_start", "source": job.name})
         started = time.monotonic()
         held = _HeldWarnings(logging.getLogger("presswatch").handlers)
         summary, failed = None, True
@@ -296,60 +367,88 @@ class Daemon:
             summary = crawler.crawl()
             failed = summary.outcome == "failed"
         except Exception as exc:  # the run is recorded 'failed' by the pipeline; one line here
-            log.error("crawl run failed: internal error: %s: %s", type(exc).__name__, exc,
-                      extra={"event": "run_end", "outcome": "failed"})
+            log.error("crawl run%s failed: internal error: %s: %s", self._of(job), type(exc).__name__, exc,
+                      extra={"event": "run_end", "outcome": "failed", "source": job.name})
         finally:
-            self._crawler = None
+            job.crawler = None
             held.release(show=not failed)
-        self._after_run(active, summary, time.monotonic() - started)
+        self._after_run(job, active, store, summary, time.monotonic() - started)
 
-    def _make_crawler(self, active: _Active) -> Crawler:
+    def _of(self, job: _Job) -> str:
+        """" of NAME" in a log line when there are several sources."""
+        return f" of {job.name}" if len(self.active.parts) > 1 else ""
+
+    def _job_store(self, job: _Job) -> Store:
+        """The job's own connection to the store (WAL: the jobs and the heartbeat write one short
+        transaction at a time; this process holds the one-writer lock for all of them)."""
+        if job.store is None:
+            job.store = Store.open(self.store.path, write=True, migrate=False)
+        return job.store
+
+    def _make_crawler(self, job: _Job, parts: _SourceParts, store: Store) -> Crawler:
         # interrupt() is final, and a reload may change the source: then a new Fetcher. Otherwise
         # keep it, with its robots.txt and connections, from run to run.
-        if self._fetcher is None or self._fetcher.interrupted or self._fetcher_source != active.config.source:
-            if self._fetcher is not None:
-                self._fetcher.close()
-            self._fetcher = Fetcher(active.config.source)
-            self._fetcher_source = active.config.source
+        if job.fetcher is None or job.fetcher.interrupted or job.fetcher_source != parts.config.source:
+            if job.fetcher is not None:
+                job.fetcher.close()
+            job.fetcher = Fetcher(parts.config.source, paces=self._paces)
+            job.fetcher_source = parts.config.source
         beat_id = self._beat_id
 
         def beat_hook(store: Store, version: Any) -> None:
             health.beat(store, beat_id)
 
-        return Crawler(active.config, self.store, self._fetcher, source=active.source, tagger=active.tagger,
-                       hooks=[*active.hooks, beat_hook])
+        return Crawler(parts.config, store, job.fetcher, source=parts.source, tagger=parts.tagger,
+                       hooks=[*parts.hooks, beat_hook])
 
-    def _after_run(self, active: _Active, summary: Any, seconds: float) -> None:
-        config = active.config
-        failures = health.consecutive_failures(self.store)
-        delay = backoff_delay(failures, config.health.failing_runs, schedule_interval(config.schedule))
-        self._resume_at = time.time() + delay if delay else 0.0
+    def _after_run(self, job: _Job, active: _Active, store: Store, summary: Any, seconds: float) -> None:
+        config, parts = active.config, active.parts[job.name]
+        source = job.name if len(active.parts) > 1 else ""
+        failures = health.consecutive_failures(store, source)
+        interval = schedule_interval(_source_schedule(config.schedule, parts.entry))
+        delay = backoff_delay(failures, config.health.failing_runs, interval)
+        job.resume_at = time.time() + delay if delay else 0.0
         if summary is not None:
-            self._log_run_end(summary, seconds, failures, delay)
-        health.report_transitions(self.store, config, notify_ops)
+            self._log_run_end(job, summary, seconds, failures, delay)
+        health.report_transitions(store, config, notify_ops, source=job.name)
         if not self._stop.is_set():
             try:
-                deliver_pending(self.store, config, should_stop=self._stop.is_set)
+                deliver_pending(store, config, should_stop=self._stop.is_set)
             except Exception as exc:
                 log.error("alert delivery failed: %s: %s", type(exc).__name__, exc, extra={"event": "alerts_error"})
-        job = self._scheduler.get_job("crawl")
-        next_run = job.next_run_time if job else None
+        scheduled = self._scheduler.get_job(_job_id(job.name))
+        next_run = scheduled.next_run_time if scheduled else None
         if delay:
-            next_run = dt.datetime.fromtimestamp(self._resume_at, dt.timezone.utc)
-        health.beat(self.store, self._beat_id, "backing_off" if delay else "idle",
+            next_run = dt.datetime.fromtimestamp(job.resume_at, dt.timezone.utc)
+        health.beat(store, self._beat_id, "backing_off" if delay else "idle",
                     next_run=next_run.isoformat(timespec="seconds") if next_run else None)
         self._systemd.status(service.idle_status(next_run, backing_off=bool(delay)))
 
-    def _log_run_end(self, summary: Any, seconds: float, failures: int, delay: float) -> None:
+    def _log_run_end(self, job: _Job, summary: Any, seconds: float, failures: int, delay: float) -> None:
         line = f"{summary.line()} ({seconds:.1f} s)"
+        if len(self.active.parts) > 1:
+            line = f"{job.name}: {line}"
         if summary.outcome == "failed":
             line += f"; {failures} failed run{'s' if failures != 1 else ''} in a row"
             if delay:
-                at = dt.datetime.fromtimestamp(self._resume_at).strftime("%H:%M:%S")
+                at = dt.datetime.fromtimestamp(job.resume_at).strftime("%H:%M:%S")
                 line += f"; backing off: next attempt not before {at} (in {health.describe_age(delay)})"
         level = logging.WARNING if summary.outcome == "failed" else logging.INFO
         # The counts go into a JSON line as numbers, for a log collector to graph without parsing the text.
         log.log(level, "%s", line, extra={"event": "run_end", **run_fields(summary), "seconds": round(seconds, 1)})
+
+
+def _source_schedule(schedule: ScheduleConfig, entry: SourceEntry) -> ScheduleConfig:
+    """The schedule of one source: [schedule], or every `interval_minutes` of its own (with the jitter)."""
+    if not entry.interval_minutes:
+        return schedule
+    return dataclasses.replace(schedule, interval_minutes=entry.interval_minutes, cron="")
+
+
+def _describe_sources(config: Config) -> str:
+    if len(config.sources) == 1:
+        return f"languages {','.join(config.source.languages)}"
+    return "sources " + ", ".join(f"{entry.name} ({','.join(entry.languages)})" for entry in config.sources)
 
 
 def _grace(schedule: ScheduleConfig) -> int:

@@ -3,7 +3,8 @@
 Everything the crawler asks of the network goes through `Fetcher.get`, which
 - requests only the configured site (scheme, host and port of `base_url`), redirects included;
 - reads and obeys robots.txt (RFC 9309, matched by Protego), including a Crawl-delay up to a cap;
-- spaces requests `request_delay` seconds apart, retries included;
+- spaces requests `request_delay` seconds apart, retries included, and with the fetchers of other
+  sources on the same host when they share a PaceRegistry (the stricter delay; one Retry-After);
 - ends every request at `request_deadline_seconds`, however slowly its answer trickles in;
 - retries transport errors, 429 and 5xx with tenacity, honouring Retry-After;
 - caps the response size and decodes the body with the declared charset, falling back safely.
@@ -531,15 +532,83 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
+# --- one pace per host ----------------------------------------------------------------------------
+
+
+class HostPace:
+    """The pace of one host, kept by every fetcher of a process that requests it.
+
+    Two sources on one host are one site to its operators: their requests start the stricter of
+    their delays apart (each fetcher declares its delay in force, robots.txt's Crawl-delay
+    included), and a Retry-After one of them receives holds back all of them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_start: float | None = None  # time.monotonic() of the latest request slot given
+        self._not_before = 0.0  # until then (a Retry-After), no request starts
+        self._delays: dict[int, float] = {}  # per fetcher (its id) taking part
+
+    def reserve(self, member: int, delay: float) -> float:
+        """The monotonic time at which `member`'s next request may start; taken as the host's last."""
+        with self._lock:
+            self._delays[member] = delay
+            pace = max(self._delays.values())
+            start = time.monotonic()
+            if self._last_start is not None:
+                start = max(start, self._last_start + pace)
+            start = max(start, self._not_before)
+            self._last_start = start
+            return start
+
+    def started(self) -> float:
+        """Note that a request starts now (at or after its slot): the next slot counts from here."""
+        with self._lock:
+            now = time.monotonic()
+            self._last_start = max(self._last_start or now, now)
+            return now
+
+    def hold_off(self, seconds: float) -> None:
+        """No request to the host starts for `seconds` (the host said Retry-After)."""
+        with self._lock:
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def leave(self, member: int) -> None:
+        with self._lock:
+            self._delays.pop(member, None)
+
+    @property
+    def members(self) -> int:
+        with self._lock:
+            return len(self._delays)
+
+
+class PaceRegistry:
+    """One HostPace per host (name and port), shared by the fetchers of one process (the daemon's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hosts: dict[str, HostPace] = {}
+
+    def for_url(self, url: httpx.URL) -> HostPace:
+        key = f"{url.host}:{_origin(url)[2]}"
+        with self._lock:
+            return self._hosts.setdefault(key, HostPace())
+
+
 # --- the fetcher -------------------------------------------------------------------------------
 
 
 class Fetcher:
     """A polite HTTP client for one source. Use as a context manager, or call close()."""
 
-    def __init__(self, source: SourceConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, source: SourceConfig, *, transport: httpx.BaseTransport | None = None,
+                 paces: PaceRegistry | None = None) -> None:
+        """`paces`: shared with the other fetchers of the process, so that sources on one host keep
+        one pace; without it, this fetcher paces only itself."""
         self.source = source
         self.base_url = httpx.URL(source.base_url)
+        self._host_pace = (paces or PaceRegistry()).for_url(self.base_url)
         self.user_agent = f"{ROBOTS_TOKEN}/{__version__} (+{source.contact})"
         self.requests_made = 0  # HTTP requests sent, robots.txt and retries included
         self.retries = 0
@@ -577,6 +646,7 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
+        self._host_pace.leave(id(self))
         self._client.close()
 
     def interrupt(self) -> None:
@@ -690,7 +760,9 @@ class Fetcher:
         def wait(state: tenacity.RetryCallState) -> float:
             failure = state.outcome.exception() if state.outcome else None
             if isinstance(failure, _Transient) and failure.retry_after is not None:
-                return min(failure.retry_after, self.source.max_retry_wait)
+                honoured = min(failure.retry_after, self.source.max_retry_wait)
+                self._host_pace.hold_off(honoured)  # every source on this host waits with us
+                return honoured
             # full jitter: uniform(0, min(max_retry_wait, backoff_base * 2**(attempt_number - 1)))
             return backoff(state)
 
@@ -780,15 +852,14 @@ class Fetcher:
             raise Interrupted(str(url), f"interrupted while waiting {why}")
 
     def _pace(self, url: httpx.URL) -> None:
-        """Start requests at least the politeness delay apart, measured start to start."""
-        delay = self.crawl_delay_in_force
-        if self._last_request_started is not None and delay > 0:
-            remaining = self._last_request_started + delay - time.monotonic()
-            if remaining > 0:
-                self._wait(remaining, url, "between requests")
+        """Start requests at least the politeness delay apart, measured start to start, together
+        with every other fetcher on this host (the stricter delay, and a Retry-After, hold for all)."""
+        remaining = self._host_pace.reserve(id(self), self.crawl_delay_in_force) - time.monotonic()
+        if remaining > 0:
+            self._wait(remaining, url, "between requests")
         if self._interrupt_requested:
             raise Interrupted(str(url), "interrupted before the request")
-        self._last_request_started = time.monotonic()
+        self._last_request_started = self._host_pace.started()
 
     # --- robots.txt ----------------------------------------------------------------------------
     def _check_robots(self, url: httpx.URL) -> None:

@@ -13,6 +13,11 @@ Three conditions, thresholds from [health]:
 `record_transitions()` runs after each crawl: a condition that starts or clears gets one row in
 `health_events`, so each is reported once when it starts and once when it clears, never per run.
 
+With several sources ([[sources]]), each source has its own three conditions, computed from its
+own runs and releases and named with it (`runs_failing:akorda`); a config with one source keeps
+the plain names. (Runs are told apart by `crawl_runs.source`, which the source-identity migration
+adds; a store without it has one history for all.)
+
 The daemon's heartbeat (`heartbeat` table: one row per daemon process) lives here too.
 """
 
@@ -45,6 +50,28 @@ class Condition:
     name: str
     active: bool
     detail: str
+    source: str = ""  # the source it is about; "" with one source configured
+
+    @property
+    def key(self) -> str:
+        """How health_events names it: the condition, with the source when there are several."""
+        return f"{self.name}:{self.source}" if self.source else self.name
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name] + (f" ({self.source})" if self.source else "")
+
+
+def condition_label(key: str) -> str:
+    """A health_events condition ("runs_failing:akorda") as a reader sees it ("runs failing (akorda)")."""
+    name, _, source = key.partition(":")
+    return LABELS.get(name, name) + (f" ({source})" if source else "")
+
+
+def health_sources(config: Config) -> list[str]:
+    """The sources health is kept for: [""] (the whole store, plain names) with one source, else their names."""
+    names = [entry.name for entry in config.sources]
+    return names if len(names) > 1 else [""]
 
 
 @dataclass(frozen=True)
@@ -56,21 +83,21 @@ class HealthEvent:
     detail: str
 
     def line(self) -> str:
-        return f"health: {LABELS.get(self.condition, self.condition)} {self.state}: {self.detail}"
+        return f"health: {condition_label(self.condition)} {self.state}: {self.detail}"
 
 
 # --- facts from the store ---------------------------------------------------------------------
-def consecutive_failures(store: Store) -> int:
-    """Failed crawl runs since the last one that succeeded (ok or partial)."""
-    return store.failures_since_success("crawl")
+def consecutive_failures(store: Store, source: str = "") -> int:
+    """Failed crawl runs (of `source`, when given) since the last one that succeeded (ok or partial)."""
+    return store.failures_since_success("crawl", source or None)
 
 
-def last_success(store: Store) -> str | None:
-    return store.last_success("crawl")
+def last_success(store: Store, source: str = "") -> str | None:
+    return store.last_success("crawl", source or None)
 
 
-def last_failure_message(store: Store) -> str:
-    return store.last_failure_message("crawl")
+def last_failure_message(store: Store, source: str = "") -> str:
+    return store.last_failure_message("crawl", source or None)
 
 
 def _drifted(list_path: str | None, list_items: int | None) -> bool | None:
@@ -81,9 +108,9 @@ def _drifted(list_path: str | None, list_items: int | None) -> bool | None:
     return list_path != "selectors" or not list_items
 
 
-def drift_streak(store: Store) -> tuple[int, str]:
+def drift_streak(store: Store, source: str = "") -> tuple[int, str]:
     """Crawl runs in a row, newest first, seeing a drifted list; and the last drifted list_path."""
-    rows = store.list_results("crawl", _DRIFT_LOOKBACK)
+    rows = store.list_results("crawl", _DRIFT_LOOKBACK, source or None)
     streak, carried, path = 0, 0, ""
     for list_path, list_items, outcome in rows:
         drifted = _drifted(list_path, list_items)
@@ -100,9 +127,9 @@ def drift_streak(store: Store) -> tuple[int, str]:
     return streak, path
 
 
-def newest_release(store: Store) -> tuple[int, str] | None:
+def newest_release(store: Store, source: str = "") -> tuple[int, str] | None:
     """The newest release id and when it was first stored (ids rise with publication)."""
-    return store.newest_release()
+    return store.newest_release(source or None)
 
 
 def age_seconds(text: str | None, now: dt.datetime | None = None) -> float | None:
@@ -126,41 +153,45 @@ def describe_age(seconds: float | None) -> str:
 
 
 # --- conditions --------------------------------------------------------------------------------
-def evaluate(store: Store, config: Config, now: dt.datetime | None = None) -> list[Condition]:
-    """The three conditions as they stand now, each with a one-line detail."""
+def evaluate(store: Store, config: Config, now: dt.datetime | None = None, *,
+             source: str | None = None) -> list[Condition]:
+    """The three conditions as they stand now, each with a one-line detail: of every source
+    (health_sources), or of the one named `source`."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return [_layout_drift(store, config), _source_silent(store, config, now), _runs_failing(store, config)]
+    names = health_sources(config) if source is None else [source if len(config.sources) > 1 else ""]
+    return [condition for name in names for condition in (
+        _layout_drift(store, config, name), _source_silent(store, config, now, name), _runs_failing(store, config, name))]
 
 
-def _layout_drift(store: Store, config: Config) -> Condition:
-    streak, path = drift_streak(store)
+def _layout_drift(store: Store, config: Config, source: str) -> Condition:
+    streak, path = drift_streak(store, source)
     if streak >= config.health.drift_runs:
         how = "parsed no items" if path in ("selectors", "empty") else f"needed the {path} path"
         return Condition("layout_drift", True, f"the list pages {how} in the last {streak} runs "
-                         "(the configured selectors find nothing; check [selectors])")
-    return Condition("layout_drift", False, "the configured list selectors find the releases again")
+                         "(the configured selectors find nothing; check [selectors])", source)
+    return Condition("layout_drift", False, "the configured list selectors find the releases again", source)
 
 
-def _source_silent(store: Store, config: Config, now: dt.datetime) -> Condition:
+def _source_silent(store: Store, config: Config, now: dt.datetime, source: str) -> Condition:
     limit = config.health.silent_hours * 3600
-    newest = newest_release(store)
+    newest = newest_release(store, source)
     if newest is not None:
         since, what = newest[1], f"newest release {newest[0]} first stored {newest[1]}"
     else:
-        row = store.db.execute("select min(started) from crawl_runs where kind = 'crawl'").fetchone()
-        since, what = (row[0] if row else None), "nothing stored yet"
+        since, what = store.first_run_started("crawl", source or None), "nothing stored yet"
     age = age_seconds(since, now)
     if age is not None and age > limit:
-        return Condition("source_silent", True, f"no new release for {describe_age(age)} ({what})")
-    return Condition("source_silent", False, f"a new release was stored ({what})" if newest else "no release expected yet")
+        return Condition("source_silent", True, f"no new release for {describe_age(age)} ({what})", source)
+    return Condition("source_silent", False, f"a new release was stored ({what})" if newest else "no release expected yet",
+                     source)
 
 
-def _runs_failing(store: Store, config: Config) -> Condition:
-    failures = consecutive_failures(store)
+def _runs_failing(store: Store, config: Config, source: str) -> Condition:
+    failures = consecutive_failures(store, source)
     if failures >= config.health.failing_runs:
-        return Condition("runs_failing", True,
-                         f"{failures} crawl runs in a row failed; last: {last_failure_message(store) or 'no message'}")
-    return Condition("runs_failing", False, "a crawl run succeeded again")
+        last = last_failure_message(store, source) or "no message"
+        return Condition("runs_failing", True, f"{failures} crawl runs in a row failed; last: {last}", source)
+    return Condition("runs_failing", False, "a crawl run succeeded again", source)
 
 
 def open_conditions(store: Store) -> dict[str, dict[str, Any]]:
@@ -176,26 +207,28 @@ def open_conditions(store: Store) -> dict[str, dict[str, Any]]:
     }
 
 
-def record_transitions(store: Store, config: Config, now: dt.datetime | None = None) -> list[HealthEvent]:
-    """Compare the conditions with the last recorded events; record and return what changed."""
-    conditions = evaluate(store, config, now)
-    opened = open_conditions(store)
+def record_transitions(store: Store, config: Config, now: dt.datetime | None = None, *,
+                       source: str | None = None) -> list[HealthEvent]:
+    """Compare the conditions (of every source, or of `source`) with the last recorded events;
+    record and return what changed."""
+    conditions = evaluate(store, config, now, source=source)
     at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
     events: list[HealthEvent] = []
     with store.atomic() as db:
+        opened = open_conditions(store)  # inside the transaction: two sources' jobs record one at a time
         for condition in conditions:
-            was_active = condition.name in opened
+            was_active = condition.key in opened
             if condition.active == was_active:
                 continue
             state = "started" if condition.active else "cleared"
             table = db["health_events"]
-            table.insert({"condition": condition.name, "state": state, "at": at, "detail": condition.detail})
-            events.append(HealthEvent(int(table.last_pk), condition.name, state, at, condition.detail))
+            table.insert({"condition": condition.key, "state": state, "at": at, "detail": condition.detail})
+            events.append(HealthEvent(int(table.last_pk), condition.key, state, at, condition.detail))
     return events
 
 
 def report_transitions(store: Store, config: Config, notify_ops: Callable | None | bool = True,
-                       now: dt.datetime | None = None) -> list[HealthEvent]:
+                       now: dt.datetime | None = None, *, source: str | None = None) -> list[HealthEvent]:
     """Record the transitions after a run, log each in one line and queue it for the ops routes.
 
     `notify_ops`: True queues through the alert outbox, None or False sends nothing, a callable is
@@ -203,12 +236,12 @@ def report_transitions(store: Store, config: Config, notify_ops: Callable | None
     """
     if notify_ops is True:
         notify_ops = queue_for_ops
-    events = record_transitions(store, config, now)
+    events = record_transitions(store, config, now, source=source)
     for event in events:
         level = logging.WARNING if event.state == "started" else logging.INFO
         log.log(level, "%s", event.line(), extra={"event": f"health_{event.state}", "condition": event.condition})
         if notify_ops:
-            subject = f"presswatch: {LABELS.get(event.condition, event.condition)} {event.state}"
+            subject = f"presswatch: {condition_label(event.condition)} {event.state}"
             body = f"{event.line()}\nat {event.at}\nstore {store.path} on {socket.gethostname()}"
             try:
                 notify_ops(store, config, subject, body, f"health:{event.condition}:{event.id}")

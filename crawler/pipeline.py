@@ -234,7 +234,8 @@ class Crawler:
 
             def discover(summary: RunSummary) -> list[tuple[int, str]]:
                 start = self.store.resume_id(self.source.name, mark.job, first) if mark else first
-                return self.store.id_range_candidates(self.source.name, start, last, languages, refresh=refresh)
+                return self._only_listed(self.store.id_range_candidates(self.source.name, start, last, languages,
+                                                                        refresh=refresh))
 
             return self._run("backfill", discover, limit=None, absent_is_pending=False, mark=mark)
 
@@ -410,12 +411,32 @@ class Crawler:
 
     # --- what to fetch ---------------------------------------------------------------------------
     def _candidates(self, since: dt.date | None = None) -> list[tuple[int, str]]:
-        return self.store.candidates(
+        candidates = self.store.candidates(
             self.source.name, list(self.config.source.languages),
             retry_minutes=self.config.source.pending_retry_minutes,
             retry_cap_minutes=_PENDING_RETRY_CAP_MINUTES,
             since=since.isoformat() if since else None,
         )
+        return self._only_listed(candidates)
+
+    def _only_listed(self, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Where each language version has its own id (shared_ids false), an id stands for one
+        (id, lang), the one a list showed: never the same id tried in the other languages."""
+        if getattr(self.source, "shared_ids", True):
+            return candidates
+        listed = self.store.listed_keys(self.source.name)
+        return [key for key in candidates if key in listed]
+
+    def _item_url(self, item_id: int, lang: str) -> str:
+        """The release's address: built by the source, else the one its list page gave (a site whose
+        addresses carry a slug cannot build one from the id)."""
+        try:
+            return self.source.item_url(lang, item_id)
+        except LookupError:
+            url = self.store.listed_url(self.source.name, item_id, lang)
+            if url is None:
+                raise
+            return url
 
     # --- releases ----------------------------------------------------------------------------
     def _fetch_releases(self, summary: RunSummary, candidates: list[tuple[int, str]], absent_is_pending: bool,
@@ -445,7 +466,11 @@ class Crawler:
 
     def _fetch_release(self, summary: RunSummary, item_id: int, lang: str, absent_is_pending: bool) -> str:
         """Fetch, check, parse and store one release version; returns why its fetch failed, or ""."""
-        url = self.source.item_url(lang, item_id)
+        try:
+            url = self._item_url(item_id, lang)
+        except LookupError as exc:  # never listed, no address to build: nothing to fetch
+            self._error(summary, "", "fetch", str(exc), item_id=item_id, lang=lang)
+            return ""
         try:
             page = self.fetcher.get(url)
         except RefusedError as exc:
@@ -469,6 +494,8 @@ class Crawler:
         """A release page is that (id, lang) only when its final address names the same (id, lang).
         A redirect to another language of it, or to no release, is a version not there (yet); a
         redirect to another release is recorded as such. Neither is stored as this version."""
+        if final_url == url:  # no redirect: the page asked for (an address may not name its language)
+            return False
         key = self.source.release_key(final_url)
         if key == (item_id, lang):
             return False

@@ -93,16 +93,9 @@ class Notifier:
 class CrawlProgress:
     """What a running crawl has done so far, as the watchdog sees it."""
 
-    run: object  # the Crawler: a new run starts a new stall window
+    run: object  # the crawls in hand (Daemon._crawl_progress): a new run starts a new stall window
     requests: int
     stall_seconds: float
-
-
-def crawl_progress(crawler: object | None, fetcher: Any, source: SourceConfig) -> CrawlProgress | None:
-    """The progress of the daemon's crawl in hand (None between runs): the requests its fetcher sent."""
-    if crawler is None or fetcher is None:
-        return None
-    return CrawlProgress(crawler, fetcher.requests_made, crawl_stall_seconds(source))
 
 
 def crawl_stall_seconds(source: SourceConfig) -> float:

@@ -20,6 +20,7 @@ from crawler.lock import last_write_failure, pid_alive, writer_active
 from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
+from crawler.tagging import untagged_languages
 
 # A live daemon refreshes its heartbeat every minute and during runs; silence this long is death.
 _MIN_STALE_SECONDS = 15 * 60
@@ -69,6 +70,8 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
         "daemon": daemon,
         "alerts": alerts_summary(store, config),
         "store_problems": store_problems,
+        # languages of a source no topic it is tagged with can fire on (reported, not a health problem)
+        "untagged_languages": _untagged(config),
         "problems": problems,
         "healthy": not problems,
     }
@@ -103,6 +106,13 @@ def _store_problems(store: Store, last_run: dict[str, Any] | None) -> list[str]:
     return problems
 
 
+def _untagged(config: Config) -> list[dict[str, str]]:
+    try:
+        return untagged_languages(config)
+    except Exception as exc:  # a broken topics file is `topics lint`'s to report; status still answers
+        return [{"source": "", "lang": "", "message": f"topics not checked: {exc}"}]
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -112,11 +122,12 @@ def _conditions(store: Store, config: Config, now: dt.datetime) -> list[dict[str
     return [
         {
             "name": condition.name,
-            "label": health.LABELS[condition.name],
+            "source": condition.source or None,  # with several sources, each has its own conditions
+            "label": condition.label,
             "active": condition.active,
             "detail": condition.detail,
             # when the daemon recorded it starting (None if only this evaluation sees it)
-            "since": opened[condition.name]["at"] if condition.active and condition.name in opened else None,
+            "since": opened[condition.key]["at"] if condition.active and condition.key in opened else None,
         }
         for condition in health.evaluate(store, config, now)
     ]

@@ -648,6 +648,17 @@ class Store:
                          "list_date": entry.list_date, "first_listed": now, "last_listed": now}
                     )
 
+    def listed_url(self, source: str, item_id: int, lang: str) -> str | None:
+        """The address a list page gave for this version (sites whose addresses are not built from ids)."""
+        row = self.db.execute("select url from listings where source = ? and id = ? and lang = ?",
+                              [source, item_id, lang]).fetchone()
+        return row[0] if row else None
+
+    def listed_keys(self, source: str) -> set[tuple[int, str]]:
+        """(id, lang) of every version of `source` a list page showed."""
+        return {(row[0], row[1]) for row in self.db.execute("select id, lang from listings where source = ?",
+                                                            [source])}
+
     def listed_date(self, source: str, item_id: int) -> str | None:
         row = self.db.execute(
             "select list_date from listings where source = ? and id = ? and list_date is not null limit 1",
@@ -875,6 +886,11 @@ class Store:
             "order by id desc limit ?",
             [kind, RunOutcome.RUNNING, *params, limit],
         ).fetchall()
+
+    def first_run_started(self, kind: str, source: str | None = None) -> str | None:
+        where, params = _of(source, "and")
+        row = self.db.execute(f"select min(started) from crawl_runs where kind = ? {where}", [kind, *params]).fetchone()
+        return row[0] if row else None
 
     def newest_release(self, source: str | None = None) -> tuple[int, str] | None:
         """The newest release id (of `source`) and when it was first stored."""

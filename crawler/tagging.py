@@ -16,11 +16,24 @@ from crawler.normalize import join_body
 from crawler.progress import Progress
 from crawler.store import Store
 from crawler.topics import TopicSet, load_topics
+from crawler.topics.patterns import languages_without_terms
 
 
 def load_topicset(config: Config) -> TopicSet:
     path = config.resolve(config.topics.path) if config.topics.path else None
     return load_topics(str(path) if path else None)
+
+
+def untagged_languages(config: Config, topics: TopicSet | None = None) -> list[dict[str, str]]:
+    """Each (source, language) whose releases no topic the source is tagged with can fire on: they
+    are stored untagged, which must be said, never left silent (`topics lint`, `status`)."""
+    topics = topics or load_topicset(config)
+    found = []
+    for entry in config.sources:
+        for lang in languages_without_terms(topics.select(entry.topics or None), entry.languages):
+            found.append({"source": entry.name, "lang": lang,
+                          "message": f"{lang}: no terms; releases in {lang} are stored untagged"})
+    return found
 
 
 def tag_version(store: Store, topics: TopicSet, source: str, item_id: int, lang: str, title: str,

@@ -49,7 +49,7 @@ def test_the_rendered_default_loads_to_exactly_the_defaults(tmp_path):
     text = default_toml()
     parsed = tomllib.loads(text)
     for section in dataclasses.fields(Config):
-        if section.name == "origin":
+        if section.name in ("origin", "source_entries"):  # [[sources]]: no table by default, only its comment
             continue
         written = set(parsed[section.name])
         keys = {f.name for f in dataclasses.fields(getattr(Config(), section.name))}

@@ -130,10 +130,13 @@ def test_lint_warnings_exit_1(capsys, tmp_path):
     code, out, _ = run(capsys, "lint", "--topics", topics)
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == f"{topics}: 3 warnings"
+    assert lines[0] == f"{topics}: 5 warnings"
     assert lines[1].startswith("topics.w.uz.include[0]: 'сув*': a prefix of 3 letters")
     assert lines[2].startswith("topics.w.uz.exclude[1]: 'кўл*': a prefix of 3 letters")
     assert lines[3].startswith("topics.w.uz.exclude[1]: 'кўл*': this exclude can never apply")
+    # the configured source's languages the file has no terms for: their releases would go untagged
+    assert lines[4:] == [f"sources.president.uz: {lang}: no terms; releases in {lang} are stored untagged"
+                         for lang in ("ru", "en")]
 
 
 def test_lint_invalid_file_exit_2(capsys, tmp_path):
@@ -222,7 +225,8 @@ def test_config_option_after_the_command_name(capsys, tmp_path):
     write(tmp_path, "mine.toml", '[topics.energy.uz]\ninclude = ["энергетика*"]')
     config = write(tmp_path, "presswatch.toml", '[topics]\npath = "mine.toml"\n')
     code, out, _ = run(capsys, "lint", "--config", config)
-    assert (code, out) == (0, f"{tmp_path / 'mine.toml'}: no warnings\n")
+    assert (code, out.splitlines()[0]) == (1, f"{tmp_path / 'mine.toml'}: 2 warnings")  # ru and en: no terms
+    assert "sources.president.uz: ru: no terms; releases in ru are stored untagged" in out
 
 
 def test_through_the_presswatch_cli(capsys):

@@ -24,6 +24,7 @@ from crawler.cli.options import (
     warn_about,
 )
 from crawler.cli.runreport import announce, progress_bars, report, start_line
+from crawler.config import Config
 from crawler.coverage import backfill_gaps
 from crawler.fetch import Fetcher
 from crawler.health import report_transitions
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     crawl.add_argument("--replay", metavar="CASSETTE",
                        help="answer requests from a recorded cassette instead of the network: "
                        "a file, or its name without .yaml (cassettes/crawl_twice)")
+    crawl.add_argument("--source", metavar="NAME", help="only this source (default: every source in turn)")
     add_format(crawl, ("text", "json"), "text", what="the summary on stdout")
     crawl.set_defaults(func=lambda a: run_pass(a, "crawl"))
 
@@ -60,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     backfill.add_argument("--refresh", action="store_true",
                           help="with --ids: fetch stored releases again, to catch edits (kept as versions)")
     backfill.add_argument("--replay", metavar="CASSETTE", help="answer requests from a recorded cassette")
+    backfill.add_argument("--source", metavar="NAME", help="only this source (default: every source in turn)")
     add_format(backfill, ("text", "json"), "text", what="the summary on stdout")
     backfill.set_defaults(func=lambda a: run_pass(a, "backfill"))
 
@@ -107,6 +110,8 @@ def stopped_by_signals(crawler: Crawler) -> Iterator[None]:
 
 
 def run_pass(args: argparse.Namespace, kind: str) -> int:
+    """One pass over the source --source names; without it, over every source in turn (the worst
+    exit code is the command's)."""
     config = load(args, routes=True)
     if args.replay:
         # A cassette needs no politeness delay.
@@ -115,6 +120,16 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
         )
     if not args.replay:
         warn_about(config)
+    chosen = [app.source_named(config, args.source)] if args.source else list(app.sources(config))
+    if args.replay:
+        return _run_source(args, kind, config, config.sources[0].name)
+    codes = [_run_source(args, kind, config.for_source(entry), entry.name, whole=config) for entry in chosen]
+    return next((code for code in codes if code), 0)
+
+
+def _run_source(args: argparse.Namespace, kind: str, config: Config, name: str, whole: Config | None = None) -> int:
+    """One pass of one source; `config` as that source sees it, `whole` the config of every source
+    (its health conditions are named with the source when there are several)."""
     with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
         announce(args, start_line(args, config, kind))
         crawler = app.build_crawler(config, store, fetcher, progress=progress_bars(args))
@@ -129,7 +144,7 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
                                                max_pages=args.max_pages, refresh=args.refresh)
             if kind == "crawl" and not args.replay and summary.outcome != RunOutcome.INTERRUPTED:
                 # A crawl run from cron reports health and delivers alerts just as the daemon does.
-                report_transitions(store, config)
+                report_transitions(store, whole or config, source=name)
                 deliver_pending(store, config)
         except Exception as exc:
             if type(exc).__name__ == "CannotOverwriteExistingCassetteException":

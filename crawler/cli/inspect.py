@@ -205,6 +205,8 @@ def print_status(report: dict[str, Any]) -> None:
         print(f"  daemon: DEAD: {daemon['detail']}")
     for problem in report.get("store_problems", []):
         print(f"  store: {problem}")
+    for note in report.get("untagged_languages", []):
+        print(f"topics ({note['source']}): {note['message']}" if note["source"] else f"topics: {note['message']}")
 
 
 def print_sources(sources: list[dict[str, Any]]) -> None:

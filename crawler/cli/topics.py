@@ -12,6 +12,7 @@ import sys
 
 from crawler.cli.options import add_format, common_options
 from crawler.config import load_config
+from crawler.tagging import untagged_languages
 from crawler.topics.evaluate import Report, Score, evaluate_file
 from crawler.topics.fold import LANGUAGES, guess_language, lexicon_of
 from crawler.topics.matcher import Explanation, TopicSet
@@ -110,7 +111,7 @@ def render_explanation(explanation: Explanation, how: str, source: str) -> str:
 def lint_command(args: argparse.Namespace) -> int:
     """Exit 1 when there is a warning, 0 when the file is clean."""
     topicset = topics_for(args)
-    warnings = lint(topicset)
+    warnings = lint(topicset) + _source_warnings(args, topicset)
     if not warnings:
         print(f"{topicset.source}: no warnings")
         return 0
@@ -118,6 +119,13 @@ def lint_command(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(warning)
     return 1
+
+
+def _source_warnings(args: argparse.Namespace, topicset: TopicSet) -> list[str]:
+    """A configured source's language no topic it is tagged with has terms for: its releases would
+    be stored untagged."""
+    config = load_config(getattr(args, "config", None), secrets=False)
+    return [f"sources.{note['source']}: {note['message']}" for note in untagged_languages(config, topicset)]
 
 
 # --- eval ---------------------------------------------------------------------------------------

@@ -353,6 +353,11 @@ class Generic(Source):
 
     # --- release pages ---------------------------------------------------------------------
     def parse_item(self, html: str, lang: str, url: str) -> ParsedItem:
+        return self.trace_item(html, lang, url)[0]
+
+    def trace_item(self, html: str, lang: str, url: str) -> tuple[ParsedItem, dict[str, str]]:
+        """parse_item, and how each field was found: "selectors" (a configured selector), "structure"
+        (none configured) or "fallback" (the configured one found nothing; the structure did)."""
         target = self.parse_release_url(url)
         if target is None:
             raise ParseError(f"{url} is not a release address (release_pattern does not match it)")
@@ -378,9 +383,13 @@ class Generic(Source):
             _absolute(address, href) for node in nodes for a in node.css("a[href]")
             if (href := (a.attributes.get("href") or "").strip()) and not href.startswith(("#", "javascript:")))
         fell_back = "fallback" in (title_path, body_path, date_path)
-        return ParsedItem(id=item_id, lang=lang, url=address, title=title, published=published,
+        item = ParsedItem(id=item_id, lang=lang, url=address, title=title, published=published,
                           paragraphs=paragraphs, images=images, links=[link for link in links if link != address],
                           path="fallback" if fell_back else "selectors")
+        configured = {"title": self.generic.item_title, "body": self.generic.item_body, "date": self.generic.item_date}
+        found = {"title": title_path, "body": body_path, "date": date_path}
+        return item, {key: "structure" if path == "selectors" and not configured[key] else path
+                      for key, path in found.items()}
 
     def _headline(self, tree: LexborHTMLParser, meta: _Meta) -> tuple[str, LexborNode | None, str]:
         """The headline text, its element in the body (if any) and the path that found it."""
