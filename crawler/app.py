@@ -125,6 +125,12 @@ def release_hooks(config: Config) -> list[ReleaseHook]:
     return [search_hook, alerts_hook(config)]
 
 
+def fetcher(config: Config, store: Store) -> Fetcher:
+    """The fetcher of `config`'s source, keeping robots.txt in `store` between processes (so a
+    `crawl` started by cron every few minutes reads it once a day, as the daemon does)."""
+    return Fetcher(config.source, robots_cache=store)
+
+
 def build_crawler(config: Config, store: Store, fetcher: Fetcher | None = None, *,
                   hooks: tuple[ReleaseHook, ...] = (), progress: bool = False) -> Crawler:
     """A crawler with every release hook: search index, topic tags, alert outbox (and `hooks`)."""

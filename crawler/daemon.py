@@ -36,14 +36,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crawler import app, health, service
+from crawler import app, health, polling, service
 from crawler.alerts import deliver_pending, notify_ops
 from crawler.clock import exponential_backoff
 from crawler.config import Config, ScheduleConfig
-from crawler.fetch import Fetcher
 from crawler.logs import run_fields
 from crawler.pipeline import Crawler
-from crawler.schedule import describe_schedule, make_trigger, schedule_interval
+from crawler.schedule import describe_schedule, make_plan_trigger, make_trigger, schedule_interval, strategy_in_force
 from crawler.store import Store
 from crawler.tagging import Tagger
 
@@ -143,6 +142,7 @@ class Daemon:
         self._fetcher = None
         self._fetcher_source = None
         self._resume_at = 0.0  # wall clock: a suspended host must not extend the backoff
+        self._plan_trigger: Any = None  # the adaptive strategy's trigger, whose plan each run renews
         self._beat_id = 0
         self._systemd = service.SystemdService()
 
@@ -165,7 +165,7 @@ class Daemon:
                  extra={"event": "daemon_start"})
         self._scheduler.start()
         self._scheduler.add_job(
-            self._tick, make_trigger(schedule), id="crawl", name="crawl", max_instances=1, coalesce=True,
+            self._tick, self._trigger(self.active), id="crawl", name="crawl", max_instances=1, coalesce=True,
             misfire_grace_time=_grace(schedule), next_run_time=dt.datetime.now(dt.timezone.utc),
         )
         self._scheduler.add_job(self._idle_beat, IntervalTrigger(seconds=BEAT_SECONDS), id="beat",
@@ -240,8 +240,8 @@ class Daemon:
             old, new = self.config.resolve(self.config.store.path), config.resolve(config.store.path)
             if old.resolve() != new.resolve():
                 raise ValueError(f"store.path changed ({old} -> {new}); restart the daemon to change stores")
-            trigger = make_trigger(config.schedule)
             active = _activate(config)
+            trigger = self._trigger(active, learn=False)  # a run may hold the store now
         except Exception as exc:  # ConfigError, a bad topics file, a cron APScheduler rejects
             log.error("config reload refused, the running config stays in force: %s", exc,
                       extra={"event": "reload_refused"})
@@ -252,6 +252,18 @@ class Daemon:
         log.info("config reloaded from %s: %s, languages %s", config.origin, describe_schedule(config.schedule),
                  ",".join(config.source.languages), extra={"event": "reload"})
         return True
+
+    def _trigger(self, active: _Active, *, learn: bool = True) -> Any:
+        """[schedule] as a trigger; the adaptive one fires by a plan learned from the store (without
+        `learn`, the budget spread evenly), renewed after each run (crawler.polling)."""
+        schedule = active.config.schedule
+        if strategy_in_force(schedule) != "adaptive":
+            self._plan_trigger = None
+            return make_trigger(schedule)
+        plan = (polling.interval_plan(self.store, schedule, active.source.timezone) if learn
+                else polling.even_plan(schedule, active.source.timezone))
+        self._plan_trigger = make_plan_trigger(plan, schedule.jitter_seconds)
+        return self._plan_trigger
 
     # --- jobs (scheduler threads) ----------------------------------------------------------------
     def _tick(self) -> None:
@@ -309,7 +321,7 @@ class Daemon:
         if self._fetcher is None or self._fetcher.interrupted or self._fetcher_source != active.config.source:
             if self._fetcher is not None:
                 self._fetcher.close()
-            self._fetcher = Fetcher(active.config.source)
+            self._fetcher = app.fetcher(active.config, self.store)
             self._fetcher_source = active.config.source
         beat_id = self._beat_id
 
@@ -326,6 +338,8 @@ class Daemon:
         self._resume_at = time.time() + delay if delay else 0.0
         if summary is not None:
             self._log_run_end(summary, seconds, failures, delay)
+        if self._plan_trigger is not None:  # in the run's thread, which holds the store
+            self._plan_trigger.plan = polling.interval_plan(self.store, config.schedule, active.source.timezone)
         health.report_transitions(self.store, config, notify_ops)
         if not self._stop.is_set():
             try:

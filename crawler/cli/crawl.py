@@ -25,7 +25,6 @@ from crawler.cli.options import (
 )
 from crawler.cli.runreport import announce, progress_bars, report, start_line
 from crawler.coverage import backfill_gaps
-from crawler.fetch import Fetcher
 from crawler.health import report_transitions
 from crawler.model import PresswatchError, RunOutcome, UsageError
 from crawler.pipeline import Crawler
@@ -115,7 +114,7 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
         )
     if not args.replay:
         warn_about(config)
-    with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
+    with app.writing(config) as store, replaying(args.replay), app.fetcher(config, store) as fetcher:
         announce(args, start_line(args, config, kind))
         crawler = app.build_crawler(config, store, fetcher, progress=progress_bars(args))
         try:
