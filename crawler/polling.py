@@ -88,10 +88,11 @@ def rotation_bound(languages: int, rotate_every: int, *, lead: bool = True) -> i
 
 
 def lists_for_poll(store: Store, schedule: ScheduleConfig, source_name: str, languages: Sequence[str]) -> list[str]:
-    """The language lists this crawl reads: all of them under the fixed strategy; one under the
-    adaptive one (and the poll is counted, for the rotation)."""
+    """The language lists this crawl reads: all of them under the fixed strategy, and into an empty
+    store (the first crawl seeds it from every list); otherwise one under the adaptive strategy (and
+    the poll is counted, for the rotation)."""
     languages = list(languages)
-    if strategy_in_force(schedule) != "adaptive" or not languages:
+    if strategy_in_force(schedule) != "adaptive" or not languages or not store.release_count():
         return languages
     polls = _polls_so_far(store, source_name)
     chosen = list_for_poll(polls, languages, lead_language(store, languages), schedule.rotate_every)
