@@ -110,8 +110,8 @@ class Result:
     missed: int
 
 
-def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_before: int, workdir: Path,
-             seed: int) -> Result:
+def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_before: int, days: int,
+             workdir: Path, seed: int) -> Result:
     rng = random.Random(seed)
     contents = {planned.id: sample.versions for planned, sample in zip(plan, sample_releases(len(plan)))}
     events = sorted(((when, p.id, lang) for p in plan for lang, when in p.times.items()), key=lambda e: e[0])
@@ -128,7 +128,7 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
             crawl = Crawler(config, store, fetcher, source=source)
             crawl.crawl()  # the mirror's sample releases: history before the first day
             measured_from = START + dt.timedelta(days=days_before)
-            measured_to = measured_from + dt.timedelta(days=1)
+            measured_to = measured_from + dt.timedelta(days=days)
             requests_at: dict[str, int] = {}
             polls = lists = 0
             adaptive = polling.strategy_in_force(schedule) == "adaptive"
@@ -159,11 +159,11 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
             window = mirror.requests.snapshot()[requests_at["from"]:requests_at["to"]]
             found = {row[0]: crawler.clock.parse_iso(row[1]) for row in store.db.execute(
                 "select id, min(first_seen) from items group by id")}
-    return _result(name, plan, found, window, measured_from, measured_to, polls, lists)
+    return _result(name, plan, found, window, measured_from, measured_to, polls, lists, days)
 
 
 def _result(name: str, plan: list[Planned], found: dict[int, dt.datetime], window: list, start: dt.datetime,
-            end: dt.datetime, polls: int, lists: int) -> Result:
+            end: dt.datetime, polls: int, lists: int, days: int) -> Result:
     day = [p for p in plan if start <= p.first < end]
     delays = {p.id: (found[p.id] - p.first).total_seconds() / 60 for p in day if p.id in found}
     import os
@@ -177,8 +177,8 @@ def _result(name: str, plan: list[Planned], found: dict[int, dt.datetime], windo
     other_first = [delays[p.id] for p in day if p.kind == "other-language" and p.id in delays]
     return Result(
         name=name,
-        requests_per_hour=len(window) / 24,
-        list_requests_per_hour=sum(1 for entry in window if "/lists/news" in entry.path) / 24,
+        requests_per_hour=len(window) / (24 * days),
+        list_requests_per_hour=sum(1 for entry in window if "/lists/news" in entry.path) / (24 * days),
         mean_minutes=statistics.fmean(ordered),
         p95_minutes=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
         worst_one_first=max(one_first, default=0.0),
@@ -207,23 +207,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--days-before", type=int, default=3, help="days of publishing before the measured one")
     parser.add_argument("--per-day", type=int, default=18, help="releases a day")
+    parser.add_argument("--days", type=int, default=1, help="days measured (1: one publishing day)")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--rotate-every", type=int, default=ScheduleConfig.rotate_every)
     args = parser.parse_args()
 
     config = Config()
     languages = list(config.source.languages)
     source = source_for(config)
     first_id = max(release.id for release in sample_releases()) + 1000
-    plan = plan_releases(languages, source.timezone, args.days_before + 1, args.per_day, args.seed, first_id)
+    plan = plan_releases(languages, source.timezone, args.days_before + args.days, args.per_day, args.seed, first_id)
     strategies = [
         ("fixed 10 min, 4 lists", ScheduleConfig(strategy="fixed")),
-        ("adaptive, 24 lists/h", ScheduleConfig(strategy="adaptive", budget_requests_per_hour=24.0)),
-        ("adaptive, 8 lists/h", ScheduleConfig(strategy="adaptive", budget_requests_per_hour=8.0)),
+        ("adaptive, 24 lists/h", ScheduleConfig(strategy="adaptive", budget_requests_per_hour=24.0,
+                                                rotate_every=args.rotate_every)),
+        ("adaptive, 8 lists/h", ScheduleConfig(strategy="adaptive", budget_requests_per_hour=8.0,
+                                               rotate_every=args.rotate_every)),
     ]
     print(f"bench_polling: {machine()}")
-    print(f"{args.per_day} releases a day, {args.days_before} days learned, 1 day measured (seed {args.seed})")
+    print(f"{args.per_day} releases a day, {args.days_before} days learned, {args.days} measured "
+          f"(seed {args.seed}); adaptive: every {args.rotate_every}th poll reads another list")
     with tempfile.TemporaryDirectory() as tmp:
-        results = [simulate(f"s{index}", schedule, plan, args.days_before, Path(tmp), args.seed)
+        results = [simulate(f"s{index}", schedule, plan, args.days_before, args.days, Path(tmp), args.seed)
                    for index, (_, schedule) in enumerate(strategies)]
     header = (f"{'strategy':<24}{'req/h':>7}{'lists/h':>9}{'lists/poll':>11}{'mean min':>10}{'p95 min':>9}"
               f"{'worst 1-lang-first':>20}{'worst other-first':>19}{'missed':>8}")

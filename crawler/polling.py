@@ -169,7 +169,7 @@ def hourly_minutes(counts: Sequence[float], budget_per_hour: float, floor: float
             for hour in free:
                 minutes[hour] = 60 / (polls_left * weights[hour] / total)
             break
-    return tuple(float(value) for value in minutes)  # type: ignore[arg-type]
+    return tuple(round(float(value), 3) for value in minutes)  # type: ignore[arg-type]
 
 
 def interval_plan(store: Store, schedule: ScheduleConfig, timezone: dt.tzinfo,
