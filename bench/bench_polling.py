@@ -72,7 +72,6 @@ def plan_releases(languages: list[str], timezone: dt.tzinfo, days: int, per_day:
                   first_id: int) -> list[Planned]:
     rng = random.Random(seed)
     plan = []
-    next_id = first_id
     local_start = START.astimezone(timezone).replace(hour=0, minute=0, second=0)
     for day in range(days):
         for _ in range(per_day):
@@ -92,8 +91,11 @@ def plan_releases(languages: list[str], timezone: dt.tzinfo, days: int, per_day:
                 kind, lead = "other-language", rng.choice(languages[1:])
                 times = {lang: first + dt.timedelta(minutes=0 if lang == lead else rng.uniform(20, 120))
                          for lang in languages}
-            plan.append(Planned(next_id, times, kind))
-            next_id += 1
+            plan.append(Planned(0, times, kind))
+    # The site numbers releases as it publishes them: ids rise with the first version's time.
+    plan.sort(key=lambda planned: planned.first)
+    for offset, planned in enumerate(plan):
+        planned.id = first_id + offset
     return plan
 
 
