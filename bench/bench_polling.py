@@ -31,9 +31,9 @@ import tempfile
 from pathlib import Path
 
 import httpx
+from common import machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 import crawler.clock
-from common import machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 from crawler import polling
 from crawler.config import Config, ScheduleConfig, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
