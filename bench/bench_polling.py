@@ -1,10 +1,11 @@
 """Polling strategies side by side: a publishing day replayed against the mirror on a simulated clock.
 
-    python bench/bench_polling.py [--days-before 3] [--per-day 18] [--seed 16]
+    python bench/bench_polling.py [--days-before 7] [--days 2] [--per-day 18] [--seed 16] [--rotate-every 2]
 
 The mirror (devsites/mirror.py, in this process) starts with its sample releases; then
 `--days-before` days of publishing teach the store when the source publishes and which language
-comes first, and one more day is measured. Releases come at times drawn from a day profile in the
+comes first, and the `--days` publishing days after them are measured (two by default: one day
+holds only 18 releases, too few for a p95). Releases come at times drawn from a day profile in the
 source's time zone (most in office hours, some in the evening, few at night), in one of three ways:
   - all languages within two minutes (65 %),
   - the first language, the others 30 min to 4 h later (25 %),
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import os
 import random
 import statistics
 import tempfile
@@ -158,6 +160,11 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
                 else:
                     wait = schedule.interval_minutes * 60 + rng.uniform(0, schedule.jitter_seconds)
                 next_poll = clock.now + dt.timedelta(seconds=wait)
+            if adaptive and os.environ.get("BENCH_DEBUG"):
+                plan_now = polling.interval_plan(store, schedule, source.timezone, clock.now)
+                print(name, "plan (source hours):", [round(m, 1) for m in plan_now.minutes],
+                      "profile:", polling.publishing_profile(store, source.timezone, clock.now),
+                      "lead:", polling.lead_language(store, list(source_config.languages)))
             window = mirror.requests.snapshot()[requests_at["from"]:requests_at["to"]]
             found = {row[0]: crawler.clock.parse_iso(row[1]) for row in store.db.execute(
                 "select id, min(first_seen) from items group by id")}
@@ -168,7 +175,6 @@ def _result(name: str, plan: list[Planned], found: dict[int, dt.datetime], windo
             end: dt.datetime, polls: int, lists: int, days: int) -> Result:
     day = [p for p in plan if start <= p.first < end]
     delays = {p.id: (found[p.id] - p.first).total_seconds() / 60 for p in day if p.id in found}
-    import os
     if os.environ.get("BENCH_DEBUG"):
         for kind in ("together", "first-language", "other-language"):
             values = [delays[p.id] for p in day if p.kind == kind and p.id in delays]
@@ -207,9 +213,9 @@ def poll_bytes(languages: list[str]) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--days-before", type=int, default=3, help="days of publishing before the measured one")
+    parser.add_argument("--days-before", type=int, default=7, help="days of publishing before the measured one")
     parser.add_argument("--per-day", type=int, default=18, help="releases a day")
-    parser.add_argument("--days", type=int, default=1, help="days measured (1: one publishing day)")
+    parser.add_argument("--days", type=int, default=2, help="days measured (more: less noise)")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--rotate-every", type=int, default=ScheduleConfig.rotate_every)
     args = parser.parse_args()
@@ -228,7 +234,7 @@ def main() -> int:
     ]
     print(f"bench_polling: {machine()}")
     print(f"{args.per_day} releases a day, {args.days_before} days learned, {args.days} measured "
-          f"(seed {args.seed}); adaptive: every {args.rotate_every}th poll reads another list")
+          f"(seed {args.seed}); adaptive: one poll in {args.rotate_every} reads another list")
     with tempfile.TemporaryDirectory() as tmp:
         results = [simulate(f"s{index}", schedule, plan, args.days_before, args.days, Path(tmp), args.seed)
                    for index, (_, schedule) in enumerate(strategies)]

@@ -150,7 +150,7 @@ class ScheduleConfig:
     floor_minutes: float = setting(1.0, "adaptive: never poll more often than this")
     ceiling_minutes: float = setting(30.0, "adaptive: never wait longer than this between two polls")
     rotate_every: int = setting(
-        4, "adaptive: every this many polls one reads another language's list, in turn; a release that\n"
+        2, "adaptive: every this many polls one reads another language's list, in turn; a release that\n"
         "appears in one language first is found within rotate_every x (languages - 1) polls")
     # Which of interval_minutes and cron the file sets (strategy "auto" keeps those users on the
     # fixed schedule they chose); set by the loader.
