@@ -1,7 +1,9 @@
 """`presswatch run`: the background service around `Crawler.crawl`.
 
 - Schedule ([schedule]): a crawl at start, then every `interval_minutes` delayed by up to
-  `jitter_seconds`, or on a `cron` expression (5 fields, the host's time zone, 0 or 7 = Sunday).
+  `jitter_seconds`, or on a `cron` expression (5 fields, the host's time zone, 0 or 7 = Sunday);
+  or, under the adaptive strategy, by the plan crawler.polling learns from the store (renewed
+  after each run; the backoff below then counts in its mean interval).
   One crawl at a time (max_instances=1, coalesce=True); a run missed by up to
   `misfire_grace_seconds` (a suspended host) still happens once on wake-up.
 - SIGTERM / SIGINT: no new run starts, the crawl stops between two releases (the release in hand
