@@ -18,7 +18,8 @@ time is slept: a poll runs at once, then the clock jumps to the next poll.
 Printed per strategy: requests per hour (all, and list requests), the mean and p95 delay from a
 release's first publication to its first stored version, the worst delay of a release that
 appears in one language first (and of one that appears first in another language than the first
-one), and what a poll costs in bytes when the site answers 200 instead of 304.
+one), and what a poll costs in bytes when the site answers 200 instead of 304. BENCH_DEBUG=1 also
+prints each kind's delays and the plan and lead language each adaptive store learned.
 """
 
 from __future__ import annotations
