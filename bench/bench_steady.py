@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from crawler.app import build_crawler
-from crawler.config import Config, SourceConfig, StoreConfig
+from crawler.config import Config, ScheduleConfig, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
 from crawler.store import Store
 from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
@@ -55,7 +55,9 @@ def main() -> int:
     folder = tempfile.TemporaryDirectory()
     try:
         source = SourceConfig(base_url=mirror.base_url, request_delay=0.0, backoff_base=0.01, read_timeout=10.0)
-        config = Config(source=source, store=StoreConfig(path=str(Path(folder.name) / "store.db")))
+        # The fixed strategy's poll: every list (bench_polling.py compares it with the adaptive one).
+        config = Config(source=source, store=StoreConfig(path=str(Path(folder.name) / "store.db")),
+                        schedule=ScheduleConfig(strategy="fixed"))
         with Store.open(config.store.path) as store, Fetcher(config.source) as fetcher:
             first = build_crawler(config, store, fetcher).crawl()
             print(f"bench_steady: first crawl: {first.line()}")

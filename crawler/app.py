@@ -176,6 +176,13 @@ def release_hooks(config: Config) -> list[ReleaseHook]:
     return [search_hook, alerts_hook(config)]
 
 
+def fetcher(config: Config, store: Store, *, paces: PaceRegistry | None = None) -> Fetcher:
+    """The fetcher of `config`'s source (Config.for_source), keeping robots.txt in `store` between
+    processes (so a `crawl` started by cron every few minutes reads it once a day, as the daemon
+    does), and pacing its requests with every other fetcher of `paces` on the same host."""
+    return Fetcher(config.source, paces=paces, robots_cache=store)
+
+
 def build_crawler(config: Config, store: Store, fetcher: Fetcher | None = None, *,
                   source: str | SourceEntry | None = None, hooks: tuple[ReleaseHook, ...] = (),
                   progress: bool = False) -> Crawler:

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from crawler.logs import redact, register_secret
 from crawler.model import UsageError
-from crawler.schedule import make_trigger
+from crawler.schedule import FIXED_SCHEDULE_KEYS, STRATEGIES, make_trigger
 from crawler.sources import DEFAULT_KIND, KINDS, source_class
 from crawler.sources.generic import GenericSettings
 
@@ -175,6 +175,21 @@ class ScheduleConfig:
         3600.0, "a run missed while the host was suspended still happens once, if no later than this")
     stop_timeout_seconds: float = setting(
         10.0, "on SIGTERM/SIGINT the release in hand commits or rolls back, then the daemon exits within this")
+    strategy: str = setting(
+        "auto", "adaptive: each poll reads one language list (the one that publishes first, with every\n"
+        "rotate_every-th poll reading another in turn) and fetches new ids in every language, at an interval\n"
+        "that follows the hours the source publishes, within budget_requests_per_hour; fixed: every list at\n"
+        "interval_minutes or cron; auto: adaptive unless this file sets interval_minutes or cron")
+    budget_requests_per_hour: float = setting(
+        24.0, "adaptive: list requests per hour on average over a day (release pages come on top)")
+    floor_minutes: float = setting(1.0, "adaptive: never poll more often than this")
+    ceiling_minutes: float = setting(30.0, "adaptive: never wait longer than this between two polls")
+    rotate_every: int = setting(
+        2, "adaptive: every this many polls one reads another language's list, in turn; a release that\n"
+        "appears in one language first is found within rotate_every x (languages - 1) polls")
+    # Which of interval_minutes and cron the file sets (strategy "auto" keeps those users on the
+    # fixed schedule they chose); set by the loader.
+    set_in_file: tuple[str, ...] = field(default=(), compare=False, metadata=_NOT_A_KEY)
 
 
 @dataclass(frozen=True)
@@ -423,6 +438,12 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     "schedule.cron": _check_cron,
     "schedule.misfire_grace_seconds": _not_negative,
     "schedule.stop_timeout_seconds": _positive,
+    "schedule.strategy": lambda v: None if v in STRATEGIES else
+    f"one of {', '.join(STRATEGIES)}, got {v!r}",
+    "schedule.budget_requests_per_hour": _positive,
+    "schedule.floor_minutes": _positive,
+    "schedule.ceiling_minutes": _positive,
+    "schedule.rotate_every": lambda v: None if v >= 2 else f"must be at least 2, got {v}",
     "health.drift_runs": _positive,
     "health.silent_hours": lambda v: _positive(v) or _at_most(876_000, "hours (100 years)")(v),
     "health.failing_runs": _positive,
@@ -593,6 +614,10 @@ def build_section(cls: type, data: dict[str, Any], file: str, prefix: str, *, se
         values[keys[name].name] = coerced
     if tolerant and cls is RouteConfig:
         values["missing_secrets"] = tuple(dict.fromkeys(_unset_references(data)))
+    if cls is ScheduleConfig:
+        values["set_in_file"] = tuple(name for name in FIXED_SCHEDULE_KEYS if name in data)
+        if values.get("floor_minutes", cls.floor_minutes) > values.get("ceiling_minutes", cls.ceiling_minutes):
+            raise ConfigError(file, f"{prefix}.floor_minutes", "must not be above schedule.ceiling_minutes")
     if cls is SourceEntry:
         return _checked_entry(cls(**values), data, file, prefix)
     return cls(**values)

@@ -1,7 +1,9 @@
 """`presswatch run`: the background service around `Crawler.crawl`.
 
 - Schedule ([schedule]): a crawl at start, then every `interval_minutes` delayed by up to
-  `jitter_seconds`, or on a `cron` expression (5 fields, the host's time zone, 0 or 7 = Sunday).
+  `jitter_seconds`, or on a `cron` expression (5 fields, the host's time zone, 0 or 7 = Sunday);
+  or, under the adaptive strategy, by the plan crawler.polling learns from the store for each
+  source (renewed after each of its runs; the backoff below then counts in its mean interval).
   One crawl at a time per source (max_instances=1, coalesce=True); a run missed by up to
   `misfire_grace_seconds` (a suspended host) still happens once on wake-up.
 - Several sources ([[sources]]): one job per source, on the schedule or the source's own
@@ -40,14 +42,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crawler import app, health, service
+from crawler import app, health, polling, service
 from crawler.alerts import deliver_pending, notify_ops
 from crawler.clock import exponential_backoff
 from crawler.config import Config, ScheduleConfig, SourceEntry
 from crawler.fetch import Fetcher, PaceRegistry
 from crawler.logs import run_fields
 from crawler.pipeline import Crawler
-from crawler.schedule import describe_schedule, make_trigger, schedule_interval
+from crawler.schedule import describe_schedule, make_plan_trigger, make_trigger, schedule_interval, strategy_in_force
 from crawler.store import Store
 from crawler.tagging import load_topicset
 
@@ -135,6 +137,7 @@ def _activate(config: Config) -> _Active:
     parts = {}
     for entry in config.sources:
         view = config.for_source(entry)
+        view = dataclasses.replace(view, schedule=_source_schedule(config.schedule, entry), origin=view.origin)
         parts[entry.name] = _SourceParts(entry, view, app.source(config, entry), app.tagger_for(config, entry, topics),
                                          tuple(app.release_hooks(view)))
     return _Active(config=config, parts=parts)
@@ -151,6 +154,7 @@ class _Job:
         self.fetcher_source: Any = None
         self.crawler: Crawler | None = None
         self.resume_at = 0.0  # wall clock: a suspended host must not extend the backoff
+        self.plan_trigger: Any = None  # the adaptive strategy's trigger, whose plan each run renews
 
     def close(self) -> None:
         if self.fetcher is not None:
@@ -281,16 +285,17 @@ class Daemon:
         return service.CrawlProgress(tuple(job.crawler for job in running),
                                      sum(job.fetcher.requests_made for job in running), stall)
 
-    def _schedule_sources(self, active: _Active) -> None:
-        """One job per source (added, rescheduled or removed to match `active`)."""
+    def _schedule_sources(self, active: _Active, *, reloading: bool = False) -> None:
+        """One job per source (added, rescheduled or removed to match `active`). On a reload the
+        adaptive plans start even: a run may hold the store now; each run renews its source's."""
         schedule = active.config.schedule
         wanted = set(active.parts)
         for job in self._scheduler.get_jobs():
             if job.id.startswith("crawl:") and job.id.removeprefix("crawl:") not in wanted:
                 job.remove()
         for name, parts in active.parts.items():
-            self._jobs.setdefault(name, _Job(name))
-            trigger = make_trigger(_source_schedule(schedule, parts.entry))
+            job = self._jobs.setdefault(name, _Job(name))
+            trigger = self._trigger(job, parts, learn=not reloading)
             if self._scheduler.get_job(_job_id(name)) is None:
                 self._scheduler.add_job(
                     self._tick, trigger, args=(name,), id=_job_id(name), name=_job_id(name), max_instances=1,
@@ -316,10 +321,25 @@ class Daemon:
                       extra={"event": "reload_refused"})
             return False
         self.active = active
-        self._schedule_sources(active)
+        self._schedule_sources(active, reloading=True)
         log.info("config reloaded from %s: %s, %s", config.origin, describe_schedule(config.schedule),
                  _describe_sources(config), extra={"event": "reload"})
         return True
+
+    def _trigger(self, job: _Job, parts: _SourceParts, *, learn: bool = True) -> Any:
+        """One source's schedule as a trigger; the adaptive one fires by a plan learned from the
+        source's releases in the store (without `learn`, the budget spread evenly), renewed after
+        each of its runs (crawler.polling)."""
+        schedule = parts.config.schedule
+        if strategy_in_force(schedule) != "adaptive":
+            job.plan_trigger = None
+            return make_trigger(schedule)
+        zone = parts.source.timezone
+        with self._busy:  # the daemon's own connection serves one thread at a time
+            plan = (polling.interval_plan(self.store, job.name, schedule, zone) if learn
+                    else polling.even_plan(schedule, zone))
+        job.plan_trigger = make_plan_trigger(plan, schedule.jitter_seconds)
+        return job.plan_trigger
 
     # --- jobs (scheduler threads) ----------------------------------------------------------------
     def _tick(self, name: str) -> None:
@@ -391,7 +411,7 @@ class Daemon:
         if job.fetcher is None or job.fetcher.interrupted or job.fetcher_source != parts.config.source:
             if job.fetcher is not None:
                 job.fetcher.close()
-            job.fetcher = Fetcher(parts.config.source, paces=self._paces)
+            job.fetcher = app.fetcher(parts.config, store, paces=self._paces)
             job.fetcher_source = parts.config.source
         beat_id = self._beat_id
 
@@ -405,11 +425,13 @@ class Daemon:
         config, parts = active.config, active.parts[job.name]
         source = job.name if len(active.parts) > 1 else ""
         failures = health.consecutive_failures(store, source)
-        interval = schedule_interval(_source_schedule(config.schedule, parts.entry))
+        interval = schedule_interval(parts.config.schedule)
         delay = backoff_delay(failures, config.health.failing_runs, interval)
         job.resume_at = time.time() + delay if delay else 0.0
         if summary is not None:
             self._log_run_end(job, summary, seconds, failures, delay)
+        if job.plan_trigger is not None:  # in the run's thread, which holds the job's store connection
+            job.plan_trigger.plan = polling.interval_plan(store, job.name, parts.config.schedule, parts.source.timezone)
         health.report_transitions(store, config, notify_ops, source=job.name)
         if not self._stop.is_set():
             try:
@@ -442,7 +464,7 @@ def _source_schedule(schedule: ScheduleConfig, entry: SourceEntry) -> ScheduleCo
     """The schedule of one source: [schedule], or every `interval_minutes` of its own (with the jitter)."""
     if not entry.interval_minutes:
         return schedule
-    return dataclasses.replace(schedule, interval_minutes=entry.interval_minutes, cron="")
+    return dataclasses.replace(schedule, interval_minutes=entry.interval_minutes, cron="", strategy="fixed")
 
 
 def _describe_sources(config: Config) -> str:

@@ -386,6 +386,16 @@ class _RobotsRules:
         return self.parser is None or self.parser.can_fetch(str(url), ROBOTS_TOKEN)
 
 
+class RobotsCache(typing.Protocol):
+    """Where robots.txt is kept between processes (app.py wires the store's), by origin
+    ("https://host:443"): the status it answered (2xx or 4xx), its body, and when it was read
+    (Unix seconds). A copy is trusted for `Fetcher.robots_max_age` (24 hours, RFC 9309 §2.4)."""
+
+    def cached_robots(self, origin: str) -> tuple[int, str, float] | None: ...
+
+    def cache_robots(self, origin: str, status: int, body: str, fetched_at: float) -> None: ...
+
+
 # --- the watch on every socket wait ------------------------------------------------------------
 
 # A socket timeout of 0 would make the socket non-blocking (an error, not a wait).
@@ -603,10 +613,15 @@ class Fetcher:
     """A polite HTTP client for one source. Use as a context manager, or call close()."""
 
     def __init__(self, source: SourceConfig, *, transport: httpx.BaseTransport | None = None,
-                 paces: PaceRegistry | None = None) -> None:
+                 paces: PaceRegistry | None = None, robots_cache: RobotsCache | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         """`paces`: shared with the other fetchers of the process, so that sources on one host keep
-        one pace; without it, this fetcher paces only itself."""
+        one pace; without it, this fetcher paces only itself. `robots_cache`: where robots.txt is
+        kept between processes (the store)."""
         self.source = source
+        # robots.txt read by an earlier process, and the clock its age is told by
+        self.robots_cache = robots_cache
+        self.wall_clock = wall_clock
         self.base_url = httpx.URL(source.base_url)
         self._host_pace = (paces or PaceRegistry()).for_url(self.base_url)
         self.user_agent = f"{ROBOTS_TOKEN}/{__version__} (+{source.contact})"
@@ -875,6 +890,8 @@ class Fetcher:
             if fresh or now < self._robots_retry_at:
                 return self._robots
         robots_url = self.base_url.join("/robots.txt")
+        if self._robots is None and self._robots_from_cache(robots_url):
+            return self._robots  # type: ignore[return-value]
         try:
             rules = self._read_robots(robots_url)
         except Interrupted:
@@ -898,17 +915,46 @@ class Fetcher:
         answer = self._exchange(robots_url, {}, with_robots=False)
         if 200 <= answer.status < 300:
             text, _, _ = decode_html(answer.body, answer.headers.get("Content-Type"))
-            parser = Protego.parse(text)
-            requested = parser.crawl_delay(ROBOTS_TOKEN)  # None, or a finite number >= 0
-            log.info("robots.txt read from %s%s", robots_url, f"; Crawl-delay {requested:g} s" if requested else "")
-            self._warn_of_crawl_delay(robots_url, requested)
-            return _RobotsRules(parser, requested)
+            self._keep_robots(answer.status, text)
+            return self._robots_rules_of(robots_url, answer.status, text)
         if 400 <= answer.status < 500:
+            self._keep_robots(answer.status, "")
+            return self._robots_rules_of(robots_url, answer.status, "")
+        # 5xx and the like are not kept: the next process asks again (RFC 9309 §2.3.1.4).
+        raise FetchError(str(robots_url), f"unexpected answer ({answer.status_text})")
+
+    def _robots_rules_of(self, robots_url: httpx.URL, status: int, text: str) -> _RobotsRules:
+        if 400 <= status < 500:
             # RFC 9309 §2.3.1.3: "unavailable" (404, 410, even 401/403) means no restrictions.
             # 429 never gets here: it is retried and then raises RefusedError.
-            log.info("robots.txt answered %d: no restrictions", answer.status)
+            log.info("robots.txt answered %d: no restrictions", status)
             return _RobotsRules(None)
-        raise FetchError(str(robots_url), f"unexpected answer ({answer.status_text})")
+        parser = Protego.parse(text)
+        requested = parser.crawl_delay(ROBOTS_TOKEN)  # None, or a finite number >= 0
+        log.info("robots.txt read from %s%s", robots_url, f"; Crawl-delay {requested:g} s" if requested else "")
+        self._warn_of_crawl_delay(robots_url, requested)
+        return _RobotsRules(parser, requested)
+
+    def _robots_origin(self) -> str:
+        scheme, host, port = self._site
+        return f"{scheme}://{host}:{port}"
+
+    def _keep_robots(self, status: int, text: str) -> None:
+        if self.robots_cache is not None:
+            self.robots_cache.cache_robots(self._robots_origin(), status, text, self.wall_clock())
+
+    def _robots_from_cache(self, robots_url: httpx.URL) -> bool:
+        """Obey the copy an earlier process read, while it is younger than robots_max_age."""
+        cached = self.robots_cache.cached_robots(self._robots_origin()) if self.robots_cache is not None else None
+        if cached is None:
+            return False
+        status, text, fetched_at = cached
+        age = self.wall_clock() - fetched_at
+        if not 0 <= age < self.robots_max_age:
+            return False
+        self._robots = self._robots_rules_of(robots_url, status, text)
+        self._robots_read_at = time.monotonic() - age
+        return True
 
     def _warn_of_crawl_delay(self, robots_url: httpx.URL, requested: float | None) -> None:
         """Say once per robots.txt read when its Crawl-delay slows the crawl, and how far it is obeyed."""

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from crawler.config import Config
 from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError, TransportFailure
 from crawler.model import ListPage, ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
+from crawler.polling import lists_for_poll
 from crawler.progress import Progress
 from crawler.sources.base import Source
 from crawler.store import Store
@@ -298,8 +299,11 @@ class Crawler:
 
     # --- lists -------------------------------------------------------------------------------
     def _crawl_lists(self, summary: RunSummary) -> list[tuple[int, str]]:
+        # The adaptive strategy reads one list a poll (crawler.polling); new ids are still fetched
+        # in every language, below.
+        languages = lists_for_poll(self.store, self.config.schedule, self.source.name, self.config.source.languages)
         failures = []
-        for lang in self.config.source.languages:
+        for lang in languages:
             try:
                 self._read_lists(summary, lang, max_pages=self.config.source.max_list_pages, only_while_unseen=True)
             except RefusedError as exc:
@@ -309,7 +313,7 @@ class Crawler:
             except FetchError as exc:
                 failures.append(exc)
                 self._error(summary, exc.url, "fetch", str(exc), lang=lang)
-        if failures and len(failures) == len(self.config.source.languages):
+        if failures and len(failures) == len(languages):
             raise RunAborted(str(failures[0])) from failures[0]
         return self._candidates()
 

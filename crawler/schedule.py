@@ -1,14 +1,18 @@
 """The crawl's schedule: [schedule] as an APScheduler trigger, its interval, and its description.
 
 The config check (crawler.config) and the daemon build the trigger with the same `make_trigger`,
-so a cron expression the config accepts is one the daemon can run.
+so a cron expression the config accepts is one the daemon can run. Two strategies: "fixed" (every
+list at interval_minutes or on cron) and "adaptive" (crawler.polling decides which list and how
+long to wait; `PlanTrigger` fires by its plan).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -22,6 +26,27 @@ class ScheduleConfig(Protocol):
     interval_minutes: float
     jitter_seconds: float
     cron: str
+    strategy: str
+    budget_requests_per_hour: float
+    floor_minutes: float
+    ceiling_minutes: float
+    rotate_every: int
+    set_in_file: tuple[str, ...]
+
+
+STRATEGIES = ("auto", "adaptive", "fixed")
+# A file that sets one of these keeps the fixed schedule under strategy "auto".
+FIXED_SCHEDULE_KEYS = ("interval_minutes", "cron")
+
+
+def strategy_in_force(schedule: ScheduleConfig) -> str:
+    """"fixed" or "adaptive": "auto" is adaptive unless the config file sets interval_minutes or
+    cron (or cron is set at all), so users who chose a fixed schedule keep it."""
+    if schedule.strategy != "auto":
+        return schedule.strategy
+    if schedule.cron.strip() or any(key in schedule.set_in_file for key in FIXED_SCHEDULE_KEYS):
+        return "fixed"
+    return "adaptive"
 
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CRON_DAY_NUMBERS = {name: number for number, name in enumerate(_CRON_DAYS[:7])}
@@ -101,8 +126,45 @@ def make_trigger(schedule: ScheduleConfig) -> BaseTrigger:
     return trigger
 
 
+class PlanTrigger:
+    """Fires by a plan: `plan(moment)` gives the seconds to wait after a run that starts at
+    `moment` (crawler.polling.IntervalPlan.seconds_at). The daemon swaps `plan` after each run;
+    the trigger itself reads nothing, so it never touches the store from the scheduler's thread."""
+
+    def __init__(self, plan: Callable[[dt.datetime], float], jitter_seconds: float = 0.0) -> None:
+        self.plan = plan
+        self.jitter_seconds = jitter_seconds
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        start = previous_fire_time or now
+        wait = self.plan(start)
+        # Jitter stays a small part of a short interval: at most a tenth of it.
+        jitter = random.uniform(0, min(self.jitter_seconds, wait / 10)) if self.jitter_seconds else 0.0
+        return max(start + dt.timedelta(seconds=wait + jitter), now)
+
+
+def make_plan_trigger(plan: Callable[[dt.datetime], float], jitter_seconds: float = 0.0) -> BaseTrigger:
+    """A PlanTrigger that APScheduler accepts (its triggers must subclass BaseTrigger)."""
+    from apscheduler.triggers.base import BaseTrigger as _Base
+
+    class _Trigger(PlanTrigger, _Base):
+        pass
+
+    return _Trigger(plan, jitter_seconds)
+
+
+def adaptive_mean_seconds(schedule: ScheduleConfig) -> float:
+    """The mean wait between two adaptive polls: one list request a poll, the budget spread evenly,
+    within the floor and the ceiling."""
+    minutes = 60.0 / schedule.budget_requests_per_hour
+    return min(max(minutes, schedule.floor_minutes), schedule.ceiling_minutes) * 60
+
+
 def schedule_interval(schedule: ScheduleConfig) -> float:
-    """Seconds between two scheduled runs (for cron, the gap between its next two fire times)."""
+    """Seconds between two scheduled runs (for cron, the gap between its next two fire times; for
+    the adaptive strategy, its mean interval)."""
+    if strategy_in_force(schedule) == "adaptive":
+        return adaptive_mean_seconds(schedule)
     if not schedule.cron.strip():
         return schedule.interval_minutes * 60
     trigger = make_trigger(dataclasses.replace(schedule, jitter_seconds=0.0))
@@ -113,7 +175,11 @@ def schedule_interval(schedule: ScheduleConfig) -> float:
 
 
 def describe_schedule(schedule: ScheduleConfig) -> str:
-    """The schedule in a few words, for the daemon's start and reload lines."""
+    """The schedule in a few words, for the daemon's start and reload lines and `status`."""
+    if strategy_in_force(schedule) == "adaptive":
+        return (f"adaptive: one list a poll, {schedule.budget_requests_per_hour:g} list requests an hour "
+                f"on average, every {schedule.floor_minutes:g} to {schedule.ceiling_minutes:g} min by the "
+                f"source's publishing hours")
     if schedule.cron.strip():
         what = f"cron {schedule.cron!r} (host time zone)"
     else:

@@ -17,6 +17,7 @@ from crawler.alerts import alerts_summary
 from crawler.config import Config
 from crawler.coverage import coverage_report
 from crawler.lock import last_write_failure, pid_alive, writer_active
+from crawler.polling import describe_poll
 from crawler.schedule import schedule_interval
 from crawler.sources import source_for
 from crawler.store import Store
@@ -63,6 +64,8 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
         "last_page_error": store.last_page_error(source),
         # written by the crawler after each run: status runs in another process
         "pace": store.pace(config.source.base_url),
+        # which schedule strategy runs, and its budget (crawler.polling)
+        "schedule": describe_poll(store, config.schedule, configured.name, config.source.languages),
         "coverage_source": covered,
         "coverage": coverage_report(store, covered, covered_languages),
         "conditions": conditions,

@@ -306,6 +306,15 @@ _SOURCE_SEARCH_SQL = (
 )
 
 
+@migrations()
+def m009_polling(db: Database) -> None:
+    """The adaptive poll's place in its rotation, per source (crawler.polling owns the table), and
+    robots.txt as last read from each origin, so a crawl started by cron does not read it every run
+    (RFC 9309 §2.4: a cached copy serves up to 24 hours)."""
+    db["poll_state"].create({"source": str, "polls": int, "last_list": str, "at": str}, pk="source")
+    db["robots_cache"].create({"origin": str, "status": int, "body": str, "fetched_at": float}, pk="origin")
+
+
 def content_hash(item: ParsedItem) -> str:
     """What makes an edit: headline, date and paragraphs (not images, whose sizes vary)."""
     payload = json.dumps([item.title, item.published, item.paragraphs], ensure_ascii=False)
@@ -978,6 +987,33 @@ class Store:
         """The pace last recorded for the host of `base_url`, or None before any run there."""
         rows = list(self.db["source_state"].rows_where("host = ?", [urlsplit(base_url).netloc]))
         return rows[0] if rows else None
+
+    # --- robots.txt as last read (crawler.fetch.RobotsCache) ----------------------------------
+    def cached_robots(self, origin: str) -> tuple[int, str, float] | None:
+        """(status, body, fetched_at as Unix seconds) of the robots.txt last read from `origin`."""
+        row = self.db.execute("select status, body, fetched_at from robots_cache where origin = ?",
+                              [origin]).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def cache_robots(self, origin: str, status: int, body: str, fetched_at: float) -> None:
+        if self.read_only:
+            return  # a reader keeps its copy in memory only
+        with self.atomic() as db:
+            db["robots_cache"].upsert({"origin": origin, "status": status, "body": body,
+                                       "fetched_at": fetched_at}, pk="origin")
+
+    # --- when versions were first stored (crawler.polling learns from it) -----------------------
+    def first_seen_of_recent(self, source: str, releases: int) -> list[tuple[int, str, str]]:
+        """(id, lang, first_seen) of every stored version of `source`'s `releases` highest ids."""
+        return [(row[0], row[1], row[2]) for row in self.db.execute(
+            "select id, lang, first_seen from items where source = ? and id in "
+            "(select distinct id from items where source = ? order by id desc limit ?)", [source, source, releases])]
+
+    def discoveries_since(self, source: str, since: str) -> list[tuple[str, str | None]]:
+        """(first stored, published date) of each release of `source` first stored at or after `since`."""
+        return [(row[0], row[1]) for row in self.db.execute(
+            "select min(first_seen), max(published) from items where source = ? group by id having min(first_seen) >= ?",
+            [source, since])]
 
 
 def _of(source: str | None, joiner: str = "where") -> tuple[str, list[Any]]:

@@ -200,7 +200,7 @@ def test_crontab_weekdays_count_sunday_as_0_like_cron():
 
 
 def test_schedule_interval_for_interval_and_cron():
-    assert schedule_interval(ScheduleConfig(interval_minutes=10)) == 600
+    assert schedule_interval(ScheduleConfig(interval_minutes=10, strategy="fixed")) == 600
     assert schedule_interval(ScheduleConfig(cron="*/15 * * * *")) == 900
 
 

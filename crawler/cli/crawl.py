@@ -26,7 +26,6 @@ from crawler.cli.options import (
 from crawler.cli.runreport import announce, progress_bars, report, start_line
 from crawler.config import Config
 from crawler.coverage import backfill_gaps
-from crawler.fetch import Fetcher
 from crawler.health import report_transitions
 from crawler.model import PresswatchError, RunOutcome, UsageError
 from crawler.pipeline import Crawler
@@ -130,7 +129,7 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
 def _run_source(args: argparse.Namespace, kind: str, config: Config, name: str, whole: Config | None = None) -> int:
     """One pass of one source; `config` as that source sees it, `whole` the config of every source
     (its health conditions are named with the source when there are several)."""
-    with app.writing(config) as store, replaying(args.replay), Fetcher(config.source) as fetcher:
+    with app.writing(config) as store, replaying(args.replay), app.fetcher(config, store) as fetcher:
         announce(args, start_line(args, config, kind))
         crawler = app.build_crawler(config, store, fetcher, progress=progress_bars(args))
         try:

@@ -182,6 +182,7 @@ def print_status(report: dict[str, Any]) -> None:
         print("last run: none yet")
     print_runs(report)
     print_pace(report["pace"])
+    print(f"schedule: {report['schedule']}")
     print_coverage(report["coverage"])
     daemon = report["daemon"]
     if daemon:
