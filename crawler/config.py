@@ -772,12 +772,13 @@ def _mixed_sections(section: str, table: Any) -> str:
     tables inherit nothing from it, so its keys go into each of them."""
     into = "each [[sources]] table" if section == "source" else "each [sources.selectors] table"
     keys = list(table)[:3] if isinstance(table, dict) else []
-    example = "; e.g. " + ", ".join(f"{key} = {_toml_value(table[key])}" for key in keys) if keys else ""
+    example = "; e.g. " + ", ".join(f"{key} = {_as_written(table[key])}" for key in keys) if keys else ""
     return (f"write either one [{section}] table or [[sources]] tables, not both: [[sources]] tables inherit "
             f"nothing from [{section}], so move its keys into {into} (of every site that should have them){example}")
 
 
-def _toml_value(value: Any) -> str:
+def _as_written(value: Any) -> str:
+    """A value of the user's file as TOML writes it (strings quoted, true/false)."""
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, bool) else str(value).lower()
 
 
