@@ -22,7 +22,8 @@ from crawler.lock import StoreLock
 from crawler.model import NotFound, StoreFull, StoreUnusable, UsageError
 from crawler.pipeline import Crawler, ReleaseHook
 from crawler.searchindex import search_hook
-from crawler.sources import source_of_entry
+from crawler.sources import SourceBook, source_of_entry
+from crawler.sources import source_book as _source_book
 from crawler.sources.base import Source
 from crawler.store import Store
 from crawler.tagging import Tagger, load_topicset
@@ -154,6 +155,13 @@ def _entry(config: Config, which: str | SourceEntry | None) -> SourceEntry:
 def source(config: Config, name: str | SourceEntry | None = None) -> Source:
     """The Source adapter of one configured source (default: the first)."""
     return source_of_entry(_entry(config, name))
+
+
+def source_book(config: Config) -> SourceBook:
+    """Every configured source's adapter by name, for whoever shows stored rows: `get(name)` is
+    the row's own source (display name, time zone, languages and their names and tags); a name the
+    store holds and the config no longer has reads as itself, in UTC, with its stored languages."""
+    return _source_book(config)
 
 
 def source_config(config: Config, name: str | SourceEntry | None = None) -> Config:

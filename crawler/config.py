@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
+import json
 import math
 import os
 import re
@@ -783,13 +784,27 @@ def load_config(path: str | os.PathLike[str] | None = None, *, secrets: bool = T
     if "sources" in user:
         for section in ("source", "selectors"):
             if section in user:
-                raise ConfigError(file, section, f"write either one [{section}] table or [[sources]] tables, not "
-                                  f"both: move its keys into the [[sources]] table of that site")
+                raise ConfigError(file, section, _mixed_sections(section, user[section]))
     config = build_section(Config, user, file, "", secrets=secrets)
     if config.source_entries:  # what reads config.source sees the first source
         first = config.source_entries[0]
         config = dataclasses.replace(config, source=first, selectors=first.selectors)
     return dataclasses.replace(config, origin=str(Path(file).resolve()))
+
+
+def _mixed_sections(section: str, table: Any) -> str:
+    """How to write what a [source] or [selectors] table beside [[sources]] meant: [[sources]]
+    tables inherit nothing from it, so its keys go into each of them."""
+    into = "each [[sources]] table" if section == "source" else "each [sources.selectors] table"
+    keys = list(table)[:3] if isinstance(table, dict) else []
+    example = "; e.g. " + ", ".join(f"{key} = {_as_written(table[key])}" for key in keys) if keys else ""
+    return (f"write either one [{section}] table or [[sources]] tables, not both: [[sources]] tables inherit "
+            f"nothing from [{section}], so move its keys into {into} (of every site that should have them){example}")
+
+
+def _as_written(value: Any) -> str:
+    """A value of the user's file as TOML writes it (strings quoted, true/false)."""
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, bool) else str(value).lower()
 
 
 def config_warnings(config: Config) -> list[str]:

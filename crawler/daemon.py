@@ -26,8 +26,9 @@
 - After each run: health transitions (crawler.health) are logged and sent to the ops route, and
   pending alerts are delivered.
 - Under systemd (Type=notify, crawler/service.py): READY=1 once the scheduler runs, STATUS= what
-  it does, WATCHDOG=1 from the main loop while the scheduler and a running crawl make progress,
-  STOPPING=1 on the way out. Without $NOTIFY_SOCKET none of this happens.
+  it does, WATCHDOG=1 from the main loop while the scheduler runs jobs and every running source's
+  crawl sends requests (one hung source stops the pings, however busy the others), STOPPING=1
+  on the way out. Without $NOTIFY_SOCKET none of this happens.
 """
 
 from __future__ import annotations
@@ -274,16 +275,19 @@ class Daemon:
             if crawler is not None:
                 crawler.stop()
 
-    def _crawl_progress(self) -> service.CrawlProgress | None:
-        """The crawls in hand as the watchdog sees them: alive while any of them sends requests."""
-        running = [job for job in list(self._jobs.values()) if job.crawler is not None and job.fetcher is not None]
-        if not running:
-            return None
+    def _crawl_progress(self) -> dict[str, service.CrawlProgress]:
+        """Each source's crawl in hand as the watchdog sees it: each must send requests within its
+        own source's bound (a hung source is not hidden by another that still sends)."""
         parts = self.active.parts
-        stall = max((service.crawl_stall_seconds(parts[job.name].config.source) for job in running if job.name in parts),
-                    default=service.CRAWL_STALL_FLOOR)
-        return service.CrawlProgress(tuple(job.crawler for job in running),
-                                     sum(job.fetcher.requests_made for job in running), stall)
+        progress = {}
+        for job in list(self._jobs.values()):
+            crawler, fetcher = job.crawler, job.fetcher
+            if crawler is None or fetcher is None:
+                continue
+            stall = (service.crawl_stall_seconds(parts[job.name].config.source) if job.name in parts
+                     else service.CRAWL_STALL_FLOOR)
+            progress[job.name] = service.CrawlProgress(crawler, fetcher.requests_made, stall)
+        return progress
 
     def _schedule_sources(self, active: _Active, *, reloading: bool = False) -> None:
         """One job per source (added, rescheduled or removed to match `active`). On a reload the

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from crawler.filters import Filters
 from crawler.sources.base import Source, language_order_sql
+from crawler.sources.book import SourceBook
 
 FEED_TAG = "tag:presswatch,2026:"
 _SPACES = re.compile(r"\s+")
@@ -53,12 +54,15 @@ def _release_date(source: Source, published: str | None) -> str | None:
     return None
 
 
-def feed_entries(db: Database, source: Source, filters: Filters = Filters(), limit: int = 50) -> list[dict[str, Any]]:
-    """The newest releases (by publication date), one entry per language version."""
+def feed_entries(db: Database, sources: Source | SourceBook, filters: Filters = Filters(),
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """The newest releases (by publication date), one entry per language version; each dated in
+    its own source's time zone."""
+    book = SourceBook.of(sources)
     where, params = filters.where("i")
     rows = db.execute(
         "select i.source, i.id, i.lang, i.url, i.title, i.published, i.body, i.first_seen, i.changed_at from items i "
-        f"where {where} order by i.published desc, i.id desc, {language_order_sql('i.lang', source.supported_languages)} limit ?",
+        f"where {where} order by i.published desc, i.id desc, {language_order_sql('i.lang', book.languages())} limit ?",
         [*params, limit],
     ).fetchall()
     entries = []
@@ -70,7 +74,7 @@ def feed_entries(db: Database, source: Source, filters: Filters = Filters(), lim
         ).fetchall()
         entries.append({
             "source": source_name, "id": item_id, "lang": lang, "url": url, "title": title, "published": published, "body": body,
-            "updated": _rfc3339(changed_at) or _rfc3339(first_seen) or _release_date(source, published)
+            "updated": _rfc3339(changed_at) or _rfc3339(first_seen) or _release_date(book.get(source_name), published)
             or "1970-01-01T00:00:00Z",
             "matches": matches,
         })
@@ -90,16 +94,28 @@ def _summary(entry: dict[str, Any]) -> str:
     return "\n".join(lines + ([""] if lines and body else []) + ([body] if body else []))
 
 
-def build_feed(entries: list[dict[str, Any]], source: Source, *, filters: Filters = Filters(),
+def build_feed(entries: list[dict[str, Any]], sources: Source | SourceBook, *, filters: Filters = Filters(),
                generated: str | None = None) -> bytes:
-    """An Atom 1.0 document; text goes through ElementTree, so markup in a title stays text."""
+    """An Atom 1.0 document; text goes through ElementTree, so markup in a title stays text. Each
+    entry has its own source's language tag, publisher (its author) and time zone."""
+    book = SourceBook.of(sources)
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
+    _feed_head(feed, book, filters, entries, generated)
+    for entry in entries:
+        _entry(feed, entry, book.get(entry["source"]))
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _feed_head(feed: ET.Element, book: SourceBook, filters: Filters, entries: list[dict[str, Any]],
+               generated: str | None) -> None:
     what = " · ".join(part for part in (filters.topic, filters.lang) if part)
-    # `source` describes the feed unless it is filtered to another source of the store
-    name = filters.source or source.name
+    # the feed's publisher: the source it is filtered to, the one configured, else every configured one
+    one = book.get(filters.source) if filters.source else book.first if len(book) == 1 else None
+    name = one.name if one else ", ".join(book.names())
+    publisher = one.display_name if one else ", ".join(source.display_name for source in book.configured)
     _sub(feed, "title", f"{name} press releases" + (f" ({what})" if what else ""))
-    publisher = source.display_name if name == source.name else name
     _sub(feed, "subtitle", f"Press releases of the {publisher}, collected by presswatch")
     # a feed of one source names it in its id (one source's id 5 is not another's)
     of_source = f"{filters.source}/" if filters.source else ""
@@ -107,28 +123,32 @@ def build_feed(entries: list[dict[str, Any]], source: Source, *, filters: Filter
     updated = max((e["updated"] for e in entries), default=None) or generated or _rfc3339(
         dt.datetime.now(dt.timezone.utc).isoformat())
     _sub(feed, "updated", updated)
-    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=source.base_url + "/")
+    if one and one.base_url:
+        ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=one.base_url + "/")
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _sub(author, "name", name)
-    _sub(author, "uri", source.base_url + "/")
+    if one and one.base_url:
+        _sub(author, "uri", one.base_url + "/")
     _sub(feed, "generator", "presswatch")
-    for entry in entries:
-        node = ET.SubElement(feed, f"{{{ATOM}}}entry", {f"{_XML_NS}lang": source.language_tags.get(entry["lang"], entry["lang"])})
-        _sub(node, "id", entry_id(entry["source"], entry["id"], entry["lang"]))
-        _sub(node, "title", entry["title"], type="text")
-        entry_source = ET.SubElement(node, f"{{{ATOM}}}source")  # RFC 4287 4.2.11: whose entry it is
-        _sub(entry_source, "id", f"{FEED_TAG}source/{entry['source']}")
-        _sub(entry_source, "title", entry["source"])
-        ET.SubElement(node, f"{{{ATOM}}}link", rel="alternate", href=entry["url"])
-        _sub(node, "updated", entry["updated"])
-        published = _release_date(source, entry["published"])
-        if published:
-            _sub(node, "published", published)
-        for topic, label in dict.fromkeys((t, lbl) for t, lbl, _ in entry["matches"]):
-            ET.SubElement(node, f"{{{ATOM}}}category", term=_xml_text(topic), label=_xml_text(label))
-        _sub(node, "summary", _summary(entry), type="text")
-    ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _entry(feed: ET.Element, entry: dict[str, Any], source: Source) -> None:
+    node = ET.SubElement(feed, f"{{{ATOM}}}entry", {f"{_XML_NS}lang": source.language_tags.get(entry["lang"], entry["lang"])})
+    _sub(node, "id", entry_id(entry["source"], entry["id"], entry["lang"]))
+    _sub(node, "title", entry["title"], type="text")
+    author = ET.SubElement(node, f"{{{ATOM}}}author")  # who published this release: its source
+    _sub(author, "name", source.display_name)
+    entry_source = ET.SubElement(node, f"{{{ATOM}}}source")  # RFC 4287 4.2.11: whose entry it is
+    _sub(entry_source, "id", f"{FEED_TAG}source/{entry['source']}")
+    _sub(entry_source, "title", entry["source"])
+    ET.SubElement(node, f"{{{ATOM}}}link", rel="alternate", href=entry["url"])
+    _sub(node, "updated", entry["updated"])
+    published = _release_date(source, entry["published"])
+    if published:
+        _sub(node, "published", published)
+    for topic, label in dict.fromkeys((t, lbl) for t, lbl, _ in entry["matches"]):
+        ET.SubElement(node, f"{{{ATOM}}}category", term=_xml_text(topic), label=_xml_text(label))
+    _sub(node, "summary", _summary(entry), type="text")
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None, **attrs: str) -> ET.Element:

@@ -10,13 +10,15 @@ while the daemon shows it is alive:
 - the main loop of Daemon.serve calls `keepalive()` every wake-up: a hung main thread sends nothing;
 - a job on the daemon's scheduler stamps the time: a scheduler that no longer runs jobs stops the
   pings once its stamp is older than the watchdog timeout;
-- while a crawl runs, the requests it has sent: a crawl that sent none for `crawl_stall_seconds()`
-  stops the pings too. Every wait of a healthy crawl is bounded by the [source] timeouts, delays
-  and retry waits, so the bound is twice their sum, and at least CRAWL_STALL_FLOOR for what the
-  config does not bound (a robots.txt Crawl-delay, a page sent very slowly).
+- while crawls run, the requests each has sent, per source: a source's crawl that sent none for its
+  `crawl_stall_seconds()` stops the pings too, however busy the other sources' crawls are (one
+  hung source job never runs again by itself: its next runs wait for it). Every wait of a healthy
+  crawl is bounded by its source's timeouts, delays and retry waits, so the bound is twice their
+  sum, and at least CRAWL_STALL_FLOOR for what the config does not bound (a robots.txt
+  Crawl-delay, a page sent very slowly). STATUS= then names the source that hangs.
 
-systemd then kills the process (SIGABRT) and Restart=on-failure starts it again; the run it was in
-is marked `interrupted` by the next one.
+systemd then kills the process (SIGABRT) and Restart=on-failure starts it again; the runs it was in
+are marked `interrupted` by the next ones, and every source is crawled again from the start.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 from crawler.config import SourceConfig
 
@@ -98,6 +100,10 @@ class CrawlProgress:
     stall_seconds: float
 
 
+# What the daemon hands the watchdog: each running source's crawl by name (one crawl alone: itself).
+Crawls = Union[CrawlProgress, Mapping[str, CrawlProgress], None]
+
+
 def crawl_stall_seconds(source: SourceConfig) -> float:
     """How long a crawl may send no request before it counts as hung (see the module docstring)."""
     longest_wait = source.request_delay + source.connect_timeout + source.read_timeout + source.max_retry_wait
@@ -127,8 +133,8 @@ class SystemdService:
         self._clock = clock
         self._last_ping = float("-inf")
         self._scheduler_seen = clock()
-        self._crawl: CrawlProgress | None = None
-        self._crawl_moved = clock()
+        # per running source: its crawl as last seen, and when it last sent a request
+        self._crawls: dict[str, tuple[CrawlProgress, float]] = {}
         self._stalled = ""  # why pings are held back, logged once
 
     def wake_seconds(self, default: float) -> float:
@@ -155,8 +161,9 @@ class SystemdService:
         """A scheduler job: the scheduler still runs jobs."""
         self._scheduler_seen = self._clock()
 
-    def keepalive(self, crawl: CrawlProgress | None = None) -> bool:
-        """From the main loop: WATCHDOG=1 if one is due and the daemon is alive; True if sent."""
+    def keepalive(self, crawl: Crawls = None) -> bool:
+        """From the main loop: WATCHDOG=1 if one is due and the daemon is alive (the scheduler runs
+        jobs, and each running crawl, by source name, sent a request within its bound); True if sent."""
         if not self.ping_every:
             return False
         now = self._clock()
@@ -165,17 +172,28 @@ class SystemdService:
         self._last_ping = now
         return self.notifier.send(WATCHDOG=1)
 
-    def _alive(self, now: float, crawl: CrawlProgress | None) -> bool:
-        last = self._crawl
-        if crawl is None or last is None or (crawl.run, crawl.requests) != (last.run, last.requests):
-            self._crawl_moved = now
-        self._crawl = crawl
+    def _alive(self, now: float, crawl: Crawls) -> bool:
         stalled = ""
         if now - self._scheduler_seen > self.watchdog_timeout:
             stalled = f"the scheduler has run no job for {now - self._scheduler_seen:.0f} s"
-        elif crawl is not None and now - self._crawl_moved > crawl.stall_seconds:
-            stalled = f"the crawl has sent no request for {now - self._crawl_moved:.0f} s"
+        for name, idle in self._crawls_idle(now, crawl):
+            if not stalled:
+                of = f" of {name}" if name else ""
+                stalled = f"the crawl{of} has sent no request for {idle:.0f} s"
         if stalled and not self._stalled:
             log.error("watchdog: %s; no more keep-alives for systemd", stalled, extra={"event": "watchdog_stalled"})
+            self.status(f"hung: {stalled}; the watchdog will restart presswatch")
         self._stalled = stalled
         return not stalled
+
+    def _crawls_idle(self, now: float, crawl: Crawls) -> list[tuple[str, float]]:
+        """Each running crawl that has stood still for longer than its bound, with how long (s)."""
+        crawls = {"": crawl} if isinstance(crawl, CrawlProgress) else dict(crawl or {})
+        seen = {}
+        for name, progress in crawls.items():
+            last = self._crawls.get(name)
+            moved = last is None or (progress.run, progress.requests) != (last[0].run, last[0].requests)
+            seen[name] = (progress, now if moved else last[1])
+        self._crawls = seen  # a source whose crawl ended is forgotten: its next run starts a new window
+        return [(name, now - moved_at) for name, (progress, moved_at) in seen.items()
+                if now - moved_at > progress.stall_seconds]

@@ -19,7 +19,7 @@ from crawler.coverage import coverage_report
 from crawler.lock import last_write_failure, pid_alive, writer_active
 from crawler.polling import describe_poll
 from crawler.schedule import schedule_interval
-from crawler.sources import source_for
+from crawler.sources import SourceBook, source_book
 from crawler.store import Store
 from crawler.tagging import untagged_languages
 
@@ -31,12 +31,13 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
                    source: str | None = None) -> dict[str, Any]:
     """The report; with `source`, the counts, runs and coverage are that source's alone."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    configured = source_for(config)
+    book = source_book(config)
+    configured = book.get(source, store.languages(source)) if source else book.first
     per_lang = store.versions_per_language(source)
     today = configured.today().isoformat()
     runs = store.last_runs(1, source)
-    covered = source or configured.name
-    covered_languages = config.source.languages if covered == configured.name else store.languages(covered)
+    covered = configured.name
+    covered_languages = crawled_languages(store, book, covered)
     last_success = health.last_success(store)
     conditions = _conditions(store, config, now)
     daemon = _daemon(store, config, now)
@@ -51,7 +52,7 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
         "releases": store.release_count(source),
         "language_versions": sum(per_lang.values()),
         "per_language": per_lang,
-        "sources": _per_source(store, source),
+        "sources": _per_source(store, source, book),
         "stored_today": store.stored_on(today, source),
         "pending_translations": len(store.pending(source=source)),
         "last_run": runs[0] if runs else None,
@@ -63,9 +64,9 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
         "last_error": store.last_failed_run("crawl", source),
         "last_page_error": store.last_page_error(source),
         # written by the crawler after each run: status runs in another process
-        "pace": store.pace(config.source.base_url),
+        "pace": store.pace(configured.base_url) if configured.base_url else None,
         # which schedule strategy runs, and its budget (crawler.polling)
-        "schedule": describe_poll(store, config.schedule, configured.name, config.source.languages),
+        "schedule": describe_poll(store, config.schedule, configured.name, configured.languages),
         "coverage_source": covered,
         "coverage": coverage_report(store, covered, covered_languages),
         "conditions": conditions,
@@ -80,8 +81,15 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
     }
 
 
-def _per_source(store: Store, only: str | None) -> list[dict[str, Any]]:
-    """Each source in the store: its releases, versions per language, its last run and success."""
+def crawled_languages(store: Store, book: SourceBook, name: str) -> tuple[str, ...]:
+    """The languages a source is crawled in (configured), else those the store holds of it."""
+    return book.get(name).languages if book.is_configured(name) else store.languages(name)
+
+
+def _per_source(store: Store, only: str | None, book: SourceBook) -> list[dict[str, Any]]:
+    """Each source in the store: its releases, versions per language, its last run and success,
+    the languages it is crawled in, their coverage, and the pace its host kept (None when the
+    source is no longer configured)."""
     report = []
     for name in store.sources():
         if only and name != only:
@@ -92,8 +100,16 @@ def _per_source(store: Store, only: str | None) -> list[dict[str, Any]]:
             "name": name, "releases": store.release_count(name), "language_versions": sum(per_lang.values()),
             "per_language": per_lang, "last_run": runs[0] if runs else None,
             "last_success": store.last_success("crawl", name),
+            **_source_detail(store, book, name),
         })
     return report
+
+
+def _source_detail(store: Store, book: SourceBook, name: str) -> dict[str, Any]:
+    languages = crawled_languages(store, book, name)
+    source = book.get(name)
+    return {"languages": list(languages), "coverage": coverage_report(store, name, languages),
+            "pace": store.pace(source.base_url) if book.is_configured(name) else None}
 
 
 def _store_problems(store: Store, last_run: dict[str, Any] | None) -> list[str]:

@@ -14,7 +14,9 @@ from typing import Any
 from crawler import web_limits
 from crawler.config import Config
 from crawler.searchindex import families
+from crawler.sources import source_book
 from crawler.sources.base import Source, language_order_sql
+from crawler.sources.book import SourceBook
 
 SOURCE_COLUMN = ("The source's name: a release is (source, id); rows from before sources were plural "
                  "belong to the first source")
@@ -138,9 +140,11 @@ FTS_TABLES = {
 }
 
 
-def canned_queries(source: Source) -> dict[str, dict[str, Any]]:
-    """Datasette's canned queries over a store of `source` (its language order and fold families)."""
-    order = language_order_sql("i.lang", source.supported_languages)
+def canned_queries(source: Source | SourceBook) -> dict[str, dict[str, Any]]:
+    """Datasette's canned queries over a store of `source` (every configured source's languages: their
+    order and fold families)."""
+    languages = SourceBook.of(source).languages()
+    order = language_order_sql("i.lang", languages)
     return {
     "latest_by_topic": {
         "title": "Latest releases per topic",
@@ -177,15 +181,15 @@ order by i.source, {order}
         "title": "Releases mentioning a term, in any script",
         "description": "Qozog'iston, Qozogʻiston and Қозоғистон find the same releases; end a word "
         "with * for a prefix (чегара*). Best matches first.",
-        "sql": _mentioning_sql(source),
+        "sql": _mentioning_sql(languages),
     },
     }
 
 
-def _mentioning_sql(source: Source) -> str:
+def _mentioning_sql(languages: tuple[str, ...]) -> str:
     """One branch per fold family: each family's folding of :term runs against its own rows."""
     branches = []
-    for langs in families(source.supported_languages).values():
+    for langs in families(languages).values():
         quoted = ", ".join(f"'{lang}'" for lang in langs if lang.isalnum())
         branches.append(
             "  select s.source, s.id, s.lang, bm25(search_fts, 5.0, 1.0) as score\n"
@@ -203,9 +207,12 @@ def _mentioning_sql(source: Source) -> str:
 HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
 
 
-def build_metadata(database: str, source: Source, loopback_only: bool = True) -> dict[str, Any]:
-    """Datasette metadata for a store of `source` opened under the name `database` (the file's stem);
-    `loopback_only`: answer only requests that name this machine by a loopback name."""
+def build_metadata(database: str, source: Source | SourceBook, loopback_only: bool = True) -> dict[str, Any]:
+    """Datasette metadata for a store of `source` (or of every source of a SourceBook) opened under the
+    name `database` (the file's stem); `loopback_only`: answer only requests that name this machine
+    by a loopback name."""
+    book = SourceBook.of(source)
+    names = book.language_names()
     tables: dict[str, Any] = {
         name: {"description": description, "columns": dict(columns)}
         for name, (description, columns) in SCHEMA.items()
@@ -216,28 +223,33 @@ def build_metadata(database: str, source: Source, loopback_only: bool = True) ->
         tables.setdefault(name, {})["hidden"] = True
     return {
         "title": "presswatch",
-        "description": f"Press releases of the {source.display_name} in "
-        f"{', '.join(source.language_names.get(lang, lang) for lang in source.supported_languages)}, "
+        "description": f"Press releases of the {', '.join(s.display_name for s in book.configured)} in "
+        f"{', '.join(names.get(lang, lang) for lang in book.languages())}, "
         "collected by presswatch. Read-only.",
-        "source": source.name,
-        "source_url": source.base_url + "/",
+        "source": ", ".join(book.names()),
+        **({"source_url": book.first.base_url + "/"} if len(book) == 1 else {}),
         "plugins": {"presswatch": {"loopback_only": loopback_only}},
         "databases": {
             database: {
                 "description": "The presswatch store: see docs/QUERY.md for every table.",
                 "tables": tables,
-                "queries": canned_queries(source),
+                "queries": canned_queries(book),
             }
         },
     }
 
 
-def make_datasette(path: Path, source: Source, allow_sql: bool = False, host: str = "127.0.0.1",
-                   config: Config | None = None):
-    """A Datasette instance over the store of `source` with presswatch's metadata and plugin (no server).
+def make_datasette(path: Path, source: Source | None = None, allow_sql: bool = False, host: str = "127.0.0.1",
+                   config: Config | None = None, only_source: str | None = None):
+    """A Datasette instance over the store with presswatch's metadata and plugin (no server).
+    The sources shown are those `config` configures (each row as its own source's), else `source`;
     `allow_sql`: Datasette's box for arbitrary SQL (canned queries and table pages work without);
     `host`: the address it will listen on (on loopback, only loopback names are answered);
-    `config`: what the health page judges by (default: the defaults)."""
+    `config`: what the health page judges by (default: the defaults), and its sources;
+    `only_source`: the pages show that source's releases unless ?source= names another."""
+    if source is None and config is None:
+        raise ValueError("make_datasette needs the config or a source")
+    book = source_book(config) if source is None else SourceBook.of(source)
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -247,12 +259,14 @@ def make_datasette(path: Path, source: Source, allow_sql: bool = False, host: st
         pm.register(web_plugin, name="presswatch")
     datasette = Datasette(
         [str(path)],
-        metadata=build_metadata(path.stem, source, loopback_only=web_limits.is_loopback(host)),
+        metadata=build_metadata(path.stem, book, loopback_only=web_limits.is_loopback(host)),
         # No arbitrary SQL writes exist in Datasette 0.x; these keep a public-facing copy modest.
         # crawler/web_limits.py bounds what each query may cost (docs/QUERY.md, "Limits of the web view").
         settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False,
                   "default_allow_sql": allow_sql},
     )
-    datasette.presswatch_source = source  # read by crawler.web_plugin and crawler.webview
+    datasette.presswatch_sources = book  # read by crawler.webview: each row's own source
+    datasette.presswatch_source = book.first  # read by crawler.web_plugin (the default fold language)
+    datasette.presswatch_only = only_source
     datasette.presswatch_config = config
     return datasette

@@ -228,3 +228,29 @@ def test_an_abstract_socket_name_is_used_and_no_socket_means_nothing_is_sent(cap
         silent.stopping()
         assert not silent.keepalive() and silent.wake_seconds(1.0) == 1.0
     assert caplog.records == []
+
+
+def test_one_hung_source_stops_the_pings_while_another_still_sends(notify_socket, caplog):
+    """Per source: a crawl that stands still is not hidden by another source's requests."""
+    clock = Clock()
+    service, scheduler = watched(notify_socket, clock, usec="600000000")  # 10 min: ping every 2.5 min
+    busy_run, hung_run, stall = object(), object(), 900.0
+    sent = iter(range(1, 100))
+
+    def after(seconds: float, crawls) -> bool:
+        clock.now += seconds
+        scheduler.jobs["watchdog"]()
+        return pinged(service, notify_socket, crawls)
+
+    def both() -> dict[str, CrawlProgress]:
+        return {"president.uz": CrawlProgress(busy_run, next(sent), stall), "akorda": CrawlProgress(hung_run, 7, stall)}
+
+    with caplog.at_level(logging.ERROR, logger="presswatch.daemon"):
+        # akorda stands still from its first sight on: past 900 s (the fifth look), no more pings
+        assert [after(300, both()) for _ in range(5)] == [True, True, True, True, False]
+    assert [r.getMessage() for r in caplog.records] == [
+        "watchdog: the crawl of akorda has sent no request for 1200 s; no more keep-alives for systemd"]
+    # the hung source's run ends (or moves again): pings resume while the other still sends
+    assert after(300, {"president.uz": CrawlProgress(busy_run, next(sent), stall)})
+    assert after(300, {"president.uz": CrawlProgress(busy_run, next(sent), stall),
+                       "akorda": CrawlProgress(object(), 7, stall)})  # its next run: a new window

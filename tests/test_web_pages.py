@@ -294,7 +294,7 @@ def test_the_source_is_shown_and_filtered_once_the_store_holds_several(store_pat
         return await datasette.client.get(url)
 
     home = asyncio.run(fetch("/"))
-    assert '<select name="source">' in home.text and '<span class="source">press.example</span>' in home.text
+    assert '<select name="source">' in home.text and '<span class="source" title="press.example">press.example</span>' in home.text
     only = asyncio.run(fetch("/?source=press.example"))
     assert only.text.count('class="release"') == 2 and "Tariffs" in only.text and "Other " in only.text
     assert asyncio.run(fetch("/?source=nowhere")).status_code == 400

@@ -31,8 +31,7 @@ from crawler.clock import exponential_backoff, iso, utc_now
 from crawler.config import Config, RouteConfig
 from crawler.lock import try_lock
 from crawler.logs import redact
-from crawler.sources import source_for
-from crawler.sources.base import Source
+from crawler.sources import SourceBook, source_book
 from crawler.store import Store
 
 log = logging.getLogger("presswatch.alerts")
@@ -73,7 +72,7 @@ class Outgoing:
     rows: list[dict[str, Any]]
     key: str
     kind: str  # alert, digest, ops
-    source: Source | None = None  # whose releases: language names, time zone
+    sources: SourceBook | None = None  # whose releases: each one's language names, time zone
     _views: list[render.ReleaseView] | None = None
 
     def messages(self, store: Store, channel: render.Channel) -> list[render.Message]:
@@ -91,18 +90,26 @@ class Outgoing:
             topics: dict[tuple[str, int], list[str]] = {}
             for row in self.rows:
                 topics.setdefault((row["source"], row["release_id"]), []).append(row["topic"])
-            source = self.source
-            assert source is not None, "due_messages() names the source of every release message"
-            self._views = [render.release_view(store, rid, sorted(set(ts)), source, name)
+            book = self.sources
+            assert book is not None, "due_messages() gives every release message the sources"
+            self._views = [render.release_view(store, rid, sorted(set(ts)), book.get(name, store.languages(name)))
                            for (name, rid), ts in topics.items()]
         return self._views
 
     def _digest_heading(self, views: list[render.ReleaseView]) -> str:
-        zone = self.source.timezone if self.source else dt.timezone.utc
+        zone = self._zone()
         period = dt.datetime.fromisoformat(self.rows[0]["period"]).astimezone(zone)
         noun = "release" if len(views) == 1 else "releases"
         return (f"presswatch {self.route.mode} digest ({self.route.name}): {len(views)} {noun} "
                 f"until {period:%Y-%m-%d %H:%M} {_zone_label(zone)}")
+
+
+    def _zone(self) -> dt.tzinfo:
+        """The time zone of the releases' source (its digest hour); UTC for several sources' releases."""
+        names = {row["source"] for row in self.rows}
+        if self.sources is None or len(names) != 1:
+            return dt.timezone.utc
+        return self.sources.get(names.pop()).timezone
 
 
 def _zone_label(zone: dt.tzinfo) -> str:
@@ -322,7 +329,7 @@ def due_messages(store: Store, config: Config, now: dt.datetime) -> list[Outgoin
     URLs so far). Keys depend only on the group's content, so
     the same group gets the same key again after a crash."""
     routes = {r.name: r for r in config.alerts.routes}
-    source = source_for(config)
+    book = source_book(config)
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in _rows(store, "status = ? and due_at <= ?", [PENDING, iso(now)]):
         if row["route"] not in routes:
@@ -341,7 +348,7 @@ def due_messages(store: Store, config: Config, now: dt.datetime) -> list[Outgoin
     for group, rows in groups.items():
         route = routes[rows[0]["route"]]
         out.append(Outgoing(route=route, rows=rows, key=_message_key(group[0], route.name, rows), kind=group[0],
-                            source=source))
+                            sources=book))
     return out
 
 

@@ -19,7 +19,7 @@ from crawler.clock import iso, utc_now
 from crawler.config import Config, RouteConfig
 from crawler.logs import redact
 from crawler.model import StoredVersion
-from crawler.sources import source_for
+from crawler.sources import source_book
 from crawler.sources.base import language_order_sql
 from crawler.store import Store
 
@@ -134,7 +134,9 @@ def enqueue_release(
 def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Store, StoredVersion], None]:
     """A pipeline ReleaseHook: queue the alerts a stored version brings, from its topic matches."""
     now_of = clock or utc_now
-    zone = source_for(config).timezone  # once, not for every stored version
+    # Each version's dates and digest hours are in its own source's time zone. The crawler of one
+    # source hands its view of the config (Config.for_source), whose one source is the version's.
+    sources = source_book(config)
 
     def hook(store: Store, version: StoredVersion) -> None:
         topics = version.topics
@@ -142,6 +144,7 @@ def alerts_hook(config: Config, *, clock: Clock | None = None) -> Callable[[Stor
             return
         item = version.item
         published = item.published or store.any_published(item.source, item.id)
+        zone = sources.get(item.source).timezone
         enqueue_release(store, config, item.source, item.id, item.lang, published, topics, now_of(), zone)
 
     return hook

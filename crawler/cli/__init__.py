@@ -56,13 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
         "in every language into a SQLite store, tag topics, send alerts.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common_options()],
+        parents=[common_options(source=True)],
     )
     parser.add_argument("--version", action="version", version=f"presswatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    _mark_source_takers(sub)
     return parser
+
+
+def _mark_source_takers(sub: argparse._SubParsersAction) -> None:
+    """Commands that offer --source say so in their defaults: --source given before a command
+    that reads no source's releases is then refused rather than ignored."""
+    for command in sub.choices.values():
+        if any("--source" in action.option_strings for action in command._actions):
+            command.set_defaults(takes_source=True)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _mark_source_takers(action)
+
+
+def _check_source_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if getattr(args, "source", None) is not None and not getattr(args, "takes_source", False):
+        parser.error(f"--source: `{args.command}` does not take --source (the commands that read the store "
+                     "and crawl/backfill do)")
 
 
 def exit_code(error: BaseException) -> int:
@@ -79,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    _check_source_option(parser, args)
     # One-shot commands print their own summary; their log shows warnings unless -v asks for more.
     quiet_level = logging.INFO if args.command == "run" else logging.WARNING
     level = logging.DEBUG if getattr(args, "verbose", False) else quiet_level

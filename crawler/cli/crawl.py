@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     crawl.add_argument("--replay", metavar="CASSETTE",
                        help="answer requests from a recorded cassette instead of the network: "
                        "a file, or its name without .yaml (cassettes/crawl_twice)")
-    crawl.add_argument("--source", metavar="NAME", help="only this source (default: every source in turn)")
+    crawl.add_argument("--source", metavar="NAME", default=argparse.SUPPRESS,
+                       help="only this source (default: every source in turn)")
     add_format(crawl, ("text", "json"), "text", what="the summary on stdout")
     crawl.set_defaults(func=lambda a: run_pass(a, "crawl"))
 
@@ -61,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     backfill.add_argument("--refresh", action="store_true",
                           help="with --ids: fetch stored releases again, to catch edits (kept as versions)")
     backfill.add_argument("--replay", metavar="CASSETTE", help="answer requests from a recorded cassette")
-    backfill.add_argument("--source", metavar="NAME", help="only this source (default: every source in turn)")
+    backfill.add_argument("--source", metavar="NAME", default=argparse.SUPPRESS,
+                          help="only this source (default: every source in turn)")
     add_format(backfill, ("text", "json"), "text", what="the summary on stdout")
     backfill.set_defaults(func=lambda a: run_pass(a, "backfill"))
 
@@ -112,18 +114,24 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     """One pass over the source --source names; without it, over every source in turn (the worst
     exit code is the command's)."""
     config = load(args, routes=True)
-    if args.replay:
-        # A cassette needs no politeness delay.
-        config = dataclasses.replace(
-            config, source=dataclasses.replace(config.source, request_delay=0.0), origin=config.origin
-        )
+    name = getattr(args, "source", None)
     if not args.replay:
         warn_about(config)
-    chosen = [app.source_named(config, args.source)] if args.source else list(app.sources(config))
+    chosen = [app.source_named(config, name)] if name else list(app.sources(config))
     if args.replay:
-        return _run_source(args, kind, config, config.sources[0].name)
+        return _replay(args, kind, config, chosen)
     codes = [_run_source(args, kind, config.for_source(entry), entry.name, whole=config) for entry in chosen]
     return next((code for code in codes if code), 0)
+
+
+def _replay(args: argparse.Namespace, kind: str, config: Config, chosen: list) -> int:
+    """A pass over a recorded cassette: of one source (a cassette holds one site's answers)."""
+    if len(chosen) > 1:
+        raise UsageError(f"--replay replays one source's cassette: name it with --source "
+                         f"({', '.join(entry.name for entry in chosen)})")
+    entry = dataclasses.replace(chosen[0], request_delay=0.0)  # a cassette needs no politeness delay
+    view = config.for_source(entry)
+    return _run_source(args, kind, view, entry.name, whole=config)
 
 
 def _run_source(args: argparse.Namespace, kind: str, config: Config, name: str, whole: Config | None = None) -> int:

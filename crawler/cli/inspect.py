@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -62,10 +63,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.diff and args.format != "text":
         raise UsageError("--diff prints text: drop --format json (json holds every earlier text under history)")
     config = load(args, secrets=False)
-    source = app.source(config)
-    check_language(args.lang, source)
+    book = app.source_book(config)
     with app.open_store(config, must_exist=True) as store:
         name = _release_source(args, store, config)
+        # the release's own source: its languages (order, names) and time zone
+        source = book.get(name, store.languages(name)) if name else book.first
+        if name is None or book.is_configured(name):
+            check_language(args.lang, source)
         versions = store.release(name, args.id, source.supported_languages) if name else []
         if args.lang:
             versions = [v for v in versions if v["lang"] == args.lang]
@@ -75,10 +79,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             raise NotFound(f"release {args.id}{of} is not in the store{where}")
         matches = matches_of(store, name, args.id)
         for version in versions:
+            version["language_name"] = source.language_names.get(version["lang"], version["lang"])
             version["topics"] = [m for m in matches if m["lang"] == version["lang"]]
             version["history"] = store.versions(name, version["id"], version["lang"])
     if args.diff:
-        print_diffs(versions, colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+        print_diffs(versions, colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"), zone=source.timezone)
         return EXIT_OK
     if args.format == "json":
         print(json.dumps(versions if not args.lang else versions[0], ensure_ascii=False, indent=2))
@@ -114,6 +119,7 @@ def print_versions(versions: list[dict[str, Any]]) -> None:
         print(printable("\n\n".join(version["paragraphs"])))
         if version["images"]:
             print(printable("\nimages: " + " ".join(version["images"])))
+        print(printable(f"\nlanguage: {version['language_name']} ({version['lang']})"))
         if version["topics"]:
             print("\ntopics:")
             for match in version["topics"]:
@@ -123,8 +129,21 @@ def print_versions(versions: list[dict[str, Any]]) -> None:
             print(f"\nedited: {len(version['history'])} earlier version(s) kept in item_versions")
 
 
-def print_diffs(versions: list[dict[str, Any]], colour: bool) -> None:
-    """Each stored edit of each version, oldest first: headline and body as a word diff."""
+def local_time(moment: str | None, zone: dt.tzinfo) -> str:
+    """A stored UTC moment as the source's clock read it, with the zone's name."""
+    if not moment:
+        return "at an unknown time"
+    try:
+        when = dt.datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M} {zone.tzname(None) or zone}"
+
+
+def print_diffs(versions: list[dict[str, Any]], colour: bool, zone: dt.tzinfo = dt.timezone.utc) -> None:
+    """Each stored edit of each version, oldest first: headline and body as a word diff; the
+    moment of each edit on the clock of the release's source (`zone`)."""
     for version in versions:
         texts = version["history"] + [version]
         if len(texts) == 1:
@@ -132,7 +151,7 @@ def print_diffs(versions: list[dict[str, Any]], colour: bool) -> None:
             continue
         for before, after in zip(texts, texts[1:]):
             print(f"{version['id']}/{version['lang']}  version {before['version']} → {after['version']}  "
-                  f"(edited {before.get('replaced_at') or after.get('changed_at')})\n")
+                  f"(edited {local_time(before.get('replaced_at') or after.get('changed_at'), zone)})\n")
             for old, new in ((before["title"], after["title"]),
                              ("\n\n".join(before["paragraphs"]), "\n\n".join(after["paragraphs"]))):
                 pieces = [Piece(p.kind, printable(p.text)) for p in word_diff(old or "", new or "")]
@@ -181,9 +200,10 @@ def print_status(report: dict[str, Any]) -> None:
     else:
         print("last run: none yet")
     print_runs(report)
-    print_pace(report["pace"])
     print(f"schedule: {report['schedule']}")
-    print_coverage(report["coverage"])
+    if len(report["sources"]) <= 1:  # several: each source's pace and coverage under its own line
+        print_pace(report["pace"])
+        print_coverage(report["coverage"])
     daemon = report["daemon"]
     if daemon:
         where = f"pid {daemon['pid']} on {daemon['host']}"
@@ -211,13 +231,19 @@ def print_status(report: dict[str, Any]) -> None:
 
 
 def print_sources(sources: list[dict[str, Any]]) -> None:
-    """One line per source: its releases and its last run."""
+    """One line per source: its releases and its last run; with several sources, each one's
+    languages, pace and coverage below it."""
     for entry in sources:
         run = entry["last_run"]
         last = (f"last run #{run['id']} {run['kind']} {run['outcome']} at {run['finished'] or run['started']}"
                 if run else "no run yet")
         print(f"  source {entry['name']}: {entry['releases']} releases ({entry['language_versions']} "
               f"language versions); {last}")
+        if len(sources) > 1:
+            print(f"    languages: {', '.join(entry['languages']) or 'none'}")
+            print("    " + (f"pace: {describe_pace(entry['pace'])}" if entry["pace"] else
+                          "pace: not known (no run since this presswatch version, or not configured)"))
+            print_coverage(entry["coverage"], indent="    ")
 
 
 def print_runs(report: dict[str, Any]) -> None:
@@ -260,7 +286,7 @@ def describe_ranges(ranges: list[list[int]], total: int) -> str:
     return shown + (", ..." if total > len(ranges) else "")
 
 
-def print_coverage(coverage: dict[str, dict[str, Any]]) -> None:
+def print_coverage(coverage: dict[str, dict[str, Any]], indent: str = "") -> None:
     """Per language: the ids missing inside the stored range (never probed) and those probed."""
     missing_any = False
     for lang, found in coverage.items():
@@ -276,6 +302,6 @@ def print_coverage(coverage: dict[str, dict[str, Any]]) -> None:
         if found["probed_absent"] or found["probed_pending"]:
             line += (f"; probed: {found['probed_absent']} absent, "
                      f"{found['probed_pending']} not translated yet")
-        print(line)
+        print(indent + line)
     if missing_any:
-        print("  (probe the missing ids: presswatch backfill --gaps)")
+        print(indent + "  (probe the missing ids: presswatch backfill --gaps)")

@@ -70,11 +70,11 @@ def load(args: argparse.Namespace, *, secrets: bool = True, routes: bool = False
 
 def chosen_source(args: argparse.Namespace, store: Store, config: Config) -> str | None:
     """The --source NAME given (None: every source), checked against the sources the store holds
-    and the one configured: an unknown name is a usage error naming them."""
+    and those configured: an unknown name is a usage error naming them."""
     name = getattr(args, "source", None)
     if name is None:
         return None
-    known = sorted({*store.sources(), app.source(config).name})
+    known = sorted({*store.sources(), *(entry.name for entry in app.sources(config))})
     if name not in known:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}? " if close else ""

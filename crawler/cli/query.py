@@ -23,7 +23,7 @@ from crawler.model import UsageError
 from crawler.progress import Progress
 from crawler.search import Hit, QueryError, search
 from crawler.searchindex import catch_up
-from crawler.sources.base import Source
+from crawler.sources import SourceBook
 from crawler.store import Store
 
 
@@ -41,13 +41,24 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="published on or before this date")
 
 
-def _filters(args: argparse.Namespace, store: Store, source: Source, config: Config) -> Filters:
-    name = chosen_source(args, store, config)
-    if name in (None, source.name):
-        check_language(args.lang, source)
-    elif args.lang and args.lang not in store.languages(name):
-        raise UsageError(f"--lang: {name} has no version in {args.lang!r} "
+def _check_lang(lang: str | None, store: Store, book: SourceBook, name: str | None) -> None:
+    """--lang must be a language of the source --source names (configured: the languages it
+    publishes in; else those stored of it) or, without --source, of some source."""
+    if not lang:
+        return
+    if name is not None and book.is_configured(name):
+        check_language(lang, book.get(name))
+    elif name is not None and lang not in store.languages(name):
+        raise UsageError(f"--lang: {name} has no version in {lang!r} "
                          f"(its languages: {', '.join(store.languages(name)) or 'none yet'})")
+    elif name is None and lang not in book.languages(store.languages()):
+        raise UsageError(f"--lang: no source has the language {lang!r} "
+                         f"(languages: {', '.join(book.languages(store.languages()))})")
+
+
+def _filters(args: argparse.Namespace, store: Store, book: SourceBook, config: Config) -> Filters:
+    name = chosen_source(args, store, config)
+    _check_lang(args.lang, store, book, name)
     db = store.db
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
@@ -61,27 +72,30 @@ def _filters(args: argparse.Namespace, store: Store, source: Source, config: Con
                    until=args.until and args.until.isoformat(), source=name)
 
 
-def searched_languages(store: Store, source: Source, filters: Filters) -> tuple[str, ...]:
-    """The configured source's languages in its order, then those other sources stored (read from
-    the key of items, an index: cheap)."""
-    if filters.source and filters.source != source.name:
-        return store.languages(filters.source)
-    return tuple(dict.fromkeys([*source.supported_languages, *store.languages(filters.source)]))
+def searched_languages(store: Store, book: SourceBook, filters: Filters) -> tuple[str, ...]:
+    """The languages searched, in display order: those of the source --source names (configured:
+    its own, then any it stored), else every configured source's, then those only other stored
+    sources hold (read from the key of items, an index: cheap)."""
+    stored = store.languages(filters.source)
+    if filters.source:
+        configured = book.get(filters.source).supported_languages if book.is_configured(filters.source) else ()
+        return tuple(dict.fromkeys([*configured, *stored]))
+    return book.languages(stored)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
-    source = app.source(config)
+    book = app.source_book(config)
     text = " ".join(args.query)
     with app.open_store(config, must_exist=True) as store:
-        filters = _filters(args, store, source, config)
+        filters = _filters(args, store, book, config)
         catch_up_or_warn(store)
         tty = args.format == "table" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         # On a terminal, private-use stand-ins become bold-underline once the page text is made printable.
         marks = _MARK_STAND_INS if tty else ("[", "]")
         try:
             hits = search(store, text, raw=args.raw, filters=filters, limit=args.limit, marks=marks,
-                          languages=searched_languages(store, source, filters))
+                          languages=searched_languages(store, book, filters))
         except QueryError as exc:
             raise UsageError(str(exc)) from None
     if args.format == "table":
@@ -125,15 +139,15 @@ def _print_table(hits: list[Hit], limit: int) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
-    source = app.source(config)
+    book = app.source_book(config)
     fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
     with app.open_store(config, must_exist=True) as store:
-        filters = _filters(args, store, source, config)
+        filters = _filters(args, store, book, config)
         progress = None
         if sys.stderr.isatty():
             progress = Progress("export", total=count_rows(store.db, filters))
         with output(args.output, overwrite=args.force) as out:
-            count = write_rows(export_rows(store.db, filters, source.supported_languages), out, fmt,
+            count = write_rows(export_rows(store.db, filters, book.languages()), out, fmt,
                                EXPORT_COLUMNS, progress)
     if args.output not in (None, "-"):
         say(f"exported {count} language version{'s' if count != 1 else ''} to {args.output}", event="exported")
@@ -142,11 +156,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_feed(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
-    source = app.source(config)
+    book = app.source_book(config)
     with app.open_store(config, must_exist=True) as store:
-        filters = _filters(args, store, source, config)
-        entries = feed_entries(store.db, source, filters, args.limit)
-    document = build_feed(entries, source, filters=filters)
+        filters = _filters(args, store, book, config)
+        for name in store.sources():  # a source no longer configured: its stored languages
+            book.get(name, store.languages(name))
+        entries = feed_entries(store.db, book, filters, args.limit)
+    document = build_feed(entries, book, filters=filters)
     with output(args.output, overwrite=True, binary=True) as out:
         out.write(document)
     return EXIT_OK

@@ -9,7 +9,7 @@ import socket
 import sys
 
 from crawler import app
-from crawler.cli.options import EXIT_OK, common_options, load
+from crawler.cli.options import EXIT_OK, chosen_source, common_options, load
 from crawler.cli.query import catch_up_or_warn
 from crawler.model import PresswatchError, UsageError
 
@@ -22,6 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
     path = app.store_path(config)
     with app.open_store(config, must_exist=True) as store:
+        only = chosen_source(args, store, config)
         # Datasette only reads: fold whatever is queued so term search sees every version.
         catch_up_or_warn(store)
     _check_port(args.host, args.port)
@@ -31,8 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from crawler.web import make_datasette  # Datasette is an optional dependency
 
     web_limits.limit_sqlite_heap()
-    datasette = make_datasette(path, app.source(config), allow_sql=args.sql, host=args.host,
-                               config=config)
+    datasette = make_datasette(path, allow_sql=args.sql, host=args.host, config=config, only_source=only)
     asyncio.run(datasette.invoke_startup())
     print(f"presswatch: serving {path} read-only at http://{_url_host(args.host)}:{args.port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)
@@ -70,11 +70,12 @@ def _port(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
-        "serve", parents=[common_options()],
+        "serve", parents=[common_options(source=True)],
         help="browse and query the store in Datasette (read-only, needs presswatch[web])",
         description="Open the store in Datasette: the newest releases on the front page, every table "
         "with descriptions, full-text search, canned queries (latest releases per topic, a release in "
-        "all its languages, releases mentioning a term in any script). Read-only.")
+        "all its languages, releases mentioning a term in any script). Read-only. With --source NAME, "
+        "the pages show that source's releases (the filter can still choose another).")
     serve.add_argument("--port", type=_port, default=8001, help="port (default 8001)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only)")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from crawler.model import PresswatchError
 from crawler.sources.base import Source, SourceSettings
+from crawler.sources.book import SourceBook, UnconfiguredSource
 from crawler.sources.generic import Generic
 from crawler.sources.presidentuz import NAME as PRESIDENT_UZ_NAME
 from crawler.sources.presidentuz import PresidentUz
@@ -36,6 +37,12 @@ def source_for(config: Any) -> Source:
     return source_of_entry(config.source, config.selectors)
 
 
+def source_book(config: Any) -> SourceBook:
+    """Every configured source of a loaded config (Config.sources) by name; `get` also answers for
+    a name the store holds and the config no longer has."""
+    return SourceBook(source_of_entry(entry) for entry in config.sources)
+
+
 def source_of_entry(entry: Any, selectors: Any = None) -> Source:
     """The Source of one configured source: the kind's adapter, named by the entry (or the default's name).
     A generic entry's own [sources.generic] table, with its base_url and languages, is its settings."""
@@ -59,4 +66,5 @@ def create_source(settings: SourceSettings, selectors: Any, *, kind: str = DEFAU
 
 
 __all__ = ["KINDS", "DEFAULT_KIND", "FIRST_SOURCE_NAME", "Source", "SourceSettings", "PresidentUz", "create_source",
-           "source_class", "source_for", "source_of_entry"]
+           "source_class", "source_for", "source_of_entry", "source_book", "SourceBook",
+           "UnconfiguredSource"]

@@ -8,6 +8,7 @@ nothing there, 500 for a bug; never a traceback, a path or SQL.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -28,6 +29,7 @@ from crawler.feeds import build_feed, feed_entries
 from crawler.filters import Filters
 from crawler.search import QueryError, search
 from crawler.sources.base import Source
+from crawler.sources.book import SourceBook
 from crawler.store import Store
 from crawler.webview import params, queries
 from crawler.webview.params import BadRequest
@@ -75,7 +77,12 @@ class Page:
 
     def __init__(self, datasette, request, view: View = View()) -> None:
         self.datasette, self.request, self.view = datasette, request, view
-        self.source: Source = datasette.presswatch_source
+        # every configured source by name (each row is shown as its own source's), and the first
+        self.sources: SourceBook = getattr(datasette, "presswatch_sources", None) or SourceBook.of(
+            datasette.presswatch_source)
+        self.source: Source = self.sources.first
+        # `serve --source NAME`: every page is of that source unless ?source= names another
+        self.only: str | None = getattr(datasette, "presswatch_only", None)
         self.database = datasette.get_database()
         # name -> every value given, so that a parameter given twice is seen (and refused)
         self.args = parse_qs(request.query_string, keep_blank_values=True)
@@ -96,11 +103,20 @@ class Page:
         return path + ("?" + query if query else "")
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        source = self.source
+        book = self.sources
+        one = book.get(self.only) if self.only else None
+        names, tags = book.language_names(), book.language_tags()
+        # the language switch offers every configured source's languages, in display order
+        languages = [(lang, names.get(lang, lang)) for lang in book.languages()]
+        context.setdefault("languages", languages)
+        context.setdefault("tags", tags)
         context.update(
-            page=self, view=self.view, source=source, database=self.database.name,
-            languages=[(lang, source.language_names.get(lang, lang)) for lang in source.supported_languages],
-            tags=source.language_tags, show=self.view.show or source.supported_languages[0],
+            page=self, view=self.view, source=self.source, database=self.database.name,
+            title_of_sources=one.display_name if one else book.title,
+            # a row's own source: its language tags and display name
+            tag_of=lambda name, lang: book.get(name).language_tags.get(lang, lang),
+            publisher_of=lambda name: book.get(name).display_name,
+            show=self.view.show or languages[0][0],
         )
         context.setdefault("feeds", self.feeds())
         response = Response.html(environment().get_template(template).render(**context), status=status,
@@ -151,7 +167,10 @@ def error_page(datasette, request, status: int, title: str, reason: str) -> Resp
 async def list_view(current: Page) -> View:
     sources = await current.read(queries.sources)
     cookie = current.request.cookies.get(params.SHOW_COOKIE)
-    return params.view(current.args, current.source.supported_languages, sources, cookie)
+    view = params.view(current.args, current.sources.languages(), sources, cookie)
+    if current.only and view.filters.source is None:
+        view = dataclasses.replace(view, filters=dataclasses.replace(view.filters, source=current.only))
+    return view
 
 
 async def filters_context(current: Page) -> dict[str, Any]:
@@ -163,7 +182,7 @@ async def filters_context(current: Page) -> dict[str, Any]:
 async def home(datasette, request) -> Response:
     current = Page(datasette, request)
     current.view = await list_view(current)
-    releases, more = await current.read(queries.newest, current.source, current.view, PER_PAGE)
+    releases, more = await current.read(queries.newest, current.sources, current.view, PER_PAGE)
     return current.render("home.html", releases=releases, more=more, **await filters_context(current))
 
 
@@ -176,10 +195,10 @@ def _marked(text: str) -> str:
     return str(escaped).replace(_MARKS[0], "<mark>").replace(_MARKS[1], "</mark>")
 
 
-def run_search(db: Database, source: Source, text: str, view: View) -> tuple[list[dict[str, Any]], bool]:
-    """One page of hits, and whether another follows."""
+def run_search(db: Database, sources: SourceBook, text: str, view: View) -> tuple[list[dict[str, Any]], bool]:
+    """One page of hits, and whether another follows (every configured source's languages searched)."""
     hits = search(Store(db), text, filters=view.filters, limit=view.page * SEARCH_LIMIT + 1, marks=_MARKS,
-                  languages=source.supported_languages)
+                  languages=sources.languages())
     more = len(hits) > view.page * SEARCH_LIMIT and view.page < SEARCH_PAGES
     hits = hits[(view.page - 1) * SEARCH_LIMIT:view.page * SEARCH_LIMIT]
     badges = queries.badges_of(db, [(hit.source, hit.id) for hit in hits]) if hits else {}
@@ -198,7 +217,7 @@ async def search_page(datasette, request) -> Response:
     hits, more, problem = [], False, None
     if text:
         try:
-            hits, more = await current.read(run_search, current.source, text, current.view)
+            hits, more = await current.read(run_search, current.sources, text, current.view)
         except QueryError as exc:
             problem = str(exc)
     return current.render("search.html", q=text or "", hits=hits, more=more, problem=problem,
@@ -211,13 +230,16 @@ async def release(datasette, request) -> Response:
     current.view = await list_view(current)
     item_id = int(request.url_vars["id"])
     try:
-        versions = await current.read(queries.release, current.source, item_id, current.view.source)
+        versions = await current.read(queries.release, current.sources, item_id, current.view.source)
     except queries.Ambiguous as exc:
         raise BadRequest(str(exc)) from None
     if not versions:
         raise NotThere(f"release {item_id} is not in the store")
     edited = sum(len(version["history"]) for version in versions)
-    return current.render("release.html", item_id=item_id, versions=versions, edited=edited, topics=[])
+    own = current.sources.get(versions[0]["source"])  # the release's source names its languages
+    return current.render("release.html", item_id=item_id, versions=versions, edited=edited, topics=[],
+                          publisher=own.display_name, version_tags=own.language_tags,
+                          version_names=own.language_names)
 
 
 @page
@@ -234,7 +256,7 @@ async def topic(datasette, request) -> Response:
     counts = await current.read(trends.topic_counts, name, period)
     shown_period = "month" if counts and len(counts[0].label) == 7 else period
     chart = trends.svg_chart(counts, f"Releases tagged {label} per {shown_period}", shown_period)
-    releases, more = await current.read(queries.newest, current.source, current.view, PER_PAGE)
+    releases, more = await current.read(queries.newest, current.sources, current.view, PER_PAGE)
     return current.render("topic.html", name=name, label=label, counts=counts, chart=chart, period=shown_period,
                           releases=releases, more=more, **await filters_context(current))
 
@@ -281,16 +303,16 @@ async def health_page(datasette, request) -> Response:
 async def feed(datasette, request) -> Response:
     current = Page(datasette, request)
     name = request.url_vars["name"]
-    lang = params.language(params.one(current.args, "lang"), current.source.supported_languages)
+    lang = params.language(params.one(current.args, "lang"), current.sources.languages())
     topic_name = None if name == "all" else params.topic_name(name)
-    source = params.one(current.args, "source")
+    source = params.one(current.args, "source") or current.only
     if source is not None and source not in await current.read(queries.sources):
         raise BadRequest("source: not a source of this store")
     filters = Filters(topic=topic_name, lang=lang, source=source)
-    entries = await current.read(lambda db: feed_entries(db, current.source, filters, FEED_ENTRIES))
+    entries = await current.read(lambda db: feed_entries(db, current.sources, filters, FEED_ENTRIES))
     if topic_name and not entries and await current.read(queries.topic_label, topic_name) is None:
         raise NotThere(f"no release is tagged with topic {topic_name!r}")
-    body = build_feed(entries, current.source, filters=filters)
+    body = build_feed(entries, current.sources, filters=filters)
     return Response(body, content_type="application/atom+xml; charset=utf-8", headers=dict(SECURITY_HEADERS))
 
 

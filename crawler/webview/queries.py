@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from crawler.filters import Filters
 from crawler.sources.base import Source
+from crawler.sources.book import SourceBook
 from crawler.textdiff import render_html, word_diff
 
 # Badge colours are classes tone-0 .. tone-7 of the style sheet (no inline style: the pages' content
@@ -81,7 +82,7 @@ def topics(db: Database) -> list[tuple[str, str]]:
 Key = tuple[str, int]  # (source, id): one release
 
 
-def newest(db: Database, source: Source, view: View, per_page: int) -> tuple[list[dict[str, Any]], bool]:
+def newest(db: Database, source: Source | SourceBook, view: View, per_page: int) -> tuple[list[dict[str, Any]], bool]:
     """One page of releases, newest first, each with its headline in the chosen language and its badges;
     and whether another page follows."""
     where, params = view.filters.where("i")
@@ -104,8 +105,10 @@ def _in_keys(keys: list[Key], alias: str) -> tuple[str, list[Any]]:
     return f"({alias}.source, {alias}.id) in (values {marks})", [value for key in keys for value in key]
 
 
-def releases(db: Database, source: Source, keys: list[Key], show: str | None) -> list[dict[str, Any]]:
-    """The rows of the list pages: headline (chosen language, else the first there is), date, badges."""
+def releases(db: Database, source: Source | SourceBook, keys: list[Key], show: str | None) -> list[dict[str, Any]]:
+    """The rows of the list pages: headline (chosen language, else the first there is), date, badges;
+    each release's languages in its own source's display order."""
+    book = SourceBook.of(source)
     if not keys:
         return []
     condition, params = _in_keys(keys, "i")
@@ -115,13 +118,13 @@ def releases(db: Database, source: Source, keys: list[Key], show: str | None) ->
         versions.setdefault((row[0], row[1]), {})[row[2]] = {"lang": row[2], "title": row[3], "url": row[4],
                                                              "published": row[5], "source": row[0]}
     badges = badges_of(db, keys)
-    order = ((show,) if show else ()) + tuple(source.supported_languages)
     out = []
     for key in keys:
         item_id = key[1]
         found = versions.get(key, {})
         if not found:
             continue
+        order = tuple(dict.fromkeys([*((show,) if show else ()), *book.get(key[0]).supported_languages, *sorted(found)]))
         lang = next((lang for lang in order if lang in found), next(iter(found)))
         shown = found[lang]
         out.append({"id": item_id, "lang": lang, "title": shown["title"], "url": shown["url"],
@@ -165,7 +168,7 @@ def paragraphs_html(marked: str) -> list[str]:
     return [paragraph for paragraph in marked.split("\n\n") if paragraph.strip()]
 
 
-def release(db: Database, source: Source, item_id: int, source_name: str | None) -> list[dict[str, Any]]:
+def release(db: Database, source: Source | SourceBook, item_id: int, source_name: str | None) -> list[dict[str, Any]]:
     """Every language version of a release: highlighted title and paragraphs, topics, edit history.
     Ambiguous when `source_name` is None and several sources hold `item_id`."""
     where, params = "id = ?", [item_id]
@@ -176,7 +179,8 @@ def release(db: Database, source: Source, item_id: int, source_name: str | None)
     holders = sorted({row["source"] for row in rows})
     if len(holders) > 1:
         raise Ambiguous(item_id, holders)
-    position = {lang: index for index, lang in enumerate(source.supported_languages)}
+    order = SourceBook.of(source).get(holders[0]).supported_languages if holders else ()
+    position = {lang: index for index, lang in enumerate(order)}
     rows.sort(key=lambda row: (position.get(row["lang"], len(position)), row["lang"]))
     return [_version(db, row) for row in rows]
 
