@@ -143,6 +143,8 @@ class _ListWalk:
     last_page_with_items: int = 0
     full_size: int = 0
     previous_ids: frozenset[int] = frozenset()
+    # whether the page before linked to the next one (False: the walk tries the next number itself)
+    linked_onwards: bool = False
     validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
     def describe(self, ending: str, max_pages: int) -> str:
@@ -368,7 +370,9 @@ class Crawler:
         if page.not_modified:
             return _NOT_MODIFIED
         if page.status != 200:
-            if not walk.crawl and page_number > 1 and page.status in (404, 410):
+            # A page the walk tried on its own, past a page with no link onwards, may just not
+            # exist: that is the end of the list. A page the pager linked to must exist.
+            if page_number > 1 and page.status in (404, 410) and (not walk.crawl or not walk.linked_onwards):
                 return _END_OF_LIST
             self._error(summary, url, "fetch", f"list page answered {page.status}", lang=walk.lang)
             return _PAGE_FAILED
@@ -398,6 +402,7 @@ class Crawler:
         full = len(ids) >= walk.full_size
         walk.full_size = max(walk.full_size, len(ids))
         walk.previous_ids = ids
+        walk.linked_onwards = bool(listing.next_page)
         if ids:
             walk.last_page_with_items = page_number
         # A pager may show a fixed window of page numbers, or none: only a short page without a link

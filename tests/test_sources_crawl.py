@@ -98,3 +98,21 @@ def test_a_source_is_tagged_with_the_topics_it_names(tmp_path, capsys):
         assert matched_topics(tmp_path, site, 'topics = ["uzbekistan"]') == {"uzbekistan"}
         default = matched_topics(tmp_path, site, "")
     assert default and "uzbekistan" not in default
+
+
+def test_a_site_of_one_list_page_without_a_pager_ends_its_walk_quietly(tmp_path, capsys):
+    """The walk tries page 2 after a page with no link onwards; that page not existing (404) is the
+    end of the list, not an error of the run."""
+    import datetime as dt
+
+    from devsites.presssite import sample_articles
+
+    with PressSite(sample_articles(3, newest=dt.date(2024, 1, 15))) as site:
+        config = tmp_path / "presswatch.toml"
+        config.write_text(presssite_toml(site.base_url) + f'\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
+        assert main(["crawl", "--config", str(config)]) == 0
+        probed = [path for path in site.requests if path.endswith("/page/2")]
+    assert probed  # the walk did look past the first page
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("select outcome, errors from crawl_runs").fetchall() == [("ok", 0)]
+    assert db.execute("select count(*) from crawl_errors").fetchone() == (0,)
