@@ -16,11 +16,12 @@ from pathlib import Path
 
 from crawler.alerts import alerts_hook
 from crawler.alerts.deliver import unknown_scheme
+from crawler.archive import PageKeeper
 from crawler.config import Config, ConfigError, load_config
 from crawler.fetch import Fetcher
 from crawler.lock import StoreLock
 from crawler.model import NotFound, StoreFull, StoreUnusable
-from crawler.pipeline import Crawler, ReleaseHook
+from crawler.pipeline import Crawler, PageHook, ReleaseHook
 from crawler.searchindex import search_hook
 from crawler.sources import source_for
 from crawler.sources.base import Source
@@ -125,8 +126,21 @@ def release_hooks(config: Config) -> list[ReleaseHook]:
     return [search_hook, alerts_hook(config)]
 
 
+def page_keeper(config: Config, source: Source) -> PageHook | None:
+    """What keeps the pages a crawl gets (crawler.archive), as `[archive] keep` says; None: nothing."""
+    return PageKeeper(source.name, config.archive.keep) if config.archive.keep != "none" else None
+
+
+def reparse_hooks(config: Config) -> list[ReleaseHook]:
+    """What runs with a version `reparse` stores: the search index, never the alert outbox."""
+    return [search_hook]
+
+
 def build_crawler(config: Config, store: Store, fetcher: Fetcher | None = None, *,
-                  hooks: tuple[ReleaseHook, ...] = (), progress: bool = False) -> Crawler:
-    """A crawler with every release hook: search index, topic tags, alert outbox (and `hooks`)."""
-    return Crawler(config, store, fetcher, source=source_for(config), tagger=Tagger.from_config(config),
-                   hooks=[*release_hooks(config), *hooks], progress=progress)
+                  hooks: tuple[ReleaseHook, ...] = (), progress: bool = False, keep_pages: bool = True) -> Crawler:
+    """A crawler with every release hook: search index, topic tags, alert outbox (and `hooks`), and the
+    archive of pages unless `keep_pages` is False (pages replayed from the archive itself)."""
+    site = source_for(config)
+    return Crawler(config, store, fetcher, source=site, tagger=Tagger.from_config(config),
+                   hooks=[*release_hooks(config), *hooks], progress=progress,
+                   page_hook=page_keeper(config, site) if keep_pages else None)

@@ -317,7 +317,7 @@ class Daemon:
             health.beat(store, beat_id)
 
         return Crawler(active.config, self.store, self._fetcher, source=active.source, tagger=active.tagger,
-                       hooks=[*active.hooks, beat_hook])
+                       hooks=[*active.hooks, beat_hook], page_hook=app.page_keeper(active.config, active.source))
 
     def _after_run(self, active: _Active, summary: Any, seconds: float) -> None:
         config = active.config

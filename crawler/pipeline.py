@@ -23,7 +23,16 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.config import Config
-from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError, TransportFailure
+from crawler.fetch import (
+    Fetcher,
+    FetchError,
+    Interrupted,
+    OffsiteError,
+    Page,
+    RefusedError,
+    TooLargeError,
+    TransportFailure,
+)
 from crawler.model import ListPage, ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
 from crawler.progress import Progress
 from crawler.sources.base import Source
@@ -34,6 +43,12 @@ log = logging.getLogger("presswatch.crawl")
 # Called inside the transaction that stores a new or changed release version, after tagging:
 # the search index and the alert outbox hang here.
 ReleaseHook = Callable[[Store, StoredVersion], None]
+
+
+# Called with every page answer the crawl gets (list and release pages; not 304s, which carry no
+# page): (store, kind "list" | "release", requested url, page, release id, lang). The archive of
+# pages (crawler.archive) hangs here.
+PageHook = Callable[[Store, str, str, Page, "int | None", "str | None"], None]
 
 
 class Tagger(Protocol):
@@ -187,6 +202,7 @@ class Crawler:
         tagger: Tagger | None = None,
         hooks: Iterable[ReleaseHook] = (),
         progress: bool = False,
+        page_hook: PageHook | None = None,
     ) -> None:
         from crawler.sources import create_source
 
@@ -197,6 +213,7 @@ class Crawler:
         self.tagger = tagger
         self.hooks = list(hooks)
         self.show_progress = progress
+        self.page_hook = page_hook
         self._stopping = threading.Event()
         self._stop_reason = ""
 
@@ -362,6 +379,7 @@ class Crawler:
         summary.pages_fetched += 1
         if page.not_modified:
             return _NOT_MODIFIED
+        self._keep_page("list", url, page, None, walk.lang)
         if page.status != 200:
             if not walk.crawl and page_number > 1 and page.status in (404, 410):
                 return _END_OF_LIST
@@ -459,11 +477,16 @@ class Crawler:
             self._error(summary, url, "fetch", str(exc), item_id=item_id, lang=lang)
             return str(exc)
         summary.pages_fetched += 1
+        self._keep_page("release", url, page, item_id, lang)
         if page.status in (404, 410):
             self._note_missing(item_id, lang, url, absent_is_pending)
         elif not self._redirected(item_id, lang, url, page.url, absent_is_pending):
             self._parse_and_store(summary, item_id, lang, url, page.text, page.url)
         return ""
+
+    def _keep_page(self, kind: str, url: str, page: Page, item_id: int | None, lang: str) -> None:
+        if self.page_hook is not None and not page.not_modified:
+            self.page_hook(self.store, kind, url, page, item_id, lang)
 
     def _redirected(self, item_id: int, lang: str, url: str, final_url: str, absent_is_pending: bool) -> bool:
         """A release page is that (id, lang) only when its final address names the same (id, lang).

@@ -24,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "its date, address, images, topics and edit history.")
     show.add_argument("id", type=int, help="the release id (the number in /lists/view/ID)")
     show.add_argument("--lang", metavar="LANG", help="only this language version (a language code of the source)")
+    show.add_argument("--raw", action="store_true",
+                      help="the latest archived page of the version as the site sent it (first language kept "
+                      "unless --lang)")
+    show.add_argument("-o", "--output", metavar="FILE", help="with --raw: save the page to FILE")
     add_format(show, ("text", "json"), "text")
     show.set_defaults(func=cmd_show)
 
@@ -52,6 +56,12 @@ def check_language(lang: str | None, source: Source) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.raw:
+        from crawler.cli.archive import show_raw
+
+        return show_raw(args)
+    if args.output:
+        raise UsageError("-o FILE goes with --raw (the archived page)")
     config = load(args, secrets=False)
     source = app.source(config)
     check_language(args.lang, source)
