@@ -20,6 +20,7 @@ import datetime as dt
 import email.message
 import email.utils
 import errno
+import functools
 import logging
 import re
 import socket
@@ -144,6 +145,7 @@ class Page:
 # --- charset -----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)  # a site sends a handful of Content-Types; email.message is slow (reparse reads many)
 def header_charset(content_type: str | None) -> str | None:
     """The charset parameter of a Content-Type header value, if any."""
     if not content_type:

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import io
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,16 @@ def test_warc_of_an_empty_archive_has_only_warcinfo(tmp_path, capsys):
     assert main(["export", "--format", "warc", "-o", str(target), "--config", config]) == 0
     kinds = [record.rec_type for record in ArchiveIterator(io.BytesIO(target.read_bytes()))]
     assert kinds == ["warcinfo"]
+
+
+def test_show_raw_writes_the_archived_bytes_to_standard_output(tmp_path, capsysbinary):
+    cassette = str(Path(__file__).resolve().parent.parent / "cassettes" / "crawl_twice.yaml")
+    store = tmp_path / "s.db"
+    assert main(["crawl", "--replay", cassette, "--store", str(store)]) == 0
+    capsysbinary.readouterr()
+    assert main(["show", "5782", "--raw", "--lang", "uz", "--store", str(store)]) == 0
+    out = capsysbinary.readouterr().out
+    (kept,) = rows(store, "select b.data from archive_responses r join archive_bodies b using (digest) "
+                          "where r.item_id = 5782 and r.lang = 'uz'")
+    assert out == zlib.decompress(kept[0]) and "Қозоғистон".encode() in out
+    assert main(["show", "5782", "-o", str(tmp_path / "x.html"), "--store", str(store)]) == 2
