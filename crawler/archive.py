@@ -173,6 +173,16 @@ def pages_by_id(store: Store, ids: list[int]) -> list[ArchivedPage]:
     return [found[i] for i in ids if i in found]
 
 
+def kept(store: Store, ids: list[int]) -> set[int]:
+    """Which of these answers are still kept (keep = "latest" drops older ones as newer come)."""
+    found: set[int] = set()
+    for batch in in_batches(ids, 500):
+        marks = ",".join("?" * len(batch))
+        found.update(row[0] for row in store.db.execute(f"select id from archive_responses where id in ({marks})",
+                                                        batch))
+    return found
+
+
 def latest_page(store: Store, source: str, item_id: int, lang: str) -> ArchivedPage | None:
     """The latest page answer (2xx) kept for a release version, or None."""
     row = store.db.execute(

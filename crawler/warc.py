@@ -256,7 +256,8 @@ class ArchiveFetcher:
 
     def __init__(self, store: Store, source: Source, loaded: Loaded) -> None:
         self.store, self.source, self.loaded = store, source, loaded
-        self.queues = {key: list(ids) for key, ids in loaded.releases.items()}
+        still = archive.kept(store, loaded.row_ids)
+        self.queues = {key: [i for i in ids if i in still] for key, ids in loaded.releases.items()}
         self.requests_made = 0
         pace = store.pace(source.base_url) or {}
         # The pace a run records is the one last kept with the site: a replay keeps none.

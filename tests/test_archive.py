@@ -295,3 +295,23 @@ def test_show_raw_writes_the_archived_bytes_to_standard_output(tmp_path, capsysb
                           "where r.item_id = 5782 and r.lang = 'uz'")
     assert out == zlib.decompress(kept[0]) and "Қозоғистон".encode() in out
     assert main(["show", "5782", "-o", str(tmp_path / "x.html"), "--store", str(store)]) == 2
+
+
+def test_import_with_keep_latest_stores_the_last_recorded_text(tmp_path, mirror, capsys):
+    first = tmp_path / "first"
+    first.mkdir()
+    config = crawl(first, mirror.base_url)
+    target = RELEASES[4].id
+    mirror.edit(target, "en", title="The headline as corrected")
+    assert main(["backfill", "--ids", f"{target}-{target}", "--refresh", "--config", config]) == 0
+    exported = tmp_path / "all.warc.gz"
+    assert main(["export", "--format", "warc", "-o", str(exported), "--config", config]) == 0
+    second = tmp_path / "second"
+    second.mkdir()
+    latest = write_config(second, mirror.base_url, '[archive]\nkeep = "latest"\n')
+    assert main(["import-warc", str(exported), "--config", latest]) == 0
+    assert "0 errors" in capsys.readouterr().out
+    assert rows(second / "store.db", "select title from items where id = ? and lang = 'en'", [target]) == \
+        [("The headline as corrected",)]
+    assert rows(second / "store.db", "select count(*) from archive_responses where item_id = ? and lang = 'en'",
+                [target]) == [(1,)]
