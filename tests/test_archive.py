@@ -137,7 +137,7 @@ def test_reparse_fixes_the_stored_text_offline_and_never_alerts(tmp_path, capsys
 
     # The mirror is gone: nothing answers at its address. The rule is fixed in the config.
     config = write_config(tmp_path, running.base_url)
-    assert main(["reparse", "-q", "--config", config]) == 0
+    assert main(["reparse", "-q", "--jobs", "2", "--config", config]) == 0  # parsed in worker processes
     out = capsys.readouterr().out
     assert out.startswith(f"reparsed {len(RELEASES) * len(LANGS)} archived release pages: 1 versions changed "
                           "(fields: paragraphs 1), 0 new,")
@@ -152,6 +152,10 @@ def test_reparse_fixes_the_stored_text_offline_and_never_alerts(tmp_path, capsys
 
     assert main(["reparse", "-q", "--ids", f"{victim.id}-{victim.id}", "--config", config]) == 0
     assert capsys.readouterr().out.startswith(f"reparsed {len(LANGS)} archived release pages: 0 versions changed")
+    # In one process, the same pages give the same: nothing more to change.
+    assert main(["reparse", "-q", "--jobs", "1", "--config", config]) == 0
+    assert capsys.readouterr().out.startswith(f"reparsed {len(RELEASES) * len(LANGS)} archived release pages: "
+                                              "0 versions changed")
     assert main(["reparse", "--source", "elsewhere.example", "--config", config]) == 2
     assert "no source named 'elsewhere.example'" in capsys.readouterr().err
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import app, archive, warc
-from crawler.cli.options import EXIT_OK, common_options, id_range, iso_date, load
+from crawler.cli.options import EXIT_OK, common_options, id_range, iso_date, load, positive_int
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
 from crawler.export import output
@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     command.add_argument("--ids", type=id_range, metavar="FIRST-LAST", help="only these release ids, e.g. 5700-5800")
     command.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD",
                          help="only pages fetched on or after this date")
+    command.add_argument("--jobs", type=positive_int, metavar="N",
+                         help="parse in N processes (default: one a CPU, at most 4, from 2,000 pages on)")
     command.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none without a terminal)")
     command.set_defaults(func=cmd_reparse)
 
@@ -65,7 +67,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
                      "and config; no network, nothing is sent")
         result = reparse(store, source, tagger=Tagger.from_config(config), hooks=app.reparse_hooks(config),
                          ids=args.ids, since=args.since.isoformat() if args.since else None,
-                         progress=not args.quiet and progress_bars(args))
+                         progress=not args.quiet and progress_bars(args), jobs=args.jobs)
     print_reparse(result)
     return EXIT_OK
 
