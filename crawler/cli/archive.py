@@ -12,6 +12,7 @@ from crawler import app, archive, warc
 from crawler.cli.options import EXIT_OK, common_options, id_range, iso_date, load, positive_int
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
+from crawler.config import Config
 from crawler.export import output
 from crawler.logs import say
 from crawler.model import NotFound, UsageError
@@ -123,13 +124,12 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def export_warc(args: argparse.Namespace) -> int:
+def export_warc(args: argparse.Namespace, config: Config) -> int:
     """`export --format warc`: the whole archive as one gzipped WARC file."""
     if any(getattr(args, name, None) for name in ("topic", "lang", "since", "until")):
         raise UsageError("--format warc writes every archived page: --topic, --lang, --since and --until do not apply")
     if args.output in (None, "-") and sys.stdout.isatty():
         raise UsageError("--format warc writes a binary file: give -o FILE.warc.gz")
-    config = load(args, secrets=False)
     with app.open_store(config, must_exist=True) as store:
         total = archive.stats(store)["responses"]
         progress = Progress("export", total=total) if sys.stderr.isatty() else None

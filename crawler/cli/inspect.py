@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from crawler import app, health
+from crawler.cli.archive import show_raw
 from crawler.cli.options import EXIT_FAILED, EXIT_OK, add_format, common_options, load
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
@@ -57,8 +58,6 @@ def check_language(lang: str | None, source: Source) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     if args.raw:
-        from crawler.cli.archive import show_raw
-
         return show_raw(args)
     if args.output:
         raise UsageError("-o FILE goes with --raw (the archived page)")

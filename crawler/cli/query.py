@@ -116,7 +116,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = app.source(config)
     fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
     if fmt == "warc":
-        return export_warc(args)
+        return export_warc(args, config)
     with app.open_store(config, must_exist=True) as store:
         filters = _filters(args, store.db, source)
         progress = None
