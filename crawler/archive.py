@@ -106,21 +106,25 @@ def add_response(store: Store, *, source: str, kind: str, url: str, final_url: s
     )
     row_id = cursor.lastrowid
     if keep == "latest":
-        _prune_older(store, row_id, source, kind, url, item_id, lang)
+        _prune_older(store, source, kind, url, item_id, lang)
     return row_id
 
 
-def _prune_older(store: Store, newest: int, source: str, kind: str, url: str, item_id: int | None,
+def _prune_older(store: Store, source: str, kind: str, url: str, item_id: int | None,
                  lang: str | None) -> None:
-    """Keep only the newest answer of this release version (or, for a list page, of this address)."""
+    """Keep only the latest answer (by fetch time) of this release version, or, for a list page, of
+    this address: the one just added, unless an answer fetched later is kept (an imported file's
+    records need not come in date order)."""
     if kind == RELEASE and item_id is not None:
         where, params = "source = ? and kind = ? and item_id = ? and lang = ?", [source, kind, item_id, lang]
     else:
         where, params = "source = ? and kind = ? and url = ?", [source, kind, url]
     db = store.db
+    latest = db.execute(f"select id from archive_responses where {where} order by fetched_at desc, id desc limit 1",
+                        params).fetchone()[0]
     digests = [row[0] for row in db.execute(f"select distinct digest from archive_responses where {where} "
-                                            "and id != ?", [*params, newest])]
-    db.execute(f"delete from archive_responses where {where} and id != ?", [*params, newest])
+                                            "and id != ?", [*params, latest])]
+    db.execute(f"delete from archive_responses where {where} and id != ?", [*params, latest])
     drop_unreferenced(store, digests)
 
 
@@ -139,20 +143,6 @@ def forget(store: Store, ids: list[int]) -> None:
                 f"select distinct digest from archive_responses where id in ({marks})", batch)]
             store.db.execute(f"delete from archive_responses where id in ({marks})", batch)
             drop_unreferenced(store, digests)
-
-
-def prune_to_latest(store: Store) -> int:
-    """Apply keep = "latest" to what is kept already; returns how many answers were dropped."""
-    db = store.db
-    with store.atomic():
-        before = db.execute("select count(*) from archive_responses").fetchone()[0]
-        db.execute(
-            "delete from archive_responses where id not in (select id from (select id, row_number() over ("
-            "partition by source, kind, case when kind = 'release' and item_id is not null "
-            "then item_id || '/' || lang else url end order by fetched_at desc, id desc) as n "
-            "from archive_responses) where n = 1)")
-        db.execute("delete from archive_bodies where digest not in (select digest from archive_responses)")
-        return before - db.execute("select count(*) from archive_responses").fetchone()[0]
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -266,6 +266,12 @@ class Crawler:
         known nowhere is settled as absent."""
         return self._run("backfill", lambda summary: list(keys), limit=None, absent_is_pending=False)
 
+    def replay_versions(self, keys: list[tuple[int, str]]) -> RunSummary:
+        """Exactly these (id, lang) versions from a fetcher that replays recorded pages
+        (`import-warc`): a run of kind "import", whose versions alert as a crawl's do (the first-run
+        and horizon rules), where a backfill's never do."""
+        return self._run("import", lambda summary: list(keys), limit=None, absent_is_pending=False)
+
     # --- run frame ---------------------------------------------------------------------------
     def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True,
              mark: _ResumeMark | None = None) -> RunSummary:

@@ -12,8 +12,8 @@ Browsertrix, warcio) into the archive, one transaction per file (a bad or trunca
 nothing and is one line of error); pages of another site, and pages of this one that are neither
 list nor release pages, are counted and left out. `replay` then sends them through the crawl's own
 pipeline: list pages record what they list, release pages are fetched from the archive by an
-`ArchiveFetcher` through `Crawler.backfill_versions`, so they are parsed, stored, tagged and
-alerted about (the usual horizon rule) exactly as fetched ones. A page recorded more than once is
+`ArchiveFetcher` through `Crawler.replay_versions` (runs of kind "import"), so they are parsed,
+stored, tagged and alerted about (the first-run and horizon rules of a crawl) exactly as fetched ones. A page recorded more than once is
 replayed in the order of its WARC-Date, so an edit becomes a new version as in a crawl.
 """
 
@@ -221,10 +221,27 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _ListAddresses:
+    """Which list page an address is (its language), for list pages 1..n; n grows with the records
+    read, since a file cannot hold more list pages than records."""
+
+    def __init__(self, source: Source) -> None:
+        self.source, self.pages, self.languages = source, 0, {}
+
+    def lang(self, url: str, records: int) -> str | None:
+        if records > self.pages:
+            self.pages = max(2 * self.pages, records, 64)
+            self.languages = _list_addresses(self.source, self.pages)
+        return self.languages.get(url)
+
+
 def _load_file(store: Store, source: Source, path: Path, site: str, loaded: Loaded, keep: str) -> None:
-    records = list(_records(path, loaded))
-    lists = _list_addresses(source, len(records) + 1)
-    for record in sorted(records, key=lambda r: r.fetched_at):
+    """Stream the file's records into the archive (a large WARC is never held in memory); the
+    replay order (by WARC-Date) is settled once the whole file is read."""
+    lists = _ListAddresses(source)
+    releases: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
+    list_pages: list[tuple[str, int, str]] = []
+    for record in _records(path, loaded):
         loaded.records += 1
         if urlsplit(record.url).netloc != site:
             loaded.other_site += 1
@@ -234,20 +251,22 @@ def _load_file(store: Store, source: Source, path: Path, site: str, loaded: Load
             loaded.redirects[record.url] = urljoin(record.url, location.strip())
             continue
         key = source.release_key(record.url)
-        lang = lists.get(record.url)
+        lang = None if key else lists.lang(record.url, loaded.records)
         if key is None and lang is None:
             loaded.other_pages += 1
             continue
-        kind = archive.RELEASE if key else archive.LIST
         row_id = archive.add_response(
-            store, source=source.name, kind=kind, url=record.url, final_url=record.url, status=record.status,
-            headers=record.headers, body=record.body, fetched_at=record.fetched_at,
-            item_id=key[0] if key else None, lang=key[1] if key else lang, keep=keep)
+            store, source=source.name, kind=archive.RELEASE if key else archive.LIST, url=record.url,
+            final_url=record.url, status=record.status, headers=record.headers, body=record.body,
+            fetched_at=record.fetched_at, item_id=key[0] if key else None, lang=key[1] if key else lang, keep=keep)
         loaded.row_ids.append(row_id)
         if key:
-            loaded.releases[key].append(row_id)
+            releases[key].append((record.fetched_at, row_id))
         else:
-            loaded.list_pages.append((row_id, lang))
+            list_pages.append((record.fetched_at, row_id, lang))
+    for key, answers in releases.items():
+        loaded.releases[key].extend(row_id for _, row_id in sorted(answers))
+    loaded.list_pages.extend((row_id, lang) for _, row_id, lang in sorted(list_pages))
 
 
 class ArchiveFetcher:
@@ -325,7 +344,7 @@ def replay(store: Store, source: Source, crawler: Crawler, fetcher: ArchiveFetch
         keys = sorted(key for key, queue in fetcher.queues.items() if queue)
         if not keys:
             break
-        summary = crawler.backfill_versions(keys)
+        summary = crawler.replay_versions(keys)
         done.runs.append(summary)
         if summary.outcome in ("failed", "interrupted"):
             break

@@ -5,11 +5,13 @@ store a crawl makes)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import urllib.request
 import zlib
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -17,7 +19,7 @@ from warcio.capture_http import capture_http
 
 from crawler.cli import main
 from crawler.store import Store
-from devsites.mirror import Mirror, sample_releases
+from devsites.mirror import Mirror, sample_releases, sample_topics
 
 RELEASES = sample_releases(6, first_id=9180)
 LANGS = ("en", "ru")
@@ -202,10 +204,13 @@ def _captured_warc(path: Path, base_url: str) -> None:
         served(f"{base_url}/robots.txt")
 
 
+ROUTE = '[[alerts.routes]]\nname = "newsroom"\nurls = ["json://127.0.0.1:9/a"]\n'
+
+
 def test_a_warc_recorded_from_the_mirror_rebuilds_the_store_a_crawl_makes(tmp_path, mirror, capsys):
     crawled = tmp_path / "crawled"
     crawled.mkdir()
-    crawl(crawled, mirror.base_url)
+    crawl(crawled, mirror.base_url, ROUTE)
     recording = tmp_path / "mirror.warc.gz"
     _captured_warc(recording, mirror.base_url)
     foreign = tmp_path / "foreign.warc.gz"
@@ -217,7 +222,7 @@ def test_a_warc_recorded_from_the_mirror_rebuilds_the_store_a_crawl_makes(tmp_pa
     imported.mkdir()
     # The mirror stops before the import: it must not be asked for anything.
     mirror.requests.clear()
-    config = write_config(imported, mirror.base_url)
+    config = write_config(imported, mirror.base_url, ROUTE)
     capsys.readouterr()
     assert main(["import-warc", str(recording), str(foreign), "--config", config]) == 0
     out = capsys.readouterr().out
@@ -228,6 +233,10 @@ def test_a_warc_recorded_from_the_mirror_rebuilds_the_store_a_crawl_makes(tmp_pa
     assert rows(imported / "store.db", query) == rows(crawled / "store.db", query)
     assert rows(imported / "store.db", "select id, lang, topic from matches order by 1, 2, 3") == \
         rows(crawled / "store.db", "select id, lang, topic from matches order by 1, 2, 3")
+    # the alert outbox as a crawl fills it (the first run of a store: silenced)
+    outbox = "select key, route, release_id, topic, status, reason from outbox order by key"
+    assert rows(imported / "store.db", outbox) == rows(crawled / "store.db", outbox)
+    assert rows(imported / "store.db", "select distinct status, reason from outbox") == [("silenced", "first_crawl")]
     # the recorded pages are kept: 3 list pages a language (the third past the end) and every release page
     assert count(imported / "store.db", "archive_responses") == len(LANGS) * 3 + len(RELEASES) * len(LANGS)
 
@@ -319,3 +328,24 @@ def test_import_with_keep_latest_stores_the_last_recorded_text(tmp_path, mirror,
         [("The headline as corrected",)]
     assert rows(second / "store.db", "select count(*) from archive_responses where item_id = ? and lang = 'en'",
                 [target]) == [(1,)]
+
+
+def test_an_imported_release_alerts_as_a_crawled_one_would(tmp_path, mirror, capsys):
+    config = crawl(tmp_path, mirror.base_url, ROUTE)  # a completed run: from now on, news alerts
+    today = dt.datetime.now(ZoneInfo("Asia/Tashkent")).date()
+    (fresh,) = sample_releases(1, first_id=RELEASES[-1].id + 10, first_date=today)
+    (stale,) = sample_releases(1, first_id=RELEASES[-1].id + 20, first_date=today - dt.timedelta(days=30))
+    assert sample_topics(fresh) and sample_topics(stale)
+    mirror.publish(fresh)
+    mirror.publish(stale)
+    recording = tmp_path / "news.warc.gz"
+    with capture_http(str(recording)):
+        for release in (fresh, stale):
+            served(f"{mirror.base_url}/en/lists/view/{release.id}")
+    assert main(["import-warc", str(recording), "--config", config]) == 0
+    assert "2 new" in capsys.readouterr().out
+    statuses = dict(rows(tmp_path / "store.db", "select release_id, status || ':' || coalesce(reason, '') "
+                                                "from outbox where release_id in (?, ?)", [fresh.id, stale.id]))
+    assert statuses == {fresh.id: "pending:", stale.id: "silenced:horizon"}
+    assert rows(tmp_path / "store.db", "select kind, outcome from crawl_runs order by id desc limit 1") == \
+        [("import", "ok")]
