@@ -349,3 +349,22 @@ def test_an_imported_release_alerts_as_a_crawled_one_would(tmp_path, mirror, cap
     assert statuses == {fresh.id: "pending:", stale.id: "silenced:horizon"}
     assert rows(tmp_path / "store.db", "select kind, outcome from crawl_runs order by id desc limit 1") == \
         [("import", "ok")]
+
+
+def test_records_that_are_no_page_are_counted_and_left_out(tmp_path, capsys):
+    from warcio.warcwriter import WARCWriter
+
+    recording = tmp_path / "other.warc.gz"
+    with open(recording, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        writer.write_record(writer.create_warcinfo_record("other.warc.gz", {"software": "a test"}))
+        writer.write_record(writer.create_revisit_record(
+            "https://president.uz/en/lists/view/5782", digest="sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            refers_to_uri="https://president.uz/en/lists/view/5782", refers_to_date="2026-01-01T00:00:00Z"))
+        writer.write_record(writer.create_warc_record("https://president.uz/", "metadata",
+                                                      payload=io.BytesIO(b"note"), warc_content_type="text/plain"))
+    config = write_config(tmp_path, "https://president.uz")
+    assert main(["import-warc", str(recording), "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "(0 responses)" in out and "2 records that are no page" in out
+    assert count(tmp_path / "store.db", "items") == 0

@@ -117,7 +117,8 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     print(f"imported {loaded.files} WARC file{'s' if loaded.files != 1 else ''} ({loaded.records} responses): "
           f"{done.list_pages} list pages ({done.listed} releases listed), {releases} release pages: "
           f"{new} new, {changed} changed, {errors} errors; left out: {loaded.other_site} of other sites, "
-          f"{loaded.other_pages} other pages of {source.name}")
+          f"{loaded.other_pages} other pages of {source.name}"
+          + (f", {loaded.not_pages} records that are no page (revisit, metadata, ...)" if loaded.not_pages else ""))
     for run in done.runs:
         if run.outcome in ("failed", "interrupted"):
             print(f"  stopped: {run.message}")
