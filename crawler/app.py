@@ -16,11 +16,12 @@ from pathlib import Path
 
 from crawler.alerts import alerts_hook
 from crawler.alerts.deliver import unknown_scheme
+from crawler.archive import PageKeeper
 from crawler.config import Config, ConfigError, SourceEntry, load_config
 from crawler.fetch import Fetcher, PaceRegistry
 from crawler.lock import StoreLock
 from crawler.model import NotFound, StoreFull, StoreUnusable, UsageError
-from crawler.pipeline import Crawler, ReleaseHook
+from crawler.pipeline import Crawler, PageHook, ReleaseHook
 from crawler.searchindex import search_hook
 from crawler.sources import SourceBook, source_of_entry
 from crawler.sources import source_book as _source_book
@@ -191,12 +192,25 @@ def fetcher(config: Config, store: Store, *, paces: PaceRegistry | None = None) 
     return Fetcher(config.source, paces=paces, robots_cache=store)
 
 
+def page_keeper(config: Config, source: Source) -> PageHook | None:
+    """What keeps the pages a crawl gets (crawler.archive), as `[archive] keep` says; None: nothing."""
+    return PageKeeper(source.name, config.archive.keep) if config.archive.keep != "none" else None
+
+
+def reparse_hooks(config: Config) -> list[ReleaseHook]:
+    """What runs with a version `reparse` stores: the search index, never the alert outbox."""
+    return [search_hook]
+
+
 def build_crawler(config: Config, store: Store, fetcher: Fetcher | None = None, *,
                   source: str | SourceEntry | None = None, hooks: tuple[ReleaseHook, ...] = (),
-                  progress: bool = False) -> Crawler:
+                  progress: bool = False, keep_pages: bool = True) -> Crawler:
     """A crawler of one source (default: the first) with every release hook: search index, topic
-    tags (the source's topics), alert outbox (and `hooks`)."""
+    tags (the source's topics), alert outbox (and `hooks`), and the archive of pages unless
+    `keep_pages` is False (pages replayed from the archive itself)."""
     entry = _entry(config, source)
     view = config.for_source(entry)
-    return Crawler(view, store, fetcher, source=source_of_entry(entry), tagger=tagger_for(config, entry),
-                   hooks=[*release_hooks(view), *hooks], progress=progress)
+    site = source_of_entry(entry)
+    return Crawler(view, store, fetcher, source=site, tagger=tagger_for(config, entry),
+                   hooks=[*release_hooks(view), *hooks], progress=progress,
+                   page_hook=page_keeper(view, site) if keep_pages else None)

@@ -269,6 +269,14 @@ release_pattern = '/(?P<lang>[a-z]{2})/press/\\d{4}/\\d{2}/\\d{2}/[a-z0-9-]+-(?P
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    keep: str = setting(
+        "all", "which answers of list and release pages the store keeps (compressed, each distinct page once):\n"
+        "all, the latest per address (\"latest\"), or none. `presswatch reparse` re-reads them offline;\n"
+        "`export --format warc` writes them as a WARC file")
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     selectors: SelectorsConfig = field(default_factory=SelectorsConfig)
@@ -279,6 +287,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     # where the values came from, for messages
     origin: str = field(default=DEFAULT_NAME, compare=False, metadata=_NOT_A_KEY)
 
@@ -463,6 +472,7 @@ CHECKS: dict[str, typing.Callable[[Any], str | None]] = {
     f"a source name is letters, digits, '_', '.' or '-', got {v!r}",
     "source.interval_minutes": _not_negative,
     "sources": _check_sources,
+    "archive.keep": lambda v: None if v in ("all", "latest", "none") else f"expected all, latest or none, got {v!r}",
 }
 
 # No setting needs a number this large; beyond it waits and dates overflow (threading, datetime).

@@ -423,7 +423,7 @@ class Daemon:
             health.beat(store, beat_id)
 
         return Crawler(parts.config, store, job.fetcher, source=parts.source, tagger=parts.tagger,
-                       hooks=[*parts.hooks, beat_hook])
+                       hooks=[*parts.hooks, beat_hook], page_hook=app.page_keeper(parts.config, parts.source))
 
     def _after_run(self, job: _Job, active: _Active, store: Store, summary: Any, seconds: float) -> None:
         config, parts = active.config, active.parts[job.name]

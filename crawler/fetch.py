@@ -21,6 +21,7 @@ import datetime as dt
 import email.message
 import email.utils
 import errno
+import functools
 import logging
 import re
 import socket
@@ -136,11 +137,16 @@ class Page:
     last_modified: str | None = None
     not_modified: bool = False
     headers: httpx.Headers = field(default_factory=httpx.Headers, repr=False, compare=False)
+    # the bytes `text` was decoded from (after any Content-Encoding), for the archive of pages
+    body: bytes = field(default=b"", repr=False, compare=False)
+    # when the answer came ("" for now); a page replayed from an archive file keeps its own time
+    fetched_at: str = field(default="", compare=False)
 
 
 # --- charset -----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)  # a site sends a handful of Content-Types; email.message is slow (reparse reads many)
 def header_charset(content_type: str | None) -> str | None:
     """The charset parameter of a Content-Type header value, if any."""
     if not content_type:
@@ -722,7 +728,7 @@ class Fetcher:
             return Page(
                 url=final_url, status=status, text=text, encoding=codec, charset_source=source,
                 etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"),
-                not_modified=False, headers=headers,
+                not_modified=False, headers=headers, body=answer.body,
             )
         if status == 403:
             raise RefusedError(final_url, f"refused for now ({answer.status_text})")

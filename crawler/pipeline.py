@@ -23,7 +23,16 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.config import Config
-from crawler.fetch import Fetcher, FetchError, Interrupted, OffsiteError, RefusedError, TooLargeError, TransportFailure
+from crawler.fetch import (
+    Fetcher,
+    FetchError,
+    Interrupted,
+    OffsiteError,
+    Page,
+    RefusedError,
+    TooLargeError,
+    TransportFailure,
+)
 from crawler.model import ListPage, ParsedItem, ParseError, RunOutcome, StoredVersion, StoreOutcome
 from crawler.polling import lists_for_poll
 from crawler.progress import Progress
@@ -35,6 +44,12 @@ log = logging.getLogger("presswatch.crawl")
 # Called inside the transaction that stores a new or changed release version, after tagging:
 # the search index and the alert outbox hang here.
 ReleaseHook = Callable[[Store, StoredVersion], None]
+
+
+# Called with every page answer the crawl gets (list and release pages; not 304s, which carry no
+# page): (store, kind "list" | "release", requested url, page, release id, lang). The archive of
+# pages (crawler.archive) hangs here.
+PageHook = Callable[[Store, str, str, Page, "int | None", "str | None"], None]
 
 
 class Tagger(Protocol):
@@ -190,6 +205,7 @@ class Crawler:
         tagger: Tagger | None = None,
         hooks: Iterable[ReleaseHook] = (),
         progress: bool = False,
+        page_hook: PageHook | None = None,
     ) -> None:
         from crawler.sources import create_source
 
@@ -200,6 +216,7 @@ class Crawler:
         self.tagger = tagger
         self.hooks = list(hooks)
         self.show_progress = progress
+        self.page_hook = page_hook
         self._stopping = threading.Event()
         self._stop_reason = ""
 
@@ -252,6 +269,12 @@ class Crawler:
         """Exactly these (id, lang) versions, e.g. the gaps crawler.coverage found; a 404 for an id
         known nowhere is settled as absent."""
         return self._run("backfill", lambda summary: list(keys), limit=None, absent_is_pending=False)
+
+    def replay_versions(self, keys: list[tuple[int, str]]) -> RunSummary:
+        """Exactly these (id, lang) versions from a fetcher that replays recorded pages
+        (`import-warc`): a run of kind "import", whose versions alert as a crawl's do (the first-run
+        and horizon rules), where a backfill's never do."""
+        return self._run("import", lambda summary: list(keys), limit=None, absent_is_pending=False)
 
     # --- run frame ---------------------------------------------------------------------------
     def _run(self, kind: str, discover, *, limit: int | None, absent_is_pending: bool = True,
@@ -369,6 +392,7 @@ class Crawler:
         summary.pages_fetched += 1
         if page.not_modified:
             return _NOT_MODIFIED
+        self._keep_page("list", url, page, None, walk.lang)
         if page.status != 200:
             # A page the walk tried on its own, past a page with no link onwards, may just not
             # exist: that is the end of the list. A page the pager linked to must exist.
@@ -493,11 +517,16 @@ class Crawler:
             self._error(summary, url, "fetch", str(exc), item_id=item_id, lang=lang)
             return str(exc)
         summary.pages_fetched += 1
+        self._keep_page("release", url, page, item_id, lang)
         if page.status in (404, 410):
             self._note_missing(item_id, lang, url, absent_is_pending)
         elif not self._redirected(item_id, lang, url, page.url, absent_is_pending):
             self._parse_and_store(summary, item_id, lang, url, page.text, page.url)
         return ""
+
+    def _keep_page(self, kind: str, url: str, page: Page, item_id: int | None, lang: str) -> None:
+        if self.page_hook is not None and not page.not_modified:
+            self.page_hook(self.store, kind, url, page, item_id, lang)
 
     def _redirected(self, item_id: int, lang: str, url: str, final_url: str, absent_is_pending: bool) -> bool:
         """A release page is that (id, lang) only when its final address names the same (id, lang).

@@ -307,6 +307,41 @@ _SOURCE_SEARCH_SQL = (
 
 
 @migrations()
+def m008_archive(db: Database) -> None:
+    """The archive of pages (crawler/archive.py owns these tables): every answer of a list or
+    release page (`archive_responses`, keyed by source first), its body compressed and stored once
+    per distinct content (`archive_bodies`, by SHA-256 of the body)."""
+    for statement in _ARCHIVE_SQL:
+        db.execute(statement)
+
+
+_ARCHIVE_SQL = (
+    """create table archive_bodies (
+        digest text primary key,
+        size integer not null,
+        codec text not null,
+        data blob not null
+    )""",
+    """create table archive_responses (
+        id integer primary key,
+        source text not null,
+        kind text not null,
+        item_id integer,
+        lang text,
+        url text not null,
+        final_url text not null,
+        fetched_at text not null,
+        status integer not null,
+        headers text not null,
+        digest text not null references archive_bodies (digest)
+    )""",
+    "create index archive_responses_version on archive_responses (source, item_id, lang, fetched_at)",
+    "create index archive_responses_url on archive_responses (source, url, fetched_at)",
+    "create index archive_responses_digest on archive_responses (digest)",
+)
+
+
+@migrations()
 def m009_polling(db: Database) -> None:
     """The adaptive poll's place in its rotation, per source (crawler.polling owns the table), and
     robots.txt as last read from each origin, so a crawl started by cron does not read it every run

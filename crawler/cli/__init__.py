@@ -13,7 +13,7 @@ import sys
 import typing
 
 from crawler import __version__
-from crawler.cli import alerts, config, crawl, inspect, latest, query, run, serve, sources, topics
+from crawler.cli import alerts, archive, config, crawl, inspect, latest, query, run, serve, sources, topics
 from crawler.cli.options import (
     EXIT_CODES,
     EXIT_FAILED,
@@ -28,7 +28,7 @@ from crawler.config import ConfigError
 from crawler.logs import say, setup_logging
 from crawler.model import PresswatchError
 
-COMMAND_MODULES = (crawl, inspect, latest, topics, sources, run, alerts, query, serve, config)
+COMMAND_MODULES = (crawl, inspect, archive, latest, topics, sources, run, alerts, query, serve, config)
 _EXIT_OF_KIND = {"usage": EXIT_USAGE, "locked": EXIT_LOCKED, "unusable": EXIT_UNUSABLE, "failed": EXIT_FAILED}
 
 

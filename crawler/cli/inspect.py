@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from crawler import app, health
+from crawler.cli.archive import show_raw
 from crawler.cli.options import EXIT_FAILED, EXIT_OK, add_format, chosen_source, common_options, load
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
@@ -32,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--lang", metavar="LANG", help="only this language version (a language code of the source)")
     show.add_argument("--diff", action="store_true",
                       help="print each edit as a word diff: [-removed-]{+added+} (red and green on a terminal)")
+    show.add_argument("--raw", action="store_true",
+                      help="the latest archived page of the version as the site sent it (first language kept "
+                      "unless --lang)")
+    show.add_argument("-o", "--output", metavar="FILE", help="with --raw: save the page to FILE")
     add_format(show, ("text", "json"), "text")
     show.set_defaults(func=cmd_show)
 
@@ -60,6 +65,13 @@ def check_language(lang: str | None, source: Source) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.raw:
+        config = load(args, secrets=False)
+        with app.open_store(config, must_exist=True) as store:
+            name = _release_source(args, store, config)
+        return show_raw(args, config, name)
+    if args.output:
+        raise UsageError("-o FILE goes with --raw (the archived page)")
     if args.diff and args.format != "text":
         raise UsageError("--diff prints text: drop --format json (json holds every earlier text under history)")
     config = load(args, secrets=False)

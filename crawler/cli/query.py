@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 from crawler import app
+from crawler.cli.archive import export_warc
 from crawler.cli.inspect import check_language
 from crawler.cli.options import EXIT_OK, add_format, chosen_source, common_options, iso_date, load, positive_int
 from crawler.cli.terminal import printable
@@ -141,6 +142,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     config = load(args, secrets=False)
     book = app.source_book(config)
     fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
+    if fmt == "warc":
+        return export_warc(args, config)
     with app.open_store(config, must_exist=True) as store:
         filters = _filters(args, store, book, config)
         progress = None
@@ -203,8 +206,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write one row per language version; the release id joins the versions of a release.\n"
         "Streams, so any size of store works in constant memory. An existing FILE is kept unless --force.")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: standard output)")
-    add_format(export, ("json", "jsonl", "csv"), None,
-               what="jsonl (default), json or csv (the default when FILE ends in .csv)")
+    add_format(export, ("json", "jsonl", "csv", "warc"), None,
+               what="jsonl (default), json or csv (the default when FILE ends in .csv); warc: the archived "
+               "pages as a WARC file")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _add_filters(export)
     export.set_defaults(func=cmd_export)
