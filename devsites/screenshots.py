@@ -41,10 +41,22 @@ def demo_store(path: Path) -> Path:
     config = app.load(None, store=path, secrets=False)
     config = dataclasses.replace(config, source=dataclasses.replace(config.source, request_delay=0.0),
                                  origin=config.origin)
-    with app.writing(config) as store, replaying(str(CASSETTE)), Fetcher(config.source) as fetcher:
-        crawler = app.build_crawler(config, store, fetcher)
-        crawler.crawl()
-        crawler.crawl()
+    import datetime as dt
+
+    import crawler.clock
+
+    # The store's timestamps (first seen, edited at) come from a fixed clock, so the screenshots
+    # come out the same each time they are made.
+    moment = [dt.datetime(2022, 12, 22, 9, 0, tzinfo=dt.timezone.utc)]
+    real_clock, crawler.clock.utc_now = crawler.clock.utc_now, lambda: moment[0]
+    try:
+        with app.writing(config) as store, replaying(str(CASSETTE)), Fetcher(config.source) as fetcher:
+            crawler_ = app.build_crawler(config, store, fetcher)
+            crawler_.crawl()
+            moment[0] += dt.timedelta(hours=3)
+            crawler_.crawl()
+    finally:
+        crawler.clock.utc_now = real_clock
     return path
 
 
