@@ -161,7 +161,7 @@ def test_the_start_line_gives_the_pace_of_the_requests(tmp_path, capsys):
                    'request_delay = 0.5\nmax_attempts = 1\nmax_releases_per_run = 40\n')
     assert main(["crawl", "--config", config, "--store", str(tmp_path / "s.db")]) == 1
     first = capsys.readouterr().err.splitlines()[0]
-    assert first == "crawl: reading list pages of 4 languages, then up to 40 release pages at 2 requests/s"
+    assert first == "crawl: reading one list page of 4 languages (adaptive polling; every list into an empty store), then up to 40 release pages at 2 requests/s"
     assert main(["backfill", "--ids", "10-19", "--config", config, "--store", str(tmp_path / "s.db")]) == 1
     first = capsys.readouterr().err.splitlines()[0]
     assert first == ("backfill: fetching releases 10 to 19 in 4 languages (up to 40 release pages) "
@@ -360,7 +360,7 @@ def test_nothing_listening_is_said_first_in_plain_words_then_the_summary_then_th
     )
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("crawl: reading list pages of 4 languages")
+    assert lines[0].startswith("crawl: reading one list page of 4 languages")
     assert lines[1] == f"presswatch: cannot reach 127.0.0.1: nothing is listening at 127.0.0.1:{port}"
     assert lines[2].startswith("crawl run 1: failed; 0 new")
     assert lines[3] == HINT

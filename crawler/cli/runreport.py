@@ -15,6 +15,7 @@ from crawler.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from crawler.config import Config
 from crawler.logs import json_logging, run_fields, say
 from crawler.model import RunOutcome
+from crawler.schedule import strategy_in_force
 
 REPLAY_HINT = ("to see presswatch work without the site: "
                "presswatch crawl --replay cassettes/crawl_twice --store demo.db")
@@ -48,8 +49,10 @@ def start_line(args: argparse.Namespace, config: Config, kind: str) -> str:
     of = f"{languages} language{'s' if languages != 1 else ''}"
     at = pace(config, getattr(args, "replay", None))
     if kind == "crawl":
-        return (f"crawl: reading list pages of {of}, then up to {config.source.max_releases_per_run} "
-                f"release pages {at}")
+        lists = (f"one list page of {of} (adaptive polling; every list into an empty store)"
+                 if strategy_in_force(config.schedule) == "adaptive" and not getattr(args, "replay", None)
+                 else f"list pages of {of}")
+        return f"crawl: reading {lists}, then up to {config.source.max_releases_per_run} release pages {at}"
     if args.ids:
         first, last = args.ids
         again = ", stored ones again" if args.refresh else ""
