@@ -123,11 +123,9 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
 
 
 def _of_no_source(imported: list[tuple[Source, Any, Any]]) -> int:
-    """Responses of the files that belong to none of the sources (each source counts the others'
+    """Responses of the files on a host none of the sources is on (each source counts the others'
     pages as another site's)."""
-    first = imported[0][1]
-    own = sum(loaded.records - loaded.other_site - loaded.not_pages for _, loaded, _ in imported)
-    return max(first.records - first.not_pages - own, 0)
+    return imported[0][1].of_none({warc.site_of(source) for source, _, _ in imported})
 
 
 def _print_import(source: Source, loaded: Any, done: Any, *, of_no_source: int | None) -> None:
