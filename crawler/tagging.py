@@ -74,8 +74,9 @@ def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fing
     store.db.execute("delete from matches where source = ? and id = ? and lang = ?", list(key))
     if rows:
         store.db.conn.executemany(_INSERT_MATCH, [[row[name] for name in _MATCH_COLUMNS] for row in rows])
-    store.db.execute("update items set topics_fingerprint = ? where source = ? and id = ? and lang = ?",
-                     [fingerprint, *key])
+    # only where it differs: any update of an items row rewrites its full-text entry (the items_fts trigger)
+    store.db.execute("update items set topics_fingerprint = ? where source = ? and id = ? and lang = ? "
+                     "and topics_fingerprint is not ?", [fingerprint, *key, fingerprint])
     return rows
 
 
