@@ -204,6 +204,13 @@ def archived_languages(store: Store, source: str, item_id: int) -> set[str]:
         "and status between 200 and 299", [source, item_id, RELEASE])}
 
 
+def sources_of(store: Store, item_id: int) -> list[str]:
+    """The sources with a page answer (2xx) of a release with this id kept (ids are per source)."""
+    return [row[0] for row in store.db.execute(
+        "select distinct source from archive_responses where item_id = ? and kind = ? "
+        "and status between 200 and 299 order by source", [item_id, RELEASE])]
+
+
 def latest_release_ids(store: Store, source: str, *, ids: tuple[int, int] | None = None,
                        since: str | None = None) -> list[int]:
     """Row ids of the latest page answer (2xx) of every release version kept, by release and language;

@@ -133,6 +133,25 @@ def test_show_raw_gives_the_page_of_the_source_asked_for(crawled, tmp_path, caps
     assert code == 2 and "akorda has no language 'de'" in err
 
 
+def test_show_raw_finds_the_source_of_a_page_that_never_became_a_version(crawled, tmp_path, capsys):
+    """A page kept that the adapter could not parse is in the archive only: `show --raw` still finds
+    its source, whichever is configured first."""
+    from crawler import archive
+    from crawler.store import Store
+
+    config = crawled.copy(tmp_path / "copy")
+    unparsed = 9999
+    with Store.open(config.parent / "store.db") as store, store.atomic():
+        archive.add_response(store, source="akorda", kind=archive.RELEASE, url=f"{crawled.site_url}/kk/x-{unparsed}",
+                             final_url=f"{crawled.site_url}/kk/x-{unparsed}", status=200,
+                             headers=[("Content-Type", "text/html; charset=utf-8")], body=b"<html>no release</html>",
+                             fetched_at="2026-01-01T00:00:00+00:00", item_id=unparsed, lang="kk")
+    saved = tmp_path / "page.html"
+    code, _, err = run(capsys, "show", str(unparsed), "--raw", "-o", str(saved), "--config", str(config))
+    assert code == 0, err
+    assert saved.read_bytes() == b"<html>no release</html>"
+
+
 def test_reparse_reports_per_source_and_a_config_fix_changes_only_that_sources_versions(crawled, tmp_path, capsys):
     config = crawled.copy(tmp_path / "copy")
     store = config.parent / "store.db"

@@ -144,6 +144,16 @@ def _print_import(source: Source, loaded: Any, done: Any, *, of_no_source: int |
             print(f"  stopped: {run.message}")
 
 
+def _archived_source(store: Any, item_id: int) -> str | None:
+    """The source whose archived page `show ID --raw` means when no source stored the release (a
+    page kept that never parsed into a version); two is a usage error asking for --source."""
+    holders = archive.sources_of(store, item_id)
+    if len(holders) > 1:
+        raise UsageError(f"release {item_id} has archived pages in {len(holders)} sources ({', '.join(holders)}): "
+                         f"choose one with --source, e.g. --source {holders[0]}")
+    return holders[0] if holders else None
+
+
 def export_warc(args: argparse.Namespace, config: Config) -> int:
     """`export --format warc`: the whole archive as one gzipped WARC file."""
     if any(getattr(args, name, None) for name in ("topic", "lang", "since", "until")):
@@ -164,10 +174,11 @@ def export_warc(args: argparse.Namespace, config: Config) -> int:
 
 
 def show_raw(args: argparse.Namespace, config: Config, name: str | None) -> int:
-    """`show ID --raw`: the latest archived page of a version of source `name` (None: the first
-    configured), to -o FILE or standard output."""
-    source = app.source_book(config).get(name) if name else app.source(config)
+    """`show ID --raw`: the latest archived page of a version of source `name` (None: the one
+    source with a page of that id kept, else the first configured), to -o FILE or standard output."""
     with app.open_store(config, must_exist=True) as store:
+        name = name or _archived_source(store, args.id)
+        source = app.source_book(config).get(name) if name else app.source(config)
         languages = [args.lang] if args.lang else list(source.supported_languages) or store.languages(source.name)
         page = next((found for lang in languages
                      if (found := archive.latest_page(store, source.name, args.id, lang)) is not None), None)
