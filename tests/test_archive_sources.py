@@ -234,3 +234,31 @@ def test_export_then_import_rebuilds_both_sources_and_counts_pages_of_other_site
     assert code == 0
     assert f"left out: {total[0][0] - akorda_records[0][0] + 1} of other sites," in out
     assert {row[0] for row in rows(solo / "store.db", "select distinct source from items")} == {"akorda"}
+
+
+def test_the_web_view_links_and_serves_each_sources_own_archived_page(crawled):
+    pytest.importorskip("datasette")
+    import asyncio
+    import re
+
+    from crawler import app
+    from crawler.web import make_datasette
+
+    datasette = make_datasette(crawled.folder / "store.db", config=app.load(crawled.folder / "presswatch.toml"))
+
+    async def fetch(url: str):
+        await datasette.invoke_startup()
+        return await datasette.client.get(url)
+
+    page = asyncio.run(fetch(f"/release/{FIRST_ID}?source=akorda")).text
+    assert re.findall(r'<a class="archived" href="([^"]+)"', page) == [f"/raw/akorda/{FIRST_ID}/kk"]
+    page = asyncio.run(fetch(f"/release/{FIRST_ID}?source=president.uz")).text
+    assert re.findall(r'<a class="archived" href="([^"]+)"', page) == [
+        f"/raw/president.uz/{FIRST_ID}/ru", f"/raw/president.uz/{FIRST_ID}/en"]
+    akorda = asyncio.run(fetch(f"/raw/akorda/{FIRST_ID}/kk"))
+    mirror = asyncio.run(fetch(f"/raw/president.uz/{FIRST_ID}/ru"))
+    assert (akorda.status_code, mirror.status_code) == (200, 200)
+    assert akorda.content == crawled.akorda_page and mirror.content == crawled.mirror_page
+    assert akorda.headers["content-security-policy"].startswith("sandbox;")
+    # a language of the other source is no language of this one
+    assert asyncio.run(fetch(f"/raw/president.uz/{FIRST_ID}/kk")).status_code == 400
