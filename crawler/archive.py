@@ -58,6 +58,21 @@ class ArchivedPage:
         """The body decoded as the crawl decoded it (declared charset, then the safe fallbacks)."""
         return decode_html(self.body, self.header("Content-Type"))[0]
 
+    @property
+    def charset(self) -> str:
+        """The charset the crawl read the body in, as a label browsers know (to serve the bytes with)."""
+        return web_charset(decode_html(self.body, self.header("Content-Type"))[1])
+
+
+def web_charset(codec: str) -> str:
+    """Python's codec name as the WHATWG Encoding Standard labels it, where the two differ
+    ("cp1251" is a label too, but "iso8859-5" and "mac-cyrillic" are not)."""
+    if codec.startswith("iso8859-"):
+        return "iso-8859-" + codec.removeprefix("iso8859-")
+    if codec.startswith("cp125"):
+        return "windows-" + codec.removeprefix("cp")
+    return {"mac-cyrillic": "x-mac-cyrillic"}.get(codec, codec)
+
 
 def digest_of(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
@@ -180,6 +195,20 @@ def latest_page(store: Store, source: str, item_id: int, lang: str) -> ArchivedP
         "and status between 200 and 299 order by fetched_at desc, id desc limit 1",
         [source, RELEASE, item_id, lang]).fetchone()
     return pages_by_id(store, [row[0]])[0] if row else None
+
+
+def archived_languages(store: Store, source: str, item_id: int) -> set[str]:
+    """The languages of a release that have a page answer (2xx) kept."""
+    return {row[0] for row in store.db.execute(
+        "select distinct lang from archive_responses where source = ? and item_id = ? and kind = ? "
+        "and status between 200 and 299", [source, item_id, RELEASE])}
+
+
+def sources_of(store: Store, item_id: int) -> list[str]:
+    """The sources with a page answer (2xx) of a release with this id kept (ids are per source)."""
+    return [row[0] for row in store.db.execute(
+        "select distinct source from archive_responses where item_id = ? and kind = ? "
+        "and status between 200 and 299 order by source", [item_id, RELEASE])]
 
 
 def latest_release_ids(store: Store, source: str, *, ids: tuple[int, int] | None = None,

@@ -559,8 +559,21 @@ class Store:
 
     # --- items -----------------------------------------------------------------------------
     def item(self, source: str, item_id: int, lang: str) -> dict[str, Any] | None:
-        rows = list(self.db["items"].rows_where("source = ? and id = ? and lang = ?", [source, item_id, lang]))
-        return _decode(rows[0]) if rows else None
+        row = self._item_row((source, item_id, lang))
+        return _decode(row) if row else None
+
+    def _item_row(self, key: tuple[str, int, str]) -> dict[str, Any] | None:
+        """The stored row of a version as it is in the table (JSON columns as text)."""
+        cursor = self.db.execute("select * from items where source = ? and id = ? and lang = ?", key)
+        row = cursor.fetchone()
+        return dict(zip((column[0] for column in cursor.description), row)) if row else None
+
+    def _insert(self, table: str, row: dict[str, Any], *, replace: bool = False) -> None:
+        """One row, by plain SQL: the hot path of storing a version reads no schema (sqlite-utils'
+        table calls do, several statements each)."""
+        verb = "insert or replace" if replace else "insert"
+        columns = ", ".join(f"[{name}]" for name in row)
+        self.db.execute(f"{verb} into [{table}] ({columns}) values ({', '.join('?' * len(row))})", list(row.values()))
 
     def release(self, source: str, item_id: int, language_order: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every stored language version of a release of `source`, in the source's language order."""
@@ -595,8 +608,8 @@ class Store:
         now = now or now_utc()
         digest = content_hash(item)
         key = (item.source, item.id, item.lang)
-        existing = self.item(*key)
-        self.db["pending_translations"].delete_where("source = ? and id = ? and lang = ?", key)
+        existing = self._item_row(key)
+        self.db.execute("delete from pending_translations where source = ? and id = ? and lang = ?", key)
         self.db.execute("update listings set recheck = 0 where source = ? and id = ? and lang = ? and recheck", key)
         if existing and existing["content_hash"] == digest:
             # Nothing to write: any update of the row would rewrite its full-text entry (items_fts).
@@ -610,10 +623,11 @@ class Store:
             "content_hash": digest, "parse_path": item.path, "last_seen": now, "changed_at": now,
         }
         if existing is None:
-            self.db["items"].insert({**row, "version": 1, "first_seen": now})
+            self._insert("items", {**row, "version": 1, "first_seen": now})
             return StoreOutcome.NEW
-        old = self.db["items"].get(key)
-        self.db["item_versions"].insert(
+        old = existing
+        self._insert(
+            "item_versions",
             {
                 "source": item.source, "id": item.id, "lang": item.lang, "version": old["version"], "title": old["title"],
                 "published": old["published"], "body": old["body"], "paragraphs": old["paragraphs"],
@@ -622,7 +636,10 @@ class Store:
             },
             replace=True,
         )
-        self.db["items"].update(key, {**row, "version": old["version"] + 1})
+        changed = {**row, "version": old["version"] + 1}
+        del changed["source"], changed["id"], changed["lang"]
+        self.db.execute(f"update items set {', '.join(f'[{name}] = ?' for name in changed)} "
+                        "where source = ? and id = ? and lang = ?", [*changed.values(), *key])
         return StoreOutcome.CHANGED
 
     def any_published(self, source: str, item_id: int) -> str | None:

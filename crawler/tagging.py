@@ -70,11 +70,20 @@ def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fing
     source, item_id, lang = key
     rows = [{"source": source, "id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now}
             for match in matches]
-    store.db["matches"].delete_where("source = ? and id = ? and lang = ?", list(key))
+    # plain SQL: sqlite-utils' table calls read the schema again on every call (BENCHMARKS.md, reparse)
+    store.db.execute("delete from matches where source = ? and id = ? and lang = ?", list(key))
     if rows:
-        store.db["matches"].insert_all(rows)
-    store.db["items"].update(key, {"topics_fingerprint": fingerprint})
+        store.db.conn.executemany(_INSERT_MATCH, [[row[name] for name in _MATCH_COLUMNS] for row in rows])
+    # only where it differs: any update of an items row rewrites its full-text entry (the items_fts trigger)
+    store.db.execute("update items set topics_fingerprint = ? where source = ? and id = ? and lang = ? "
+                     "and topics_fingerprint is not ?", [fingerprint, *key, fingerprint])
     return rows
+
+
+_MATCH_COLUMNS = ("source", "id", "lang", "topic", "label", "term", "field", "start", "end", "text", "snippet",
+                  "tagged_at")
+_INSERT_MATCH = (f"insert into matches ({', '.join(f'[{name}]' for name in _MATCH_COLUMNS)}) "
+                 f"values ({', '.join('?' * len(_MATCH_COLUMNS))})")
 
 
 def matches_of(store: Store, source: str, item_id: int) -> list[dict[str, Any]]:

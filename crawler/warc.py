@@ -24,7 +24,7 @@ import datetime as dt
 import http
 import io
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,9 +118,19 @@ class Loaded:
     releases: dict[tuple[int, str], list[int]] = field(default_factory=lambda: defaultdict(list))
     redirects: dict[str, str] = field(default_factory=dict)  # recorded 3xx: address -> Location
     other_site: int = 0
+    other_hosts: Counter = field(default_factory=Counter)  # the other sites' records, by host
     other_pages: int = 0  # on the site, neither a list nor a release page
     not_pages: int = 0  # records that are no HTTP response (request, revisit, metadata, ...)
     row_ids: list[int] = field(default_factory=list)
+
+    def of_none(self, sites: set[str]) -> int:
+        """Records of a host none of `sites` (hosts, as `site_of` gives them) is on."""
+        return sum(count for host, count in self.other_hosts.items() if host not in sites)
+
+
+def site_of(source: Source) -> str:
+    """The host (and port) a source's pages are on: a record of another is of another site."""
+    return urlsplit(source.base_url).netloc
 
 
 @dataclass
@@ -196,7 +206,7 @@ def load(store: Store, source: Source, paths: list[str], *, keep: str = "all") -
     """Read WARC files into the archive (see the module doc). A file that cannot be read is a
     PresswatchError naming it; the files before it stay loaded."""
     loaded = Loaded()
-    site = urlsplit(source.base_url).netloc
+    site = site_of(source)
     for name in paths:
         path = Path(name)
         if not path.is_file():
@@ -243,8 +253,10 @@ def _load_file(store: Store, source: Source, path: Path, site: str, loaded: Load
     list_pages: list[tuple[str, int, str]] = []
     for record in _records(path, loaded):
         loaded.records += 1
-        if urlsplit(record.url).netloc != site:
+        host = urlsplit(record.url).netloc
+        if host != site:
             loaded.other_site += 1
+            loaded.other_hosts[host] += 1
             continue
         location = dict((k.lower(), v) for k, v in record.headers).get("location")
         if record.status in REDIRECT_STATUSES and location:

@@ -344,7 +344,8 @@ PAGES = ["/", "/{db}", "/{db}.json", "/{db}/items", "/{db}/items.json", "/{db}/r
          "/-/plugins.json", "/-/threads", "/-/threads.json", "/-/actor.json",
          "/{db}.json?sql=select+*+from+pragma_database_list",
          "/search?q=Qozog%27iston", "/release/5782", "/topic/kazakhstan", "/health", "/feeds/all.atom",
-         "/?page=0", "/release/1", "/?topic=%27%3Bdrop"]
+         "/?page=0", "/release/1", "/?topic=%27%3Bdrop", "/raw/president.uz/5782/ru", "/raw/president.uz/1/ru",
+         "/raw/%2Fetc%2Fpasswd/5782/ru", "/raw/president.uz/5782/..%2F..%2Fetc"]
 
 
 @pytest.mark.slow

@@ -172,6 +172,8 @@ def test_feeds_are_served(client):
     "/?lang=ru&lang=en", "/?since=2026-13-01", "/?since=2026-03-10&until=2026-03-01", "/?show=%3Cb%3E",
     "/?source=elsewhere", "/?topic=" + "a" * 300, "/?since=%00", "/search?q=" + "x" * 501,
     "/topic/kazakhstan?by=year", "/topic/%27;drop", "/feeds/all.atom?lang=zz", "/release/1?page=x",
+    "/raw/elsewhere/5782/ru", "/raw/president.uz/5782/zz", "/raw/%00/5782/ru", "/raw/president.uz/5782/%3Cb%3E",
+    "/raw/%2Fetc%2Fpasswd/5782/ru", "/raw/president.uz%27%3B--/5782/ru", "/raw/president.uz/5782/ru%00",
 ])
 def test_a_hostile_parameter_gets_a_400_page(client, url):
     answer = client(url)
@@ -303,3 +305,52 @@ def test_the_source_is_shown_and_filtered_once_the_store_holds_several(store_pat
     other = asyncio.run(fetch("/release/5782?source=press.example"))
     assert other.status_code == 200 and "Other " in other.text
     assert "Other " not in asyncio.run(fetch("/release/5782?source=president.uz")).text
+
+
+# A site's page as kept in the archive: legacy charset, and a script that must never run here.
+ARCHIVED_HTML = ("<html><head><meta charset='windows-1251'><title>Президенты</title></head><body>"
+                 "<h1>Президенты встретились</h1><script>document.title = 'pwned'</script>"
+                 "<img src='https://tracker.example/p.gif'></body></html>").encode("cp1251")
+
+
+def test_the_archived_page_is_linked_and_served_sandboxed(store_path, tmp_path):
+    import shutil
+
+    from crawler import archive
+    from crawler.web import make_datasette
+
+    copy = tmp_path / "archived.db"
+    shutil.copy(store_path, copy)
+    with Store.open(copy) as store, store.atomic():
+        archive.add_response(store, source="president.uz", kind=archive.RELEASE,
+                             url="https://president.uz/ru/lists/view/5782",
+                             final_url="https://president.uz/ru/lists/view/5782", status=200,
+                             headers=[("Content-Type", "text/html; charset=windows-1251")], body=ARCHIVED_HTML,
+                             fetched_at="2026-03-18T10:00:00+00:00", item_id=5782, lang="ru")
+    datasette = make_datasette(copy, president_uz())
+
+    async def fetch(url):
+        await datasette.invoke_startup()
+        return await datasette.client.get(url)
+
+    page = asyncio.run(fetch("/release/5782")).text
+    links = re.findall(r'<a class="archived" href="([^"]+)"', page)
+    assert links == ["/raw/president.uz/5782/ru"]  # only the version with a page kept
+    assert page.count('class="original"') == 4
+
+    raw = asyncio.run(fetch(links[0]))
+    assert raw.status_code == 200
+    assert raw.content == ARCHIVED_HTML  # the bytes as the site sent them, script included
+    assert raw.headers["content-type"] == "text/html; charset=windows-1251"
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    policy = [part.strip() for part in raw.headers["content-security-policy"].split(";")]
+    # sandbox without allow-scripts: the <script> never runs, the page has an opaque origin
+    assert "sandbox" in policy and not any("allow-" in part for part in policy)
+    assert "default-src 'none'" in policy and "img-src 'none'" in policy
+    assert not any(part.startswith("script-src") for part in policy)
+    assert "set-cookie" not in raw.headers
+
+    missing = asyncio.run(fetch("/raw/president.uz/5782/en"))
+    assert missing.status_code == 404 and "Not found" in missing.text
+    assert "no archived page of release 5782 in en" in missing.text
+    assert missing.headers["content-security-policy"].startswith("default-src 'none'")  # our own error page

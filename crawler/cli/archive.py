@@ -123,11 +123,9 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
 
 
 def _of_no_source(imported: list[tuple[Source, Any, Any]]) -> int:
-    """Responses of the files that belong to none of the sources (each source counts the others'
+    """Responses of the files on a host none of the sources is on (each source counts the others'
     pages as another site's)."""
-    first = imported[0][1]
-    own = sum(loaded.records - loaded.other_site - loaded.not_pages for _, loaded, _ in imported)
-    return max(first.records - first.not_pages - own, 0)
+    return imported[0][1].of_none({warc.site_of(source) for source, _, _ in imported})
 
 
 def _print_import(source: Source, loaded: Any, done: Any, *, of_no_source: int | None) -> None:
@@ -144,6 +142,16 @@ def _print_import(source: Source, loaded: Any, done: Any, *, of_no_source: int |
     for run in done.runs:
         if run.outcome in ("failed", "interrupted"):
             print(f"  stopped: {run.message}")
+
+
+def _archived_source(store: Any, item_id: int) -> str | None:
+    """The source whose archived page `show ID --raw` means when no source stored the release (a
+    page kept that never parsed into a version); two is a usage error asking for --source."""
+    holders = archive.sources_of(store, item_id)
+    if len(holders) > 1:
+        raise UsageError(f"release {item_id} has archived pages in {len(holders)} sources ({', '.join(holders)}): "
+                         f"choose one with --source, e.g. --source {holders[0]}")
+    return holders[0] if holders else None
 
 
 def export_warc(args: argparse.Namespace, config: Config) -> int:
@@ -166,10 +174,11 @@ def export_warc(args: argparse.Namespace, config: Config) -> int:
 
 
 def show_raw(args: argparse.Namespace, config: Config, name: str | None) -> int:
-    """`show ID --raw`: the latest archived page of a version of source `name` (None: the first
-    configured), to -o FILE or standard output."""
-    source = app.source_book(config).get(name) if name else app.source(config)
+    """`show ID --raw`: the latest archived page of a version of source `name` (None: the one
+    source with a page of that id kept, else the first configured), to -o FILE or standard output."""
     with app.open_store(config, must_exist=True) as store:
+        name = name or _archived_source(store, args.id)
+        source = app.source_book(config).get(name) if name else app.source(config)
         languages = [args.lang] if args.lang else list(source.supported_languages) or store.languages(source.name)
         page = next((found for lang in languages
                      if (found := archive.latest_page(store, source.name, args.id, lang)) is not None), None)

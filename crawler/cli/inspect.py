@@ -69,6 +69,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         config = load(args, secrets=False)
         with app.open_store(config, must_exist=True) as store:
             name = _release_source(args, store, config)
+        book = app.source_book(config)
+        if name is not None and book.is_configured(name):
+            check_language(args.lang, book.get(name))
         return show_raw(args, config, name)
     if args.output:
         raise UsageError("-o FILE goes with --raw (the archived page)")

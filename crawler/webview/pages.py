@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, unquote, urlencode
 
 import jinja2
 import markupsafe
@@ -45,6 +45,13 @@ YEAR_SECONDS = 365 * 24 * 3600
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+# An archived page is a site's HTML served on our origin: sandboxed (no script runs, an opaque
+# origin, so it reaches neither our cookies nor our pages), loading nothing, never sniffed.
+RAW_PAGE_HEADERS = {
+    "content-security-policy": "sandbox; default-src 'none'; img-src 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
@@ -243,6 +250,20 @@ async def release(datasette, request) -> Response:
 
 
 @page
+async def raw_page(datasette, request) -> Response:
+    """The latest archived page of a version, as the site sent it, under RAW_PAGE_HEADERS."""
+    current = Page(datasette, request)
+    name = params.stored_source(unquote(request.url_vars["source"]), await current.read(queries.sources))
+    item_id = int(request.url_vars["id"])
+    languages = current.sources.get(name).supported_languages or await current.read(queries.stored_languages, name)
+    lang = params.language(unquote(request.url_vars["lang"]), languages)
+    found = await current.read(queries.raw_page, name, item_id, lang)
+    if found is None:
+        raise NotThere(f"no archived page of release {item_id} in {lang}")
+    return Response(found.body, content_type=f"text/html; charset={found.charset}", headers=dict(RAW_PAGE_HEADERS))
+
+
+@page
 async def topic(datasette, request) -> Response:
     current = Page(datasette, request)
     name = params.topic_name(request.url_vars["name"])
@@ -326,6 +347,7 @@ ROUTES = [
     (r"^/$", home),
     (r"^/search$", search_page),
     (r"^/release/(?P<id>\d{1,12})$", release),
+    (r"^/raw/(?P<source>[^/]{1,200})/(?P<id>\d{1,12})/(?P<lang>[^/]{1,50})$", raw_page),
     (r"^/topics$", topics_page),
     (r"^/topic/(?P<name>[^/]{1,200})$", topic),
     (r"^/health$", health_page),

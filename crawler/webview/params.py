@@ -61,6 +61,13 @@ def date(value: str | None, name: str) -> str | None:
         raise BadRequest(f"{name}: expected a date as YYYY-MM-DD") from None
 
 
+def stored_source(value: str, sources: Sequence[str]) -> str:
+    """A source name in an address: one the store holds rows of."""
+    if value not in sources:
+        raise BadRequest("source: not a source of this store")
+    return value
+
+
 def page_number(value: str | None) -> int:
     if value is None:
         return 1

@@ -11,12 +11,15 @@ import html
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
+from crawler import archive
 from crawler.filters import Filters
 from crawler.sources.base import Source
 from crawler.sources.book import SourceBook
+from crawler.store import Store
 from crawler.textdiff import render_html, word_diff
 
 # Badge colours are classes tone-0 .. tone-7 of the style sheet (no inline style: the pages' content
@@ -182,7 +185,22 @@ def release(db: Database, source: Source | SourceBook, item_id: int, source_name
     order = SourceBook.of(source).get(holders[0]).supported_languages if holders else ()
     position = {lang: index for index, lang in enumerate(order)}
     rows.sort(key=lambda row: (position.get(row["lang"], len(position)), row["lang"]))
-    return [_version(db, row) for row in rows]
+    archived = archive.archived_languages(Store(db), holders[0], item_id) if holders else set()
+    return [{**_version(db, row), "raw_url": raw_url(row["source"], item_id, row["lang"])
+             if row["lang"] in archived else None} for row in rows]
+
+
+def raw_url(source_name: str, item_id: int, lang: str) -> str:
+    """The address of the latest archived page of a version (crawler.webview.pages.raw_page)."""
+    return f"/raw/{quote(source_name, safe='')}/{item_id}/{quote(lang, safe='')}"
+
+
+def raw_page(db: Database, source_name: str, item_id: int, lang: str) -> archive.ArchivedPage | None:
+    return archive.latest_page(Store(db), source_name, item_id, lang)
+
+
+def stored_languages(db: Database, source_name: str) -> tuple[str, ...]:
+    return Store(db).languages(source_name)
 
 
 def _version(db: Database, row: dict[str, Any]) -> dict[str, Any]:
