@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import math
 import os
 import random
 import statistics
@@ -48,6 +49,10 @@ from devsites.mirror import Mirror, Release, sample_releases
 # Relative weight of each hour of the day (source time) for a release's first version.
 HOUR_WEIGHTS = [0.2] * 7 + [0.5, 1.5, 4, 4, 4, 4, 2.5, 4, 4, 4, 4, 3, 1.5, 1.5, 1.5, 0.8, 0.3]
 START = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+# The three ways a release appears (plan_releases): all languages within two minutes, the first
+# language alone for 30 min-4 h, another language alone for 20 min-2 h.
+TOGETHER, FIRST_LANGUAGE, OTHER_LANGUAGE = 0.65, 0.25, 0.10
+TOGETHER_SPREAD_MINUTES = 2.0
 # Polling goes on this long after the measured day, so its late releases are found too.
 TAIL = dt.timedelta(hours=8)
 
@@ -82,11 +87,12 @@ def plan_releases(languages: list[str], timezone: dt.tzinfo, days: int, per_day:
             first = (local_start + dt.timedelta(days=day, hours=hour, seconds=rng.uniform(0, 3600))
                      ).astimezone(dt.timezone.utc)
             roll = rng.random()
-            if roll < 0.65:
+            if roll < TOGETHER:
                 kind, lead = "together", rng.choice([languages[0], languages[-2]])
-                times = {lang: first + dt.timedelta(seconds=0 if lang == lead else rng.uniform(0, 120))
+                times = {lang: first + dt.timedelta(seconds=0 if lang == lead else
+                                                    rng.uniform(0, 60 * TOGETHER_SPREAD_MINUTES))
                          for lang in languages}
-            elif roll < 0.90:
+            elif roll < TOGETHER + FIRST_LANGUAGE:
                 kind = "first-language"
                 times = {lang: first + dt.timedelta(minutes=0 if lang == languages[0] else rng.uniform(30, 240))
                          for lang in languages}
@@ -113,6 +119,7 @@ class Result:
     worst_other_first: float
     lists_per_poll: float
     missed: int
+    next_poll_minutes: float  # the mean wait from a release to the next poll of any list (an oracle's delay)
 
 
 def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_before: int, days: int,
@@ -136,6 +143,7 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
             measured_to = measured_from + dt.timedelta(days=days)
             requests_at: dict[str, int] = {}
             polls = lists = 0
+            poll_times: list[dt.datetime] = []
             adaptive = polling.strategy_in_force(schedule) == "adaptive"
             next_poll = START
             while next_poll < measured_to + TAIL:
@@ -149,6 +157,7 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
                 if "to" not in requests_at and clock.now >= measured_to:
                     requests_at["to"] = len(mirror.requests)
                 before = mirror.requests.count()
+                poll_times.append(clock.now)
                 summary = crawl.crawl()
                 if measured_from <= clock.now < measured_to:
                     polls += 1
@@ -169,7 +178,42 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
             window = mirror.requests.snapshot()[requests_at["from"]:requests_at["to"]]
             found = {row[0]: crawler.clock.parse_iso(row[1]) for row in store.db.execute(
                 "select id, min(first_seen) from items group by id")}
-    return _result(name, plan, found, window, measured_from, measured_to, polls, lists, days)
+    result = _result(name, plan, found, window, measured_from, measured_to, polls, lists, days)
+    return dataclasses.replace(result, next_poll_minutes=_next_poll_mean(plan, poll_times, measured_from, measured_to))
+
+
+def _next_poll_mean(plan: list[Planned], poll_times: list[dt.datetime], start: dt.datetime, end: dt.datetime) -> float:
+    waits = [(next(t for t in poll_times if t >= p.first) - p.first).total_seconds() / 60
+             for p in plan if start <= p.first < end]
+    return statistics.fmean(waits)
+
+
+def list_choice_bound(budget_per_hour: float, schedule: ScheduleConfig, languages: int) -> tuple[float, float]:
+    """(the mean wait to the next poll, the least mean delay ANY choice of one list a poll can reach) at
+    `budget_per_hour` polls, spread over the hours by the exact release profile (the best plan there
+    is), evenly spaced within each hour, for the three ways releases appear here.
+
+    A release out in one language alone for a while (FIRST_LANGUAGE in the first, OTHER_LANGUAGE in
+    one of the others) is found only by a read of that list: with a share f_L of the polls on list L,
+    at best every P/f_L minutes, it waits P/(2 f_L) on average; the sum over the languages is least
+    at f_L ∝ sqrt(share_L), giving (Σ sqrt(share_L))² × P/2. A release out everywhere within two
+    minutes has one language out at once (the first or Russian, at random) and each other one a
+    uniform time later: the first poll after it, R minutes on, finds it with a chance of at most
+    1/2 + R/4 (R < 2), else the next poll (P later) at best."""
+    shares = [FIRST_LANGUAGE] + [OTHER_LANGUAGE / (languages - 1)] * (languages - 1)
+    one_language = sum(math.sqrt(share) for share in shares) ** 2
+    weights = [weight / sum(HOUR_WEIGHTS) for weight in HOUR_WEIGHTS]
+    minutes = polling.hourly_minutes([weight * 1e6 for weight in HOUR_WEIGHTS], budget_per_hour,
+                                     schedule.floor_minutes, schedule.ceiling_minutes)
+
+    def together(gap: float, steps: int = 400) -> float:
+        waits = [(step + 0.5) / steps * gap for step in range(steps)]
+        return statistics.fmean(wait + gap * max(0.0, 0.5 - wait / (2 * TOGETHER_SPREAD_MINUTES))
+                                for wait in waits)
+
+    next_poll = sum(weight * gap / 2 for weight, gap in zip(weights, minutes))
+    bound = sum(weight * (TOGETHER * together(gap) + one_language * gap / 2) for weight, gap in zip(weights, minutes))
+    return next_poll, bound
 
 
 def _result(name: str, plan: list[Planned], found: dict[int, dt.datetime], window: list, start: dt.datetime,
@@ -194,6 +238,7 @@ def _result(name: str, plan: list[Planned], found: dict[int, dt.datetime], windo
         worst_other_first=max(other_first, default=0.0),
         lists_per_poll=lists / polls if polls else 0.0,
         missed=len(day) - len(delays),
+        next_poll_minutes=0.0,
     )
 
 
@@ -251,6 +296,12 @@ def main() -> int:
         print(f"{label}: {base.mean_minutes / result.mean_minutes:.1f}x sooner on average than "
               f"{strategies[0][0]}, with {result.list_requests_per_hour / base.list_requests_per_hour:.2f}x "
               f"its list requests ({result.requests_per_hour / base.requests_per_hour:.2f}x all requests)")
+    for (label, schedule), result in list(zip(strategies, results))[1:]:
+        next_poll, bound = list_choice_bound(result.list_requests_per_hour, schedule, len(languages))
+        print(f"{label}: the next poll of any list comes {result.next_poll_minutes:.2f} min after a release "
+              f"(what an oracle choosing the list would reach at these polls); at {result.list_requests_per_hour:.1f} "
+              f"polls/h the best plan gives {next_poll:.2f}, and ANY choice of one list a poll at least "
+              f"{bound:.2f} min: at most {base.mean_minutes / bound:.1f}x sooner than {strategies[0][0]}")
     full, not_modified = poll_bytes(languages)
     print(f"bytes of a poll: a list answered 200 is {full:,} bytes, answered 304 {not_modified:,} bytes; "
           f"a fixed poll (4 lists) costs {4 * full:,} bytes without 304, an adaptive poll (1 list) {full:,}")

@@ -1,0 +1,144 @@
+"""Which list a poll reads, compared on many draws of bench_polling's publishing days, without the mirror.
+
+    python bench/polling_model.py [--seeds 20] [--budget 24]
+
+bench_polling.py replays two days through the real crawler and the mirror (minutes a seed, and 36
+releases: noisy). This replays the same releases (bench_polling.plan_releases, the same kinds and
+hours) against a model of a poll: a poll at time t reading list L finds every release whose L
+version is out by t; the waits come from crawler.polling.hourly_minutes over the hours at which
+the model has found releases (as crawler.polling learns them), plus the same jitter. So list
+choices can be compared over many seeds in seconds. Printed per policy: the mean delay over all
+seeds, the mean and least ratio to the fixed strategy (4 lists every 10 min) seed by seed, the
+worst delay, and each kind's mean delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import random
+import statistics
+from collections.abc import Callable
+
+from bench_polling import START, plan_releases  # bench/ is on sys.path when run as a script
+
+from crawler import polling
+
+LANGS = ["uz", "oz", "ru", "en"]
+TASHKENT_HOURS = 5
+Policy = Callable[[float, dict, list], str]
+
+
+def run(policy: Policy | None, seed: int, budget: float = 24.0, days_before: int = 7, days: int = 2,
+        per_day: int = 18, jitter_minutes: float = 1.0) -> tuple[float, float, dict[str, list[float]]]:
+    """(mean delay, worst delay, delays by kind) of the measured days; policy None: every list
+    every 10 min (+ up to the jitter)."""
+    timezone = dt.timezone(dt.timedelta(hours=TASHKENT_HOURS))
+    releases = [(p.id, {lang: (when - START).total_seconds() / 60 for lang, when in p.times.items()}, p.kind,
+                 (p.first - START).total_seconds() / 60)
+                for p in plan_releases(LANGS, timezone, days_before + days, per_day, seed, 1)]
+    rng = random.Random(seed)
+    found: dict[int, float] = {}
+    state: dict = {"last": {lang: 0.0 for lang in LANGS}, "polls": 0, "history": []}
+    measured_from, measured_to = days_before * 1440, (days_before + days) * 1440
+    now = 0.0
+    while now < measured_to + 480:
+        waiting = [r for r in releases if r[0] not in found and r[3] <= now]
+        for lang in (LANGS if policy is None else [policy(now, state, waiting)]):
+            state["last"][lang] = now
+            for release_id, times, _, _ in waiting:
+                if release_id not in found and times[lang] <= now:
+                    found[release_id] = now
+                    state["history"].append({other for other in LANGS if times[other] <= now})
+        state["polls"] += 1
+        if policy is None:
+            now += 10 + rng.uniform(0, jitter_minutes)
+            continue
+        counts = [0] * 24
+        for moment in found.values():
+            counts[int(moment / 60 + TASHKENT_HOURS) % 24] += 1
+        wait = polling.hourly_minutes(counts, budget, 1.0, 30.0)[int(now / 60 + TASHKENT_HOURS) % 24]
+        now += wait + rng.uniform(0, min(jitter_minutes, wait / 10))
+    by_kind: dict[str, list[float]] = {}
+    for release_id, _, kind, first in releases:
+        if measured_from <= first < measured_to:
+            by_kind.setdefault(kind, []).append(found[release_id] - first)
+    delays = [delay for values in by_kind.values() for delay in values]
+    return statistics.fmean(delays), max(delays), by_kind
+
+
+def rotation(rotate_every: int = 2) -> Policy:
+    """crawler.polling today: the lead (the first language here) with every rotate_every-th poll on
+    another list in turn."""
+    def policy(now: float, state: dict, waiting: list) -> str:
+        return polling.list_for_poll(state["polls"], LANGS, "uz", rotate_every)
+    return policy
+
+
+def expected_value(power: float = 0.5, prior: float = 1.0, cap: int | None = None) -> Policy:
+    """Read the list maximising share_L ** power × polls since it was read, share_L the share of the
+    last 200 releases out in L alone when found (plus a prior); a list unread for `cap` polls first."""
+    def policy(now: float, state: dict, waiting: list) -> str:
+        last = state.setdefault("last_poll", {lang: -1 for lang in LANGS})
+        alone = {lang: prior for lang in LANGS}
+        for out in state["history"][-200:]:
+            if len(out) == 1:
+                alone[next(iter(out))] += 1
+        polls = state["polls"]
+        chosen = max(LANGS, key=lambda lang: alone[lang] ** power * (polls - last[lang]))
+        overdue = [lang for lang in LANGS if cap and polls - last[lang] >= cap]
+        chosen = min(overdue, key=lambda lang: last[lang]) if overdue else chosen
+        last[chosen] = polls
+        return chosen
+    return policy
+
+
+def cycle(order: list[str]) -> Policy:
+    def policy(now: float, state: dict, waiting: list) -> str:
+        return order[state["polls"] % len(order)]
+    return policy
+
+
+def oracle(now: float, state: dict, waiting: list) -> str:
+    """Knows which lists hold the releases not found yet: the best any list choice could do."""
+    return max(LANGS, key=lambda lang: (sum(1 for r in waiting if r[1][lang] <= now), lang == "uz"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=24.0)
+    args = parser.parse_args()
+    seeds = range(1, args.seeds + 1)
+    fixed = {seed: run(None, seed)[0] for seed in seeds}
+    print(f"{len(seeds)} seeds, {args.budget:g} polls/h; fixed (4 lists every 10 min): mean "
+          f"{statistics.fmean(fixed.values()):.2f} min")
+    policies: list[tuple[str, Callable[[], Policy]]] = [
+        ("rotation, every 2nd poll another list", lambda: rotation(2)),
+        ("rotation, every 3rd poll another list", lambda: rotation(3)),
+        ("expected value, sqrt(share) x polls", lambda: expected_value(0.5)),
+        ("expected value, capped at 6 polls", lambda: expected_value(0.5, cap=6)),
+        ("expected value, share x polls", lambda: expected_value(1.0)),
+        ("uz ru uz ru ... (the two that lead)", lambda: cycle(["uz", "ru"])),
+        ("uz ru oz uz ru en", lambda: cycle(["uz", "ru", "oz", "uz", "ru", "en"])),
+        ("oracle list choice", lambda: oracle),
+    ]
+    for name, make in policies:
+        results = [run(make(), seed, args.budget) for seed in seeds]
+        ratios = [fixed[seed] / result[0] for seed, result in zip(seeds, results)]
+        kinds: dict[str, list[float]] = {}
+        for result in results:
+            for kind, values in result[2].items():
+                kinds.setdefault(kind, []).extend(values)
+        print(f"{name:<40} mean {statistics.fmean(r[0] for r in results):5.2f} min  ratio mean "
+              f"{statistics.fmean(ratios):.2f}x least {min(ratios):.2f}x  worst {max(r[1] for r in results):5.1f} min  "
+              + "  ".join(f"{kind} {statistics.fmean(values):.2f}" for kind, values in sorted(kinds.items())),
+              flush=True)
+    print(f"(sqrt of the shares out alone: {math.sqrt(0.25):.2f} for the first language, "
+          f"{math.sqrt(0.1 / 3):.2f} for each other one)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
