@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from twosources import two_sources_toml
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -21,40 +22,10 @@ from devsites.presssite import PressSite, article_path, sample_articles
 FIRST_ID = 9180
 RELEASES = sample_releases(3, first_id=FIRST_ID)
 ARTICLES = sample_articles(3, first_id=FIRST_ID, newest=dt.date(2024, 1, 15))
-PRESS_PATTERN = r"/(?P<lang>[a-z]{2})/press/\d{4}/\d{2}/\d{2}/[a-z0-9-]+-(?P<id>\d+)"
 # A wrong rule for the mirror only: it takes a real paragraph of one release for site chrome.
 VICTIM = RELEASES[1]
 DROPPED = VICTIM.versions["en"].paragraphs[1]
 ITEMS = "select source, id, lang, title, published, paragraphs from items order by 1, 2, 3"
-
-
-def two_sources_toml(mirror_url: str, site_url: str, *, chrome: str = "", store: str = "store.db") -> str:
-    fast = 'request_delay = 0\nobey_robots = false\nmax_attempts = 1\ncontact = "mailto:ops@example.org"\n'
-    selectors = f'[sources.selectors]\nchrome_phrases = ["{chrome}"]\n' if chrome else ""
-    return f"""
-[[sources]]
-name = "president.uz"
-base_url = "{mirror_url}"
-languages = ["ru", "en"]
-{fast}
-{selectors}
-[[sources]]
-name = "akorda"
-kind = "generic"
-base_url = "{site_url}"
-languages = ["kk", "ru", "en"]
-{fast}
-[sources.generic]
-name = "Akorda"
-timezone = "Asia/Almaty"
-list_url = "/{{lang}}/press/page/{{page}}"
-first_page_url = "/{{lang}}/press"
-release_pattern = '{PRESS_PATTERN}'
-shared_ids = false
-
-[store]
-path = "{store}"
-"""
 
 
 def served(url: str) -> bytes:

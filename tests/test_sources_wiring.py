@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from test_alerts_support import Webhook
+from twosources import two_sources_toml as shared_toml
 
 from crawler import app
 from crawler.cli import main
@@ -23,37 +24,13 @@ from devsites.presssite import PressSite, sample_articles
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-PRESS_PATTERN = r"/(?P<lang>[a-z]{2})/press/\d{4}/\d{2}/\d{2}/[a-z0-9-]+-(?P<id>\d+)"
 FIRST_ID = 9180
 # January: Almaty is UTC+6 (Tashkent +5), so a date of one source is not read in the other's zone.
 ARTICLES = sample_articles(3, first_id=FIRST_ID, newest=dt.date(2024, 1, 15))
 
 
 def two_sources_toml(mirror: Mirror, site: PressSite, hook: str) -> str:
-    fast = 'request_delay = 0\nobey_robots = false\nmax_attempts = 1\ncontact = "mailto:ops@example.org"\n'
-    return f"""
-[[sources]]
-name = "president.uz"
-base_url = "{mirror.base_url}"
-languages = ["ru", "en"]
-{fast}
-[[sources]]
-name = "akorda"
-kind = "generic"
-base_url = "{site.base_url}"
-languages = ["kk", "ru", "en"]
-{fast}
-[sources.generic]
-name = "Akorda"
-timezone = "Asia/Almaty"
-list_url = "/{{lang}}/press/page/{{page}}"
-first_page_url = "/{{lang}}/press"
-release_pattern = '{PRESS_PATTERN}'
-shared_ids = false
-
-[store]
-path = "store.db"
-
+    return shared_toml(mirror.base_url, site.base_url, tail=f"""
 [alerts]
 horizon_days = 36500
 
@@ -65,7 +42,7 @@ urls = ["{hook}/hook"]
 name = "digest"
 mode = "daily"
 urls = ["{hook}/digest"]
-"""
+""")
 
 
 @pytest.fixture(scope="module")
