@@ -24,7 +24,10 @@ SOURCE_COLUMN = ("The source's name: a release is (source, id); rows from before
 # table -> (description, {column: description})
 SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     "items": (
-        "One row per language version of a release, as last seen (earlier texts: item_versions).",
+        "One row per language version of a release, as last seen (earlier texts: item_versions). "
+        "Search here matches whole words as published (a * is no prefix); add &_searchmode=raw to the "
+        "address for FTS5 syntax (Қозоғ* as a prefix), or use the mentioning query, which also finds "
+        "other scripts and apostrophes.",
         {"source": SOURCE_COLUMN,
             "id": "Release id: the number in /{lang}/lists/view/ID; the same for every language of a release",
             "lang": "uz = Uzbek (Cyrillic), oz = Uzbek (Latin), ru = Russian, en = English",
@@ -166,8 +169,8 @@ order by ranked.topic, ranked.published desc, ranked.id desc
     },
     "release": {
         "title": "A release in all its languages",
-        "description": "Every stored language version of release :id (of every source that has that id), "
-        "with its topics.",
+        "description": "Every stored language version of the release whose id you give (of every source "
+        "that has that id), with its topics.",
         "sql": f"""
 select i.source, i.lang, i.title, i.published, i.url, i.version, i.first_seen, i.changed_at,
   (select group_concat(distinct m.topic) from matches m
@@ -203,6 +206,9 @@ def _mentioning_sql(languages: tuple[str, ...]) -> str:
         "order by h.score limit 100"
     )
 
+
+# Overrides of Datasette's own templates (each extends "default:NAME"): not presswatch's pages.
+DATASETTE_TEMPLATES = Path(__file__).resolve().parent / "webview" / "datasette_templates"
 
 HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
 
@@ -260,6 +266,7 @@ def make_datasette(path: Path, source: Source | None = None, allow_sql: bool = F
     datasette = Datasette(
         [str(path)],
         metadata=build_metadata(path.stem, book, loopback_only=web_limits.is_loopback(host)),
+        template_dir=str(DATASETTE_TEMPLATES),
         # No arbitrary SQL writes exist in Datasette 0.x; these keep a public-facing copy modest.
         # crawler/web_limits.py bounds what each query may cost (docs/QUERY.md, "Limits of the web view").
         settings={"default_page_size": 50, "sql_time_limit_ms": 3000, "allow_download": False,

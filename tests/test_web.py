@@ -420,3 +420,47 @@ def test_folding_functions_check_their_input_size():
         assert function("x" * limit, "uz")
         with pytest.raises(InputTooLong):
             function("x" * (limit + 1), "uz")
+
+
+def _datasette_pages(tmp_path, *addresses: str) -> list:
+    from crawler.web import make_datasette
+
+    datasette = make_datasette(build(tmp_path / "pw.db"), president_uz())
+
+    async def fetch():
+        await datasette.invoke_startup()
+        return [await datasette.client.get(address) for address in addresses]
+
+    return asyncio.run(fetch())
+
+
+def test_canned_query_pages_are_titled_by_their_title_not_their_sql(tmp_path):
+    import re
+
+    from crawler.web import canned_queries
+
+    queries = canned_queries(president_uz())
+    assert all(query.get("title") for query in queries.values())
+    assert not any(re.search(r":\w", query["description"]) for query in queries.values())  # no ":id" shown
+    pages = _datasette_pages(tmp_path, "/pw/release?id=5782", "/pw/latest_by_topic",
+                             "/pw/mentioning?term=" + quote("чегара*"))
+    for page, name in zip(pages, ("release", "latest_by_topic", "mentioning")):
+        assert page.status_code == 200
+        title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)
+        assert title == f"{queries[name]['title']} · pw", title
+        assert "select" not in title.lower()
+
+
+def test_table_search_matches_whole_words_and_raw_mode_gives_prefixes(tmp_path):
+    """Datasette quotes each word of ?_search= (so `*` is no prefix); ?_searchmode=raw passes FTS5
+    syntax, prefixes included, in any script (docs/QUERY.md)."""
+    from crawler.web import SCHEMA
+
+    whole, escaped_prefix, raw_prefix = _datasette_pages(
+        tmp_path, "/pw/items.json?_shape=array&_search=" + quote("Қозоғистон"),
+        "/pw/items.json?_shape=array&_search=" + quote("Қозоғ*"),
+        "/pw/items.json?_shape=array&_searchmode=raw&_search=" + quote("Қозоғ*"))
+    assert [(r["id"], r["lang"]) for r in whole.json()] == [(5782, "uz")]
+    assert escaped_prefix.json() == []
+    assert [(r["id"], r["lang"]) for r in raw_prefix.json()] == [(5782, "uz")]
+    assert "_searchmode=raw" in SCHEMA["items"][0]  # the table page says how
