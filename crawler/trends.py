@@ -65,6 +65,11 @@ def _periods(first: str, last: str, period: str):
             day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
+def counted(number: int, noun: str) -> str:
+    """'1 release', '3 releases', '1 month': an English count (the nouns here take an s)."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 # --- the chart ------------------------------------------------------------------------------------
 WIDTH, HEIGHT = 720, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 36, 8, 12, 28
@@ -78,8 +83,8 @@ def svg_chart(counts: list[Count], title: str, period: str = "month", chart_id: 
     bar_w = min(max(step * 0.8, 1.0), 48.0)
     total = sum(c.releases for c in counts)
     chart_id = html.escape(chart_id)
-    desc = (f"{total} releases in {len(counts)} {period}s from {counts[0].label} to {counts[-1].label}; "
-            f"at most {peak} in one {period}." if counts else "No tagged release yet.")
+    desc = (f"{counted(total, 'release')} in {counted(len(counts), period)} from {counts[0].label} to "
+            f"{counts[-1].label}; at most {peak} in one {period}." if counts else "No tagged release yet.")
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
         'xmlns="http://www.w3.org/2000/svg">',
@@ -92,11 +97,10 @@ def svg_chart(counts: list[Count], title: str, period: str = "month", chart_id: 
     for index, count in enumerate(counts):
         height = plot_h * count.releases / peak
         x = _LEFT + index * step + (step - bar_w) / 2
-        noun = "release" if count.releases == 1 else "releases"
         parts.append(
             f'<rect class="mark" data-period="{count.label}" data-count="{count.releases}" x="{x:.1f}" '
             f'y="{_TOP + plot_h - height:.1f}" width="{bar_w:.1f}" height="{height:.1f}">'
-            f"<title>{count.label}: {count.releases} {noun}</title></rect>"
+            f"<title>{count.label}: {counted(count.releases, 'release')}</title></rect>"
         )
     if counts:
         baseline = HEIGHT - 8

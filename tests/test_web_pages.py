@@ -144,11 +144,28 @@ def test_topic_page_draws_one_mark_per_period(client):
     assert len(re.findall(r'class="mark"', weekly.text)) == 11  # 2026-01-05 .. 2026-03-16, empty weeks too
 
 
+def test_topic_page_names_the_topic_and_lists_its_latest_releases(client):
+    page = client("/topic/kazakhstan").text
+    assert '<p class="crumbs"><a href="/">Releases</a> › <a href="/topics">Topics</a> › Kazakhstan</p>' in page
+    latest = page.split("<h2>Latest releases</h2>", 1)[1]
+    assert list(dict.fromkeys(re.findall(r'href="/release/(\d+)', latest))) == ["5782", "5720", "5710", "5700"]
+    assert "4 releases in 3 months from 2026-01 to 2026-03" in page
+
+
+def test_counts_are_pluralised():
+    from crawler.trends import Count, counted, svg_chart
+
+    assert (counted(1, "release"), counted(3, "release"), counted(0, "month")) == ("1 release", "3 releases", "0 months")
+    assert "3 releases in 1 month from 2026-03" in svg_chart([Count("2026-03-01", "2026-03", 3)], "t")
+    assert "1 release in 1 week" in svg_chart([Count("2026-03-02", "2026-03-02", 1)], "t", "week")
+
+
 def test_topics_page_charts_every_topic(client):
     page = client("/topics")
     assert page.status_code == 200
     assert 'href="/topic/kazakhstan"' in page.text and 'aria-labelledby="chart-kazakhstan-title' in page.text
     assert len(re.findall(r'class="mark"', page.text)) == 3
+    assert '<span class="meta">4 releases</span>' in page.text
 
 
 def test_health_page(client):
@@ -156,6 +173,31 @@ def test_health_page(client):
     assert page.status_code == 200
     assert "layout drift" in page.text and "42 s" in page.text
     assert 'class="count-queued"' in page.text
+
+
+def test_health_page_shows_the_outbox_counts_and_the_runs_columns(store_path, tmp_path):
+    import shutil
+
+    from crawler.web import make_datasette
+
+    path = shutil.copy(store_path, tmp_path / "pw.db")
+    with Store.open(path) as store, store.atomic():
+        for number, status in enumerate(["queued"] * 3 + ["sent"] * 2 + ["failed"]):
+            store.db["outbox"].insert({"key": f"k{number}", "kind": "release", "route": "team", "status": status,
+                                       "created_at": "2026-03-18T10:00:00Z", "due_at": "2026-03-18T10:00:00Z"})
+    datasette = make_datasette(Path(path), president_uz())
+    page = asyncio.run(datasette.client.get("/health")).text
+    for status, count in (("queued", 3), ("sent", 2), ("failed", 1)):
+        assert f'<span class="count-{status}">{status}: <strong>{count}</strong></span>' in page
+    # the run of add_edit(): outcome, duration, requests, new, edited, errors, lists
+    assert ("<td>ok</td><td>42 s</td><td>7</td><td>6</td><td>1</td><td>0</td><td>selectors</td>"
+            in re.sub(r'<td title="[^"]*">', "<td>", page))
+
+
+@pytest.mark.parametrize("url", ["/", "/search?q=water", "/release/5782", "/topic/kazakhstan"])
+def test_every_page_links_its_feed_for_autodiscovery(client, url):
+    page = client(url).text
+    assert re.search(r'<link rel="alternate" type="application/atom\+xml"[^>]* href="/feeds/[^"]+\.atom', page), url
 
 
 def test_feeds_are_served(client):
