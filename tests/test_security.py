@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -374,3 +375,31 @@ def test_a_crawl_process_creates_a_private_store(tmp_path, mirror):
     created = [p for p in tmp_path.iterdir() if p.name.startswith("store.db")]
     assert tmp_path / "store.db" in created
     assert {p.name: _mode(p) for p in created} == {p.name: 0o600 for p in created}
+
+
+# --- the web view (docs/WEB.md): a hostile address gets a 400 page, never SQL, a traceback or a path ---
+HOSTILE_ADDRESSES = [
+    "/?topic=%27%20or%201=1--", "/?page=99999999999999999999", "/?since=%00", "/?lang=ru&lang=en",
+    "/search?q=" + "x" * 501, "/search?q=a&page=%27", "/topic/%27;drop", "/release/5782?show=%3Cscript%3E",
+    "/raw/%2Fetc%2Fpasswd/5782/ru", "/raw/president.uz%27%3B--/5782/ru",
+]
+
+
+def test_hostile_web_addresses_get_400_pages_without_sql_or_traceback(tmp_path):
+    """The security side of the web view: tests/test_web_pages.py::test_a_hostile_parameter_gets_a_400_page
+    runs the full list of hostile parameters; here a handful through every kind of page."""
+    import asyncio
+
+    from test_web import build, president_uz
+
+    from crawler.web import make_datasette
+
+    datasette = make_datasette(build(tmp_path / "pw.db"), president_uz())
+
+    async def fetch_all():
+        return [await datasette.client.get(address) for address in HOSTILE_ADDRESSES]
+
+    for address, answer in zip(HOSTILE_ADDRESSES, asyncio.run(fetch_all())):
+        assert answer.status_code == 400, address
+        assert "Bad request" in answer.text, address
+        assert not re.search(r"Traceback|select |sqlite|\.py\b|/tmp/|/work/", answer.text, re.IGNORECASE), address

@@ -160,6 +160,15 @@ def test_front_page_lists_releases_escaped(server):
 
 
 @pytest.mark.slow
+def test_serve_listens_on_loopback_only_by_default(server):
+    """The fixture starts `serve` without --host: every socket it listens on is 127.0.0.1's."""
+    process = psutil.Process(server.process.pid)
+    connections = getattr(process, "net_connections", process.connections)(kind="inet")
+    listening = {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN}
+    assert listening == {"127.0.0.1"}
+
+
+@pytest.mark.slow
 def test_table_page_has_descriptions(server):
     base, db = server
     page = httpx.get(f"{base}/{db}/items", timeout=10)
