@@ -176,36 +176,78 @@ def search(store: Store, text: str, *, raw: bool = False, filters: Filters = Fil
 
     `languages`: those searched (default: every language in the store); `filters.source` keeps
     one source's releases."""
-    branches, params, compiled = [], [], {}
-    for family, langs in families(languages or store.languages(filters.source)).items():
-        langs = tuple(lang for lang in langs if not filters.lang or lang == filters.lang)
-        if not langs:
-            continue
-        compiled[family] = compile_query(text, family, raw)
-        branches.append(
-            f"select s.source as source, s.id as id, s.lang as lang, bm25(search_fts, {TITLE_WEIGHT}, 1.0) as score "
-            "from search_fts join search_text s on s.rowid = search_fts.rowid "
-            f"where search_fts match ? and s.lang in ({','.join('?' * len(langs))})"
-        )
-        params += [compiled[family].fts, *langs]
-    if not branches:
+    compiled: dict[str, Compiled] = {}
+    grouped = _languages_by_query(text, raw, languages or store.languages(filters.source), filters.lang, compiled)
+    if not grouped:
         if filters.lang:
             raise QueryError(f"unknown language {filters.lang!r}")
         return []  # nothing stored yet
+    ranked: list[tuple] = []
+    for fts, langs in grouped.items():
+        ranked += _ranked(store.db, fts, langs, filters, limit)
     # Rank on (id, lang, score) alone and fetch the texts of the top rows only: a broad word
     # matches tens of thousands of versions, whose bodies must not go through the sorter.
-    ranked = f"select h.source, h.id, h.lang, h.score from ({' union all '.join(branches)}) h"
-    where, where_params = dataclasses.replace(filters, lang=None).where("i")  # lang: in the branches
-    if where_params:
-        ranked += f" join items i on i.source = h.source and i.id = h.id and i.lang = h.lang where {where}"
-    sql = (
-        "select i.source, i.id, i.lang, i.url, i.published, i.title, i.body, top.score "
-        f"from ({ranked} order by h.score, h.id desc, h.source limit ?) top "
-        "join items i on i.source = top.source and i.id = top.id and i.lang = top.lang "
-        "order by top.score, top.id desc, top.source"
-    )
-    rows = store.db.execute(sql, [*params, *where_params, limit]).fetchall()
+    ranked.sort(key=lambda row: (row[3], -row[1], row[0]))
+    rows = []
+    for source, item_id, lang, score in ranked[:limit]:
+        text_row = store.db.execute("select source, id, lang, url, published, title, body from items "
+                                    "where source = ? and id = ? and lang = ?", [source, item_id, lang]).fetchone()
+        rows.append((*text_row, score))
     return [_hit(store.db, row, compiled[family_of(row[2])].terms, marks) for row in rows]
+
+
+# How many of the best matches of the whole index are ranked before the language and the filters
+# are applied, per `limit` asked for: a broad word matches tens of thousands of versions, and
+# looking each one up in search_text costs more than ranking it.
+CANDIDATES_PER_HIT = 5
+MIN_CANDIDATES = 100
+
+
+def _ranked(db: Database, fts: str, langs: tuple[str, ...], filters: Filters, limit: int) -> list[tuple]:
+    """(source, id, lang, score) of the best `limit` versions in `langs` matching `fts` and `filters`.
+
+    Looked for first among the best CANDIDATES_PER_HIT × `limit` matches of the whole index. That
+    is the exact answer when those were all the matches, or when `limit` of them are kept and rank
+    strictly above the last candidate (a match left out ranks at or below it); else the query runs
+    over every match."""
+    candidates = max(limit * CANDIDATES_PER_HIT, MIN_CANDIDATES)
+    rows = _ranked_query(db, fts, langs, filters, limit, candidates)
+    if rows:
+        matched, worst = rows[0][4], rows[0][5]
+        if matched < candidates or (len(rows) == limit and rows[-1][3] < worst):
+            return [row[:4] for row in rows]
+    return [row[:4] for row in _ranked_query(db, fts, langs, filters, limit, None)]
+
+
+def _ranked_query(db: Database, fts: str, langs: tuple[str, ...], filters: Filters, limit: int,
+                  candidates: int | None) -> list[tuple]:
+    """Rows of (source, id, lang, score, matches ranked, the last one's score), best first."""
+    where, where_params = dataclasses.replace(filters, lang=None).where("i")  # lang: below
+    items = " join items i on i.source = s.source and i.id = s.id and i.lang = s.lang" if where_params else ""
+    cut = " order by score limit ?" if candidates else ""
+    sql = (
+        f"with top as materialized (select rowid, bm25(search_fts, {TITLE_WEIGHT}, 1.0) as score "
+        f"from search_fts where search_fts match ?{cut}) "
+        "select s.source, s.id, s.lang, top.score, (select count(*) from top), (select max(score) from top) "
+        f"from top join search_text s on s.rowid = top.rowid{items} "
+        f"where s.lang in ({','.join('?' * len(langs))}) and {where} "
+        "order by top.score, s.id desc, s.source limit ?"
+    )
+    return db.execute(sql, [fts, *([candidates] if candidates else []), *langs, *where_params, limit]).fetchall()
+
+
+def _languages_by_query(text: str, raw: bool, languages: tuple[str, ...], only: str | None,
+                        compiled: dict[str, Compiled]) -> dict[str, tuple[str, ...]]:
+    """The languages to search, grouped by the FTS5 query their fold family makes of `text` (filling
+    `compiled` per family). Families that fold the text alike (`president`, `инвестиц*` in Russian
+    and English) share one scan of the index: each scan costs the same whichever languages it keeps."""
+    grouped: dict[str, tuple[str, ...]] = {}
+    for family, langs in families(languages).items():
+        langs = tuple(lang for lang in langs if not only or lang == only)
+        if langs:
+            compiled[family] = compile_query(text, family, raw)
+            grouped[compiled[family].fts] = grouped.get(compiled[family].fts, ()) + langs
+    return grouped
 
 
 def _hit(db: Database, row: tuple, terms: tuple[Term, ...], marks: tuple[str, str]) -> Hit:

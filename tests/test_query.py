@@ -463,3 +463,25 @@ def test_query_doc_describes_every_column_of_the_store(tmp_path):
             assert len(section) == 2, f"docs/QUERY.md has no section for {table}"
             for column in columns:
                 assert f"`{column}`" in section[1].split("\n### ", 1)[0], f"{table}.{column} not in docs/QUERY.md"
+
+
+def _ranked_keys(store: Store, text: str, filters: Filters, limit: int) -> list[tuple]:
+    return [(h.source, h.id, h.lang, round(h.score, 9)) for h in search(store, text, filters=filters, limit=limit)]
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(lang="ru"), Filters(lang="oz"), Filters(topic="border"),
+                                     Filters(since="2026-01-01")])
+def test_ranking_among_the_best_candidates_gives_the_full_ranking(shared, monkeypatch, filters):
+    """search() ranks first among the best few matches of the whole index, then falls back to every
+    match when those hold too few kept rows: with a cut of 1 to 3 candidates, forcing both paths
+    and ties at the cut, the hits are those of the full ranking."""
+    from crawler import search as search_module
+
+    for text in ("Qozog'iston", "чегара*", "границ*", "Kazakhstan", "suv*"):
+        for limit in (1, 2, 5):
+            monkeypatch.setattr(search_module, "MIN_CANDIDATES", 10**9)
+            full = _ranked_keys(shared, text, filters, limit)
+            for cut in (1, 2, 3):
+                monkeypatch.setattr(search_module, "MIN_CANDIDATES", cut)
+                monkeypatch.setattr(search_module, "CANDIDATES_PER_HIT", 0)
+                assert _ranked_keys(shared, text, filters, limit) == full, (text, limit, cut)
