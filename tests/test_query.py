@@ -485,3 +485,18 @@ def test_ranking_among_the_best_candidates_gives_the_full_ranking(shared, monkey
                 monkeypatch.setattr(search_module, "MIN_CANDIDATES", cut)
                 monkeypatch.setattr(search_module, "CANDIDATES_PER_HIT", 0)
                 assert _ranked_keys(shared, text, filters, limit) == full, (text, limit, cut)
+
+
+def test_ranking_among_the_best_candidates_orders_ties_like_the_full_ranking(tmp_path, monkeypatch):
+    """Equal scores at the cut: the candidates hold the tied versions the index met first, the full
+    ranking puts the highest id first, so the cut must not be trusted there."""
+    from crawler import search as search_module
+
+    with Store.open(tmp_path / "s.db") as store:
+        for item_id in range(1, 7):
+            store_release(store, parsed(item_id, "ru", "Водные ресурсы", ["Граница и вода."], "2026-03-01"))
+        store_release(store, parsed(9, "en", "Water", ["Water and water."], "2026-03-01"))
+        monkeypatch.setattr(search_module, "CANDIDATES_PER_HIT", 0)
+        for limit in (1, 2, 3):
+            monkeypatch.setattr(search_module, "MIN_CANDIDATES", limit)
+            assert [h.id for h in search(store, "вода", limit=limit)] == [6, 5, 4][:limit]
