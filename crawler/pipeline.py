@@ -454,8 +454,9 @@ class Crawler:
 
     def _only_listed(self, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Where each language version has its own id (shared_ids false), an id stands for one
-        (id, lang), the one a list showed: never the same id tried in the other languages."""
-        if getattr(self.source, "shared_ids", True):
+        (id, lang), the one a list showed: never the same id tried in the other languages. Where
+        addresses are not built from ids, only a listed version has an address to fetch."""
+        if getattr(self.source, "shared_ids", True) and getattr(self.source, "item_urls_from_ids", True):
             return candidates
         listed = self.store.listed_keys(self.source.name)
         return [key for key in candidates if key in listed]

@@ -987,15 +987,18 @@ class Store:
         ).fetchone()
         return {"run_id": row[0], "at": row[1], "url": row[2], "reason": row[3]} if row else None
 
-    def stored_id_gaps(self, source: str, lang: str) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
-        """(first id, last id, versions stored, [(first, last) of each run of ids not stored]) for `lang`."""
+    def stored_id_gaps(self, source: str, lang: str | None) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
+        """(first id, last id, versions stored, [(first, last) of each run of ids not stored]) for `lang`;
+        with `lang` None, of the ids stored in any language (the count is of ids)."""
         first, last, count = self.db.execute(
-            "select min(id), max(id), count(*) from items where source = ? and lang = ?", [source, lang]
+            "select min(id), max(id), count(distinct id) from items where source = ? and (? is null or lang = ?)",
+            [source, lang, lang],
         ).fetchone()
         rows = self.db.execute(
             "select id + 1, next - 1 from (select id, lead(id) over (order by id) as next "
-            "from items where source = ? and lang = ?) where next - id > 1 order by id",
-            [source, lang],
+            "from (select distinct id from items where source = ? and (? is null or lang = ?))) "
+            "where next - id > 1 order by id",
+            [source, lang, lang],
         ).fetchall()
         return first, last, count, [(row[0], row[1]) for row in rows]
 

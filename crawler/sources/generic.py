@@ -196,6 +196,10 @@ class Generic(Source):
     def shared_ids(self) -> bool:
         return self.generic.shared_ids
 
+    @property
+    def item_urls_from_ids(self) -> bool:
+        return bool(self.generic.item_url)
+
     def parse_date(self, text: str) -> str | None:
         return dates.parse_date(text, self.languages)
 
