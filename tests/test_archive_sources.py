@@ -233,3 +233,24 @@ def test_the_web_view_links_and_serves_each_sources_own_archived_page(crawled):
     assert akorda.headers["content-security-policy"].startswith("sandbox;")
     # a language of the other source is no language of this one
     assert asyncio.run(fetch(f"/raw/president.uz/{FIRST_ID}/kk")).status_code == 400
+
+
+def test_export_warc_with_source_writes_only_that_sources_pages(crawled, tmp_path, capsys):
+    from warcio.archiveiterator import ArchiveIterator
+
+    config = str(crawled.folder / "presswatch.toml")
+    exported = tmp_path / "akorda.warc.gz"
+    code, out, err = run(capsys, "export", "--format", "warc", "--source", "akorda", "-o", str(exported),
+                         "--config", config)
+    assert code == 0, err
+    with open(exported, "rb") as stream:
+        urls = [record.rec_headers.get_header("WARC-Target-URI") for record in ArchiveIterator(stream)
+                if record.rec_type == "response"]
+    kept = rows(crawled.folder / "store.db", "select count(*) from archive_responses where source = 'akorda'")[0][0]
+    assert len(urls) == kept > 0
+    assert all(url.startswith(crawled.site_url) for url in urls), urls
+    assert f"exported {kept} archived pages" in err + out
+
+    code, out, err = run(capsys, "export", "--format", "warc", "--source", "akorta", "-o", str(tmp_path / "x.warc.gz"),
+                         "--config", config)
+    assert code == 2 and "akorta" in err and "akorda" in err
