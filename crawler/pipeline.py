@@ -160,6 +160,8 @@ class _ListWalk:
     previous_ids: frozenset[int] = frozenset()
     # whether the page before linked to the next one (False: the walk tries the next number itself)
     linked_onwards: bool = False
+    # the address the page before linked onwards to (ListPage.next_url), fetched before the numbered one
+    next_url: str | None = None
     validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
     def describe(self, ending: str, max_pages: int) -> str:
@@ -386,7 +388,7 @@ class Crawler:
 
     def _read_list_page(self, summary: RunSummary, walk: _ListWalk, page_number: int) -> str:
         """Read one list page and record what it lists; returns how the walk ends there, or _GO_ON."""
-        url = self.source.list_url(walk.lang, page_number)
+        url = walk.next_url or self.source.list_url(walk.lang, page_number)
         etag, last_modified = self.store.validators(url) if walk.crawl else (None, None)
         page = self.fetcher.get(url, etag=etag, last_modified=last_modified)
         summary.pages_fetched += 1
@@ -427,6 +429,7 @@ class Crawler:
         walk.full_size = max(walk.full_size, len(ids))
         walk.previous_ids = ids
         walk.linked_onwards = bool(listing.next_page)
+        walk.next_url = listing.next_url if listing.next_page else None
         if ids:
             walk.last_page_with_items = page_number
         # A pager may show a fixed window of page numbers, or none: only a short page without a link
