@@ -382,14 +382,14 @@ class Crawler:
                 break
         progress.close()
         if walk.crawl and ending != _PAGE_FAILED:
-            self.store.save_walk_validators(walk.validators)
+            self.store.save_walk_validators(self.source.name, walk.validators)
         if not walk.crawl:
             summary.list_endings[lang] = walk.describe(ending, max_pages)
 
     def _read_list_page(self, summary: RunSummary, walk: _ListWalk, page_number: int) -> str:
         """Read one list page and record what it lists; returns how the walk ends there, or _GO_ON."""
         url = walk.next_url or self.source.list_url(walk.lang, page_number)
-        etag, last_modified = self.store.validators(url) if walk.crawl else (None, None)
+        etag, last_modified = self.store.validators(self.source.name, url) if walk.crawl else (None, None)
         page = self.fetcher.get(url, etag=etag, last_modified=last_modified)
         summary.pages_fetched += 1
         if page.not_modified:

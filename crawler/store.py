@@ -847,21 +847,30 @@ class Store:
                                                                order_by="source, id, lang"))
 
     # --- conditional GET --------------------------------------------------------------------
-    def validators(self, url: str) -> tuple[str | None, str | None]:
-        row = self.db.execute("select etag, last_modified from http_cache where url = ?", [url]).fetchone()
+    # Validators are a source's own (two sources on one host may read the same page: one told the
+    # page is unchanged must not make it unchanged for the other): the key is "SOURCE URL" (a URL
+    # holds no space), so the table needs no migration.
+    @staticmethod
+    def _cache_key(source: str, url: str) -> str:
+        return f"{source} {url}"
+
+    def validators(self, source: str, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute("select etag, last_modified from http_cache where url = ?",
+                              [self._cache_key(source, url)]).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+    def save_validators(self, source: str, url: str, etag: str | None, last_modified: str | None) -> None:
         self.db["http_cache"].upsert(
-            {"url": url, "etag": etag, "last_modified": last_modified, "checked_at": now_utc()}, pk="url"
+            {"url": self._cache_key(source, url), "etag": etag, "last_modified": last_modified,
+             "checked_at": now_utc()}, pk="url"
         )
 
-    def save_walk_validators(self, pages: list[tuple[str, str | None, str | None]]) -> None:
+    def save_walk_validators(self, source: str, pages: list[tuple[str, str | None, str | None]]) -> None:
         """The validators of every page of a completed list walk, together: saved for page 1 alone,
         a later 304 there would hide the pages after it that were never read."""
         with self.atomic():
             for url, etag, last_modified in pages:
-                self.save_validators(url, etag, last_modified)
+                self.save_validators(source, url, etag, last_modified)
 
     # --- runs -------------------------------------------------------------------------------
     def close_stale_runs(self, source: str) -> None:
