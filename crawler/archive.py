@@ -246,6 +246,12 @@ def in_batches(ids: Iterable[int], size: int = 200) -> Iterator[list[int]]:
         yield batch
 
 
+def response_count(store: Store, source: str | None = None) -> int:
+    """Answers kept (of `source`, or of every source)."""
+    where, params = ("where source = ?", [source]) if source else ("", [])
+    return store.db.execute(f"select count(*) from archive_responses {where}", params).fetchone()[0]
+
+
 def stats(store: Store) -> dict[str, int]:
     """Answers kept, distinct bodies, their bytes as received and as stored."""
     db = store.db

@@ -37,6 +37,9 @@ class ListPage:
     entries: list[ListEntry]
     path: str
     next_page: bool = False
+    # the absolute address of the next page, when the page links to it on the site's own host: the
+    # walk fetches it rather than the page number's address (a pager the template cannot express)
+    next_url: str | None = None
 
 
 @dataclass(frozen=True)

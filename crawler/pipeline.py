@@ -160,6 +160,8 @@ class _ListWalk:
     previous_ids: frozenset[int] = frozenset()
     # whether the page before linked to the next one (False: the walk tries the next number itself)
     linked_onwards: bool = False
+    # the address the page before linked onwards to (ListPage.next_url), fetched before the numbered one
+    next_url: str | None = None
     validators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
     def describe(self, ending: str, max_pages: int) -> str:
@@ -380,14 +382,14 @@ class Crawler:
                 break
         progress.close()
         if walk.crawl and ending != _PAGE_FAILED:
-            self.store.save_walk_validators(walk.validators)
+            self.store.save_walk_validators(self.source.name, walk.validators)
         if not walk.crawl:
             summary.list_endings[lang] = walk.describe(ending, max_pages)
 
     def _read_list_page(self, summary: RunSummary, walk: _ListWalk, page_number: int) -> str:
         """Read one list page and record what it lists; returns how the walk ends there, or _GO_ON."""
-        url = self.source.list_url(walk.lang, page_number)
-        etag, last_modified = self.store.validators(url) if walk.crawl else (None, None)
+        url = walk.next_url or self.source.list_url(walk.lang, page_number)
+        etag, last_modified = self.store.validators(self.source.name, url) if walk.crawl else (None, None)
         page = self.fetcher.get(url, etag=etag, last_modified=last_modified)
         summary.pages_fetched += 1
         if page.not_modified:
@@ -427,6 +429,7 @@ class Crawler:
         walk.full_size = max(walk.full_size, len(ids))
         walk.previous_ids = ids
         walk.linked_onwards = bool(listing.next_page)
+        walk.next_url = listing.next_url if listing.next_page else None
         if ids:
             walk.last_page_with_items = page_number
         # A pager may show a fixed window of page numbers, or none: only a short page without a link
@@ -454,8 +457,9 @@ class Crawler:
 
     def _only_listed(self, candidates: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Where each language version has its own id (shared_ids false), an id stands for one
-        (id, lang), the one a list showed: never the same id tried in the other languages."""
-        if getattr(self.source, "shared_ids", True):
+        (id, lang), the one a list showed: never the same id tried in the other languages. Where
+        addresses are not built from ids, only a listed version has an address to fetch."""
+        if getattr(self.source, "shared_ids", True) and getattr(self.source, "item_urls_from_ids", True):
             return candidates
         listed = self.store.listed_keys(self.source.name)
         return [key for key in candidates if key in listed]

@@ -68,7 +68,7 @@ def collect_status(store: Store, config: Config, now: dt.datetime | None = None,
         # which schedule strategy runs, and its budget (crawler.polling)
         "schedule": describe_poll(store, config.schedule, configured.name, configured.languages),
         "coverage_source": covered,
-        "coverage": coverage_report(store, covered, covered_languages),
+        "coverage": _coverage(store, book, covered, covered_languages),
         "conditions": conditions,
         "health_events": health.recent_events(store, 10),
         "daemon": daemon,
@@ -108,8 +108,15 @@ def _per_source(store: Store, only: str | None, book: SourceBook) -> list[dict[s
 def _source_detail(store: Store, book: SourceBook, name: str) -> dict[str, Any]:
     languages = crawled_languages(store, book, name)
     source = book.get(name)
-    return {"languages": list(languages), "coverage": coverage_report(store, name, languages),
+    return {"languages": list(languages), "coverage": _coverage(store, book, name, languages),
             "pace": store.pace(source.base_url) if book.is_configured(name) else None}
+
+
+def _coverage(store: Store, book: SourceBook, name: str, languages: tuple[str, ...]) -> dict[str, Any]:
+    """The source's coverage as its ids work: per language, or across them (ids not shared)."""
+    source = book.get(name)
+    return coverage_report(store, name, languages, shared_ids=getattr(source, "shared_ids", True),
+                           item_urls_from_ids=getattr(source, "item_urls_from_ids", True))
 
 
 def _store_problems(store: Store, last_run: dict[str, Any] | None) -> list[str]:

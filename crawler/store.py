@@ -847,21 +847,30 @@ class Store:
                                                                order_by="source, id, lang"))
 
     # --- conditional GET --------------------------------------------------------------------
-    def validators(self, url: str) -> tuple[str | None, str | None]:
-        row = self.db.execute("select etag, last_modified from http_cache where url = ?", [url]).fetchone()
+    # Validators are a source's own (two sources on one host may read the same page: one told the
+    # page is unchanged must not make it unchanged for the other): the key is "SOURCE URL" (a URL
+    # holds no space), so the table needs no migration.
+    @staticmethod
+    def _cache_key(source: str, url: str) -> str:
+        return f"{source} {url}"
+
+    def validators(self, source: str, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute("select etag, last_modified from http_cache where url = ?",
+                              [self._cache_key(source, url)]).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+    def save_validators(self, source: str, url: str, etag: str | None, last_modified: str | None) -> None:
         self.db["http_cache"].upsert(
-            {"url": url, "etag": etag, "last_modified": last_modified, "checked_at": now_utc()}, pk="url"
+            {"url": self._cache_key(source, url), "etag": etag, "last_modified": last_modified,
+             "checked_at": now_utc()}, pk="url"
         )
 
-    def save_walk_validators(self, pages: list[tuple[str, str | None, str | None]]) -> None:
+    def save_walk_validators(self, source: str, pages: list[tuple[str, str | None, str | None]]) -> None:
         """The validators of every page of a completed list walk, together: saved for page 1 alone,
         a later 304 there would hide the pages after it that were never read."""
         with self.atomic():
             for url, etag, last_modified in pages:
-                self.save_validators(url, etag, last_modified)
+                self.save_validators(source, url, etag, last_modified)
 
     # --- runs -------------------------------------------------------------------------------
     def close_stale_runs(self, source: str) -> None:
@@ -987,15 +996,18 @@ class Store:
         ).fetchone()
         return {"run_id": row[0], "at": row[1], "url": row[2], "reason": row[3]} if row else None
 
-    def stored_id_gaps(self, source: str, lang: str) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
-        """(first id, last id, versions stored, [(first, last) of each run of ids not stored]) for `lang`."""
+    def stored_id_gaps(self, source: str, lang: str | None) -> tuple[int | None, int | None, int, list[tuple[int, int]]]:
+        """(first id, last id, versions stored, [(first, last) of each run of ids not stored]) for `lang`;
+        with `lang` None, of the ids stored in any language (the count is of ids)."""
         first, last, count = self.db.execute(
-            "select min(id), max(id), count(*) from items where source = ? and lang = ?", [source, lang]
+            "select min(id), max(id), count(distinct id) from items where source = ? and (? is null or lang = ?)",
+            [source, lang, lang],
         ).fetchone()
         rows = self.db.execute(
             "select id + 1, next - 1 from (select id, lead(id) over (order by id) as next "
-            "from items where source = ? and lang = ?) where next - id > 1 order by id",
-            [source, lang],
+            "from (select distinct id from items where source = ? and (? is null or lang = ?))) "
+            "where next - id > 1 order by id",
+            [source, lang, lang],
         ).fetchall()
         return first, last, count, [(row[0], row[1]) for row in rows]
 

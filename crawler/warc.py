@@ -84,14 +84,13 @@ def write_warc(store: Store, out: BinaryIO, *, filename: str, source: str | None
     """Write the archive (of `source`, or all) as a gzipped WARC to `out`; returns the response records."""
     warcio = _warcio()
     writer = warcio.warcwriter.WARCWriter(out, gzip=True)
-    stats = archive.stats(store)
     writer.write_record(writer.create_warcinfo_record(filename, {
         "software": f"presswatch/{__version__}",
         "format": "WARC File Format 1.1",
         "description": "list and release pages as presswatch fetched them; bodies as decoded (no Content-Encoding)",
         "isPartOf": source or "presswatch archive",
         "written": warc_date(now_utc()),
-        "pages": str(stats["responses"]),
+        "pages": str(archive.response_count(store, source)),
     }))
     count = 0
     for batch in archive.in_batches(archive.all_ids(store, source)):

@@ -10,7 +10,8 @@ this one is built to differ from it:
   `May 22, 2024`) and on releases (`2024 жылғы 22 мамыр`, `22 мая 2024 года, 10:30`,
   `22 May 2024`); some releases also carry `article:published_time` in UTC, the evening before;
 - a pager with only "next" and "previous" links (no page numbers, no rel=next, addresses with a
-  tracking parameter, so only the label says "next");
+  tracking parameter, so only the label says "next"); with `cursor_pager`, pages after the first
+  are at `/{lang}/press?cursor=TOKEN` (an opaque token no page-number template can express);
 - the body as text blocks separated by `<br><br>` in one container (a single `<br>` is a line
   break inside a block), a "read also" box after it, a thumbnail link without text before each
   list entry's title.
@@ -24,14 +25,16 @@ import argparse
 import copy
 import dataclasses
 import datetime as dt
+import hashlib
 import html
 import re
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 __all__ = [
     "LANGS", "SITE_NAMES", "Article", "sample_articles", "article_path", "list_path",
@@ -224,8 +227,23 @@ def list_pages(articles: Iterable[Article], lang: str, per_page: int) -> int:
     return max(1, -(-count // per_page))
 
 
-def render_list_page(articles: Iterable[Article], lang: str, page: int, per_page: int = 10) -> str | None:
-    """A list page, newest first; None past the last page (the server answers 404)."""
+def _pager_href(lang: str, page: int) -> str:
+    return f"{list_path(lang, page)}?from=pager"
+
+
+def cursor_token(lang: str, page: int) -> str:
+    """An opaque cursor for a list page (a pager no page-number template can express)."""
+    return hashlib.sha1(f"{lang}:{page}".encode()).hexdigest()[:10]
+
+
+def _cursor_href(lang: str, page: int) -> str:
+    return list_path(lang) if page <= 1 else f"{list_path(lang)}?cursor={cursor_token(lang, page)}"
+
+
+def render_list_page(articles: Iterable[Article], lang: str, page: int, per_page: int = 10,
+                     href: Callable[[str, int], str] = _pager_href) -> str | None:
+    """A list page, newest first; None past the last page (the server answers 404). `href` gives
+    the pager's address of a page."""
     mine = _newest_first(articles, lang)
     last = max(1, -(-len(mine) // per_page))
     if page < 1 or page > last:
@@ -244,10 +262,10 @@ def render_list_page(articles: Iterable[Article], lang: str, page: int, per_page
     words = _WORDS[lang]
     pager = []
     if page > 1:
-        pager.append(f'<a class="pager__prev" href="{list_path(lang, page - 1)}?from=pager">{_e(words["prev"])}</a>')
+        pager.append(f'<a class="pager__prev" href="{href(lang, page - 1)}">{_e(words["prev"])}</a>')
     if page < last:
         # the pager's links carry a tracking parameter: the next page is known by its label alone
-        pager.append(f'<a class="pager__next" href="{list_path(lang, page + 1)}?from=pager">{_e(words["next"])}</a>')
+        pager.append(f'<a class="pager__next" href="{href(lang, page + 1)}">{_e(words["next"])}</a>')
     content = (
         f'<h1 class="page-title">{_e(words["press"])}</h1>\n<div class="news-list">\n' + "\n".join(cards)
         + f'\n</div>\n<div class="pager">{" ".join(pager)}</div>'
@@ -313,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         site = self.server.site
         site.requests.append(self.path)
-        status, body = site.answer(self.path.split("?", 1)[0])
+        status, body = site.answer(self.path)
         payload = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -335,8 +353,11 @@ class PressSite:
     """The press site on 127.0.0.1 (port 0: a free one). Safe to publish while a client reads."""
 
     def __init__(self, articles: Iterable[Article] | None = None, *, per_page: int = 10,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, cursor_pager: bool = False) -> None:
+        """`cursor_pager`: pages after the first are at /{lang}/press?cursor=TOKEN (opaque), and
+        /{lang}/press/page/N does not exist."""
         self._lock = threading.Lock()
+        self.cursor_pager = cursor_pager
         self._articles = [copy.deepcopy(a) for a in (sample_articles() if articles is None else articles)]
         self.per_page = per_page
         self.host, self._port = host, port
@@ -381,11 +402,24 @@ class PressSite:
         with self._lock:
             return list_pages(self._articles, lang, self.per_page)
 
-    def answer(self, path: str) -> tuple[int, str]:
+    def _list_page_number(self, match: re.Match[str], query: str) -> int | None:
+        if not self.cursor_pager:
+            return int(match["page"] or 1)
+        cursor = dict(parse_qsl(query)).get("cursor")
+        if match["page"] or (query and not cursor):
+            return None
+        if not cursor:
+            return 1
+        return next((n for n in range(2, self.pages(match["lang"]) + 1) if cursor_token(match["lang"], n) == cursor), None)
+
+    def answer(self, address: str) -> tuple[int, str]:
+        path, _, query = address.partition("?")
         articles = self.articles
         if match := _LIST.fullmatch(path):
-            if match["lang"] in LANGS:
-                page = render_list_page(articles, match["lang"], int(match["page"] or 1), self.per_page)
+            number = self._list_page_number(match, query) if match["lang"] in LANGS else None
+            if number is not None:
+                href = _cursor_href if self.cursor_pager else _pager_href
+                page = render_list_page(articles, match["lang"], number, self.per_page, href)
                 if page is not None:
                     return 200, page
         elif match := _ARTICLE.fullmatch(path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import sqlite3
 import urllib.request
 from pathlib import Path
@@ -233,3 +234,46 @@ def test_the_web_view_links_and_serves_each_sources_own_archived_page(crawled):
     assert akorda.headers["content-security-policy"].startswith("sandbox;")
     # a language of the other source is no language of this one
     assert asyncio.run(fetch(f"/raw/president.uz/{FIRST_ID}/kk")).status_code == 400
+
+
+def test_export_warc_with_source_writes_only_that_sources_pages(crawled, tmp_path, capsys):
+    from warcio.archiveiterator import ArchiveIterator
+
+    config = str(crawled.folder / "presswatch.toml")
+    exported = tmp_path / "akorda.warc.gz"
+    code, out, err = run(capsys, "export", "--format", "warc", "--source", "akorda", "-o", str(exported),
+                         "--config", config)
+    assert code == 0, err
+    with open(exported, "rb") as stream:
+        urls = [record.rec_headers.get_header("WARC-Target-URI") for record in ArchiveIterator(stream)
+                if record.rec_type == "response"]
+    kept = rows(crawled.folder / "store.db", "select count(*) from archive_responses where source = 'akorda'")[0][0]
+    assert len(urls) == kept > 0
+    assert all(url.startswith(crawled.site_url) for url in urls), urls
+    assert f"exported {kept} archived pages" in err + out
+
+    code, out, err = run(capsys, "export", "--format", "warc", "--source", "akorta", "-o", str(tmp_path / "x.warc.gz"),
+                         "--config", config)
+    assert code == 2 and "akorta" in err and "akorda" in err
+
+
+def test_reparse_with_source_leaves_the_other_sources_versions_as_they_are(crawled, tmp_path, capsys):
+    config = crawled.copy(tmp_path / "copy")
+    store = config.parent / "store.db"
+    crawled.write_config(config.parent)  # the fix that would change one president.uz version
+    code, out, err = run(capsys, "reparse", "-q", "--source", "akorda", "--config", str(config))
+    assert code == 0, err
+    assert rows(store, "select count(*) from items where version > 1") == [(0,)]  # president.uz not read
+    code, out, err = run(capsys, "reparse", "-q", "--source", "president.uz", "--config", str(config))
+    assert code == 0 and "1 versions changed (fields: paragraphs 1)" in out, err
+    assert rows(store, "select source, id, lang from items where version > 1") == [("president.uz", VICTIM.id, "en")]
+
+
+def test_latest_with_source_lists_only_that_sources_releases(crawled, capsys):
+    config = str(crawled.folder / "presswatch.toml")
+    for name, ids in (("akorda", {a.id for a in ARTICLES}), ("president.uz", {r.id for r in RELEASES})):
+        code, out, err = run(capsys, "latest", "--source", name, "--format", "json", "-n", "100", "--config", config)
+        assert code == 0, err
+        listed = json.loads(out)
+        assert {row["source"] for row in listed} == {name} and {row["id"] for row in listed} == ids
+    assert run(capsys, "latest", "--source", "akorta", "--config", config)[0] == 2

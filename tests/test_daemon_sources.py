@@ -142,3 +142,26 @@ def test_a_source_added_by_a_reload_is_crawled_and_one_removed_stops(tmp_path, s
         code, _ = daemon.stop()
     assert code == 0
     assert len(site.requests) <= seen + 3  # at most the run in hand at the reload finished
+
+
+def test_a_source_whose_layout_drifted_is_reported_while_the_other_stays_green(tmp_path, start):  # noqa: F811
+    """The mirror's list layout changed (the selectors find nothing, the structure fallback reads
+    it): its drift is reported under its name; the press site's runs go on, green."""
+    with Mirror(sample_releases(4)) as mirror, press_site() as site:
+        mirror.set_layout("drifted")
+        config = two_sources(tmp_path / "presswatch.toml", mirror, site)
+        store = tmp_path / "store.db"
+        daemon = start(config)
+        wait_for(lambda: press_ids(site) <= stored(store), 30, "every press site release", daemon)
+        wait_for(lambda: count(store, "select count(*) from health_events where condition = 'layout_drift:president.uz'"),
+                 30, "the mirror's drift reported", daemon)
+        akorda_runs = count(store, "select count(*) from crawl_runs where source = 'akorda' and outcome = 'ok'")
+        wait_for(lambda: count(store, "select count(*) from crawl_runs where source = 'akorda' and outcome = 'ok'")
+                 >= akorda_runs + 2, 30, "more runs of the press site", daemon)
+        code, report = status(config)
+        daemon.stop()
+    by_source = {(c["source"], c["name"]): c for c in report["conditions"]}
+    assert by_source[("president.uz", "layout_drift")]["active"]
+    assert not any(by_source[("akorda", name)]["active"] for name in ("layout_drift", "source_silent", "runs_failing"))
+    assert code == 1 and any(problem.startswith("layout drift (president.uz)") for problem in report["problems"])
+    assert {key for key in stored(store) if key[0] == "president.uz"}  # the fallback still read its releases

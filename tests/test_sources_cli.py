@@ -151,3 +151,20 @@ def test_crawl_goes_through_every_source_and_exits_1_when_one_fails(site, tmp_pa
     stored = set(sqlite3.connect(tmp_path / "s.db").execute("select id, lang from items"))
     assert stored == {(a.id, a.lang) for a in site.articles}
     assert main(["crawl", "--config", config, "--source", "akorda"]) == 0
+
+
+RELEASE = "/ru/press/2024/05/22/talks-4204"
+ONE_OF_EACH = ("<html><head><meta property='og:image' content='/media/4204.jpg'></head><body><h1>Talks with Uzbekistan</h1><p>22 мая 2024 года</p><div class='text'>"
+               "<p>The one paragraph of this release, long enough to be a body of its own here.</p>"
+               "<img src='/media/4204.jpg' alt=''></div></body></html>")
+
+
+def test_sources_check_counts_in_the_singular_where_there_is_one(server, tmp_path, capsys):
+    from test_fetch import reply
+
+    server.route("/ru/press", reply(200, f"<html><body><a href='{RELEASE}'>Talks with Uzbekistan</a></body></html>"))
+    server.route(RELEASE, reply(200, ONE_OF_EACH))
+    config = write(tmp_path, presssite_toml(server.base_url))
+    assert main(["sources", "check", "akorda", "--config", config, "--lang", "ru"]) == 0
+    body = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  body ("))
+    assert body.endswith(": 1 paragraph, 1 image"), body

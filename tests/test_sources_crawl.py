@@ -116,3 +116,37 @@ def test_a_site_of_one_list_page_without_a_pager_ends_its_walk_quietly(tmp_path,
     db = sqlite3.connect(tmp_path / "s.db")
     assert db.execute("select outcome, errors from crawl_runs").fetchall() == [("ok", 0)]
     assert db.execute("select count(*) from crawl_errors").fetchone() == (0,)
+
+
+def test_a_pager_of_cursor_addresses_is_walked_by_the_links_it_gives(tmp_path, capsys):
+    """The next page is where the pager's link leads (?cursor=...), not the page number's address
+    the list_url template builds (which this site does not serve)."""
+    with PressSite(per_page=8, cursor_pager=True) as site:
+        config = tmp_path / "presswatch.toml"
+        config.write_text(presssite_toml(site.base_url) + f'\n[store]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
+        assert main(["crawl", "--config", str(config)]) == 0
+        articles, requested = site.articles, list(site.requests)
+    assert any("?cursor=" in path for path in requested)
+    assert not any("/page/" in path for path in requested)  # never the template's address
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert set(db.execute("select id, lang from items")) == {(a.id, a.lang) for a in articles}
+    assert db.execute("select outcome, errors from crawl_runs").fetchall() == [("ok", 0)]
+
+
+def test_a_next_link_is_given_absolute_and_only_on_the_sites_own_host(tmp_path):
+    from crawler import app
+
+    config = tmp_path / "presswatch.toml"
+    config.write_text(presssite_toml("http://127.0.0.1:9"), encoding="utf-8")
+    source = app.source(app.load(config))
+    page = "http://127.0.0.1:9/en/press"
+    card = '<div class="c"><a href="/en/press/2024/05/22/talks-4211">Talks</a><span>May 22, 2024</span></div>'
+
+    def onwards(href: str):
+        listing = source.parse_list(f'<html><body>{card}<a rel="next" href="{href}">Next</a></body></html>', "en", page)
+        return listing.next_page, listing.next_url
+
+    assert onwards("?cursor=abc") == (True, "http://127.0.0.1:9/en/press?cursor=abc")
+    # a pager leading off-site: the page has more, but the walk is never led there
+    assert onwards("http://elsewhere.example/en/press?cursor=abc") == (True, None)
+    assert onwards("http://127.0.0.1:10/en/press?cursor=abc") == (True, None)

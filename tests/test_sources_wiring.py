@@ -170,14 +170,24 @@ def test_status_lists_each_sources_languages_pace_and_coverage(crawled, capsys):
     assert by_name["president.uz"]["languages"] == ["ru", "en"]
     assert by_name["akorda"]["pace"] and by_name["president.uz"]["pace"]
     assert by_name["akorda"]["pace"]["host"] != by_name["president.uz"]["pace"]["host"]
-    assert set(by_name["akorda"]["coverage"]) == {"kk", "ru", "en"}
+    # akorda's versions each have their own id: one id sequence across its languages
+    assert set(by_name["akorda"]["coverage"]) == {"any language"}
+    assert set(by_name["president.uz"]["coverage"]) == {"ru", "en"}
     code, out, _ = run(capsys, "status", "--source", "akorda", "--json", "--config", str(crawled))
     report = json.loads(out)
-    assert report["coverage_source"] == "akorda" and set(report["coverage"]) == {"kk", "ru", "en"}
+    assert report["coverage_source"] == "akorda" and set(report["coverage"]) == {"any language"}
     assert report["pace"]["host"] == by_name["akorda"]["pace"]["host"]
     _, out, _ = run(capsys, "status", "--config", str(crawled))
     assert out.count("    languages: ") == 2 and out.count("    pace: 1 request every") == 2
-    assert "    coverage kk: " in out
+    assert "    coverage any language: " in out and "    coverage ru: " in out
+
+
+def test_latest_refuses_a_topic_the_topics_file_does_not_define(crawled, capsys):
+    code, _, err = run(capsys, "latest", "--topic", "nope", "--config", str(crawled))
+    assert code == 2 and "'nope'" in err and "uzbekistan" in err  # the defined topics are named
+    # a defined topic that tagged nothing here is an empty answer, not an error
+    code, out, err = run(capsys, "latest", "--topic", "uzbekistan", "--format", "json", "--config", str(crawled))
+    assert code == 0 and json.loads(out) == [] and "no version is tagged" in err
 
 
 # --- the web view ---------------------------------------------------------------------------------

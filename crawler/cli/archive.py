@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import app, archive, warc
-from crawler.cli.options import EXIT_OK, common_options, id_range, iso_date, load, positive_int
+from crawler.cli.options import EXIT_OK, chosen_source, common_options, id_range, iso_date, load, positive_int
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
 from crawler.config import Config, SourceEntry
@@ -155,17 +155,19 @@ def _archived_source(store: Any, item_id: int) -> str | None:
 
 
 def export_warc(args: argparse.Namespace, config: Config) -> int:
-    """`export --format warc`: the whole archive as one gzipped WARC file."""
+    """`export --format warc`: the archive (of the source --source names, else of every source) as
+    one gzipped WARC file."""
     if any(getattr(args, name, None) for name in ("topic", "lang", "since", "until")):
         raise UsageError("--format warc writes every archived page: --topic, --lang, --since and --until do not apply")
     if args.output in (None, "-") and sys.stdout.isatty():
         raise UsageError("--format warc writes a binary file: give -o FILE.warc.gz")
     with app.open_store(config, must_exist=True) as store:
-        total = archive.stats(store)["responses"]
+        source = chosen_source(args, store, config)
+        total = archive.response_count(store, source)
         progress = Progress("export", total=total) if sys.stderr.isatty() else None
         name = Path(args.output).name if args.output not in (None, "-") else "presswatch.warc.gz"
         with output(args.output, overwrite=args.force, binary=True) as out:
-            count = warc.write_warc(store, out, filename=name, progress=progress)
+            count = warc.write_warc(store, out, filename=name, source=source, progress=progress)
         if progress is not None:
             progress.close()
     if args.output not in (None, "-"):

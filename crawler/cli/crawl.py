@@ -25,7 +25,7 @@ from crawler.cli.options import (
 )
 from crawler.cli.runreport import announce, progress_bars, report, start_line
 from crawler.config import Config
-from crawler.coverage import backfill_gaps
+from crawler.coverage import backfill_gaps, check_gaps_probeable
 from crawler.health import report_transitions
 from crawler.model import PresswatchError, RunOutcome, UsageError
 from crawler.pipeline import Crawler
@@ -118,6 +118,9 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     if not args.replay:
         warn_about(config)
     chosen = [app.source_named(config, name)] if name else list(app.sources(config))
+    if kind == "backfill" and getattr(args, "gaps", None) is not None:
+        for entry in chosen:  # before any run starts: a source whose gaps have no address is refused
+            check_gaps_probeable(app.source(config, entry))
     if args.replay:
         return _replay(args, kind, config, chosen)
     codes = [_run_source(args, kind, config.for_source(entry), entry.name, whole=config) for entry in chosen]

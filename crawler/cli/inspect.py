@@ -303,13 +303,13 @@ def describe_ranges(ranges: list[list[int]], total: int) -> str:
 
 def print_coverage(coverage: dict[str, dict[str, Any]], indent: str = "") -> None:
     """Per language: the ids missing inside the stored range (never probed) and those probed."""
-    missing_any = False
+    probes = set()
     for lang, found in coverage.items():
         if not found["stored"]:
             continue
         line = f"coverage {lang}: ids {found['first_id']}-{found['last_id']}, {found['stored']} stored; "
         if found["missing"]:
-            missing_any = True
+            probes.add(found.get("probe"))
             line += (f"{found['missing']} missing in {found['missing_range_count']} ranges: "
                      f"{describe_ranges(found['missing_ranges'], found['missing_range_count'])}")
         else:
@@ -318,5 +318,8 @@ def print_coverage(coverage: dict[str, dict[str, Any]], indent: str = "") -> Non
             line += (f"; probed: {found['probed_absent']} absent, "
                      f"{found['probed_pending']} not translated yet")
         print(indent + line)
-    if missing_any:
+    if "backfill --gaps" in probes:
         print(indent + "  (probe the missing ids: presswatch backfill --gaps)")
+    elif None in probes:  # a slug site: a missing id has no address; older list pages may show it
+        print(indent + "  (this source's addresses are not built from ids: read older list pages with "
+              "presswatch backfill --pages N or --since DATE)")

@@ -4,6 +4,7 @@ page, for the terminal)."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import shutil
@@ -12,14 +13,26 @@ import sys
 from crawler import app
 from crawler.cli.options import EXIT_OK, add_format, chosen_source, common_options, load, positive_int
 from crawler.cli.terminal import printable
+from crawler.config import Config
 from crawler.export import write_rows
 from crawler.filters import Filters, known_topics
 from crawler.logs import say
 from crawler.model import UsageError
+from crawler.tagging import load_topicset
 from crawler.webview.queries import View, newest
 
 MAX_RELEASES = 10_000
 COLUMNS = ("source", "id", "published", "lang", "title", "url", "topics", "languages")
+
+
+def _check_topic(name: str, config: Config) -> None:
+    """A topic the topics file does not define (a typo) is a usage error; one it defines that has
+    tagged nothing yet is an empty answer."""
+    topics = load_topicset(config)
+    if name not in topics.names:
+        close = difflib.get_close_matches(name, topics.names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(f"--topic: {topics.source} defines no topic {name!r} ({hint}topics: {', '.join(topics.names)})")
 
 
 def cmd_latest(args: argparse.Namespace) -> int:
@@ -31,6 +44,7 @@ def cmd_latest(args: argparse.Namespace) -> int:
         if args.lang and args.lang not in known:
             raise UsageError(f"--lang: no source has the language {args.lang!r} (languages: {', '.join(known)})")
         if args.topic and args.topic not in known_topics(store.db):
+            _check_topic(args.topic, config)
             say(f"presswatch: no version is tagged with topic {args.topic!r}", level=logging.WARNING, event="warning")
         view = View(filters=Filters(topic=args.topic, lang=args.lang, source=only), show=args.lang)
         releases, _ = newest(store.db, book, view, min(args.n, MAX_RELEASES))

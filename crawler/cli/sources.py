@@ -114,7 +114,7 @@ def _check_release(fetcher: Fetcher, source: Source, config: Config, entry: Sour
     print(f"release {safe(item.url)}: id {item.id}, language {item.lang}")
     print(f"  title ({paths['title']}): {safe(item.title)}")
     print(f"  date ({paths['date']}): {item.published or 'none found'}")
-    print(f"  body ({paths['body']}): {len(item.paragraphs)} paragraphs, {len(item.images)} images")
+    print(f"  body ({paths['body']}): {_count(len(item.paragraphs), 'paragraph')}, {_count(len(item.images), 'image')}")
     for paragraph in item.paragraphs[:_SHOWN_PARAGRAPHS]:
         print(textwrap.indent(textwrap.fill(safe(textwrap.shorten(paragraph, _PARAGRAPH_CHARS)), 96), "    "))
     return True
@@ -148,3 +148,7 @@ def _list_path(path: str, entry: SourceEntry) -> str:
     if path == "fallback":
         return "the page's structure: the configured selectors found nothing (fallback)"
     return "nothing: no link to a release address"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -39,6 +39,12 @@ class Source(abc.ABC):
     selector_defaults: ClassVar[Mapping[str, Any]] = {}
     # languages most widely read first: the headline an alert shows (default: display order)
     headline_preference: ClassVar[tuple[str, ...]] = ()
+    # whether the language versions of one release share its id (coverage: gaps per language, or
+    # ids stored in no language)
+    shared_ids: bool = True
+    # whether item_url builds a release's address from its id (false: only addresses a list page
+    # gave are known, so an id never listed cannot be probed: no `backfill --gaps`)
+    item_urls_from_ids: bool = True
 
     def __init__(self, settings: SourceSettings, name: str = "") -> None:
         self.settings = settings

@@ -13,7 +13,8 @@ Selectors are optional; without them the page's structure is read:
   text blocks separated by `<br>` inside one container; the date nearest the headline, from
   `<time datetime>`, then `article:published_time`, then text (crawler/sources/dates.py);
 - pagination: a page has a next one when it links `rel=next`, links page n+1 by `list_url`, or has a
-  "next" arrow (›, », →, Next, Далее, Келесі, Keyingi).
+  "next" arrow (›, », →, Next, Далее, Келесі, Keyingi); the walk fetches that link's own address
+  (`ListPage.next_url`, on the site's host only), so a pager the template cannot express is walked.
 
 A parse reports `path = "selectors"` when it was read the configured way (by the selectors, or by the
 structure when no selectors are configured) and "fallback" when configured selectors found nothing
@@ -196,6 +197,10 @@ class Generic(Source):
     def shared_ids(self) -> bool:
         return self.generic.shared_ids
 
+    @property
+    def item_urls_from_ids(self) -> bool:
+        return bool(self.generic.item_url)
+
     def parse_date(self, text: str) -> str | None:
         return dates.parse_date(text, self.languages)
 
@@ -272,7 +277,8 @@ class Generic(Source):
             path = "empty"
         for entry in entries:
             self.remember(lang, entry.id, entry.url)
-        return ListPage(entries=entries, path=path, next_page=self._has_next(tree, lang, page_url))
+        onwards = self._next_link(tree, lang, page_url)
+        return ListPage(entries=entries, path=path, next_page=onwards is not None, next_url=self._on_site(onwards))
 
     def _list_by_selectors(self, tree: LexborHTMLParser, lang: str, page_url: str) -> list[ListEntry]:
         entries: dict[int, ListEntry] = {}
@@ -333,12 +339,13 @@ class Generic(Source):
                 return date
         return None
 
-    def _has_next(self, tree: LexborHTMLParser, lang: str, page_url: str) -> bool:
+    def _next_link(self, tree: LexborHTMLParser, lang: str, page_url: str) -> str | None:
+        """The absolute address the page links onwards to (rel=next, page n+1, or a "next" arrow), or None."""
         here = _comparable(page_url)
         for node in css(tree, "link[rel~=next][href], a[rel~=next][href]"):
             target = _absolute(page_url, node.attributes.get("href") or "")
             if target and _comparable(target) != here:
-                return True
+                return target
         following = _comparable(self.list_url(lang, self._page_number(page_url, lang) + 1))
         for anchor in tree.css("a[href]"):
             href = (anchor.attributes.get("href") or "").strip()
@@ -346,10 +353,17 @@ class Generic(Source):
             if not target or href.startswith(("#", "javascript:")) or _comparable(target) == here or _disabled(anchor):
                 continue
             if _comparable(target) == following:
-                return True
+                return target
             if _is_next_label(anchor) and self.parse_release_url(target) is None:
-                return True
-        return False
+                return target
+        return None
+
+    def _on_site(self, url: str | None) -> str | None:
+        """`url` when it is on this site's host (a pager never leads the walk off-site), else None."""
+        try:
+            return url if url and urlsplit(url).netloc == urlsplit(self.base_url).netloc else None
+        except ValueError:
+            return None
 
     # --- release pages ---------------------------------------------------------------------
     def parse_item(self, html: str, lang: str, url: str) -> ParsedItem:
