@@ -850,20 +850,19 @@ class Store:
     # Validators are a source's own (two sources on one host may read the same page: one told the
     # page is unchanged must not make it unchanged for the other): the key is "SOURCE URL" (a URL
     # holds no space), so the table needs no migration.
-    @staticmethod
-    def _cache_key(source: str, url: str) -> str:
-        return f"{source} {url}"
-
     def validators(self, source: str, url: str) -> tuple[str | None, str | None]:
-        row = self.db.execute("select etag, last_modified from http_cache where url = ?",
-                              [self._cache_key(source, url)]).fetchone()
+        """The validators `source` last got for `url` (two sources on one host keep their own: one's
+        304 must not hide a page from the other)."""
+        row = self.db.execute("select etag, last_modified from http_cache where source = ? and url = ?",
+                              [source, url]).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     def save_validators(self, source: str, url: str, etag: str | None, last_modified: str | None) -> None:
-        self.db["http_cache"].upsert(
-            {"url": self._cache_key(source, url), "etag": etag, "last_modified": last_modified,
-             "checked_at": now_utc()}, pk="url"
-        )
+        self.db.execute(
+            "insert into http_cache (source, url, etag, last_modified, checked_at) values (?, ?, ?, ?, ?) "
+            "on conflict (source, url) do update set etag = excluded.etag, "
+            "last_modified = excluded.last_modified, checked_at = excluded.checked_at",
+            [source, url, etag, last_modified, now_utc()])
 
     def save_walk_validators(self, source: str, pages: list[tuple[str, str | None, str | None]]) -> None:
         """The validators of every page of a completed list walk, together: saved for page 1 alone,
@@ -1102,3 +1101,16 @@ def m010_web(db: Database) -> None:
     db.execute("create index if not exists items_web_newest on items (published, id, source, lang)")
     db.execute("create index if not exists items_web_dated on items (source, id, lang, published)")
     db.execute("create index if not exists matches_web_topic on matches (topic, source, id)")
+
+
+@migrations()
+def m012_http_cache_source(db: Database) -> None:
+    """Conditional GET validators per source: `http_cache` keyed by (source, url), so two sources
+    reading one page each keep their own. The rows so far are the first source's."""
+    db.execute("create table http_cache_m012 (source text not null, url text not null, etag text, "
+               "last_modified text, checked_at text, primary key (source, url))")
+    db.execute("insert or ignore into http_cache_m012 (source, url, etag, last_modified, checked_at) "
+               "select ?, url, etag, last_modified, checked_at from http_cache where url not like '% %'",
+               [FIRST_SOURCE_NAME])
+    db.execute("drop table http_cache")
+    db.execute("alter table http_cache_m012 rename to http_cache")

@@ -89,7 +89,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "http_cache": (
         "Validators for conditional GET of list pages (ETag / Last-Modified).",
-        {"url": "List page address", "etag": "ETag last answered", "last_modified": "Last-Modified last answered",
+        {"source": "The source that read the page (each keeps its own)", "url": "List page address", "etag": "ETag last answered", "last_modified": "Last-Modified last answered",
          "checked_at": "When it was fetched (UTC)"},
     ),
     "crawl_runs": (

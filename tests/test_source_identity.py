@@ -76,7 +76,9 @@ def v1_copy(tmp_path) -> Path:
 
 def test_a_store_of_the_release_before_migrates_in_place(v1_copy):
     before = {table: rows(v1_copy, f"select count(*) from {table}")[0][0]
-              for table in ("items", "item_versions", "matches", "outbox", "listings", "search_text", "crawl_runs")}
+              for table in ("items", "item_versions", "matches", "outbox", "listings", "search_text", "crawl_runs",
+                            "http_cache")}
+    validators = rows(v1_copy, "select url, etag, last_modified from http_cache order by url")
     statuses = rows(v1_copy, "select id, status, reason, route, release_id, topic from outbox order by id")
     assert {status for _, status, *_ in statuses} >= {"sent", "pending", "silenced"}
     assert before["matches"] and before["outbox"]
@@ -86,6 +88,9 @@ def test_a_store_of_the_release_before_migrates_in_place(v1_copy):
             sources = {row[0] for row in store.db.execute(f"select distinct source from {table}")}
             assert sources <= {"president.uz"}, table
         assert store.sources() == ["president.uz"]
+        # the conditional GET validators it kept still serve its source (no unconditional refetch)
+        assert validators and all(store.validators("president.uz", url) == (etag, modified)
+                                  for url, etag, modified in validators)
         assert {row[0] for row in store.db.execute("select distinct source from outbox")} == {"president.uz"}
         for table, count in before.items():
             assert store.db.execute(f"select count(*) from {table}").fetchone()[0] == count, table
