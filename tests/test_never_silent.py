@@ -63,10 +63,10 @@ def test_a_failed_commit_rolls_the_transaction_back(tmp_path):
             with store.atomic() as db:
                 db.execute("PRAGMA defer_foreign_keys = ON")
                 db.execute("insert into crawl_errors (run_id, url, kind, reason, at) values (999, 'u', 'k', 'r', 't')")
-                db.execute("insert into http_cache (url, etag) values ('half', 'x')")
+                db.execute("insert into http_cache (source, url, etag) values ('s', 'half', 'x')")
         assert not store.db.conn.in_transaction
         with store.atomic() as db:
-            db.execute("insert into http_cache (url, etag) values ('next', 'y')")
+            db.execute("insert into http_cache (source, url, etag) values ('s', 'next', 'y')")
         rows = [r[0] for r in store.db.execute("select url from http_cache order by url")]
     assert rows == ["next"]
 

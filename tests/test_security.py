@@ -355,7 +355,7 @@ def test_the_store_and_its_wal_files_are_private(tmp_path):
     try:
         store = Store.open(tmp_path / "data" / "store.db")
         with store.atomic() as db:
-            db.execute("insert into http_cache (url, etag) values ('x', 'y')")
+            db.execute("insert into http_cache (source, url, etag) values ('s', 'x', 'y')")
         files = [tmp_path / "data" / name for name in ("store.db", "store.db-wal", "store.db-shm")]
         assert all(f.exists() for f in files)  # WAL mode, a connection open: all three exist
         assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
