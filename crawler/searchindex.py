@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-from crawler.model import StoredVersion
+from crawler.model import ParsedItem, StoredVersion
 from crawler.normalize import join_body
 from crawler.progress import Progress
 from crawler.store import Store, content_hash
@@ -81,10 +81,14 @@ def _requeue_other_fold_versions(db: Database) -> None:
 def _index_rows(db: Database, rows: Iterable[tuple[str, int, str, str, str, str | None]]) -> int:
     """Fold and write (source, id, lang, title, body, content_hash) rows; the caller owns the transaction."""
     version = fold_version()
-    folded = [
+    return _write_folded(db, [
         (source, item_id, lang, fold_text(title or "", lang), fold_text(body or "", lang), digest, version)
         for source, item_id, lang, title, body, digest in rows
-    ]
+    ])
+
+
+def _write_folded(db: Database, folded: list[tuple[str, int, str, str, str, str | None, str]]) -> int:
+    """Write (source, id, lang, folded title, folded body, content_hash, fold_version) rows."""
     db.conn.executemany(
         "insert into search_text (source, id, lang, title, body, content_hash, fold_version) "
         "values (?, ?, ?, ?, ?, ?, ?) "
@@ -110,10 +114,30 @@ def index_version(db: Database, source: str, item_id: int, lang: str) -> None:
         _index_rows(db, [row])
 
 
-def search_hook(store: Store, version: StoredVersion) -> None:
-    """Pipeline ReleaseHook: fold the version just stored, in its storing transaction."""
-    item = version.item
-    _index_rows(store.db, [(item.source, item.id, item.lang, item.title, join_body(item.paragraphs), content_hash(item))])
+class SearchHook:
+    """Pipeline ReleaseHook: fold the version just stored, in its storing transaction.
+
+    `prepare` (the folding, a pure function of the version) and `store_prepared` (the writing) are
+    the two halves of a call, so `reparse` folds in its worker processes and only writes here."""
+
+    def __call__(self, store: Store, version: StoredVersion) -> None:
+        self.store_prepared(store, version, self.prepare(version.item))
+
+    @staticmethod
+    def prepare(item: ParsedItem) -> tuple[str, str, str]:
+        """The folded title and body of a version, and the folding that made them."""
+        return fold_text(item.title or "", item.lang), fold_text(join_body(item.paragraphs), item.lang), fold_version()
+
+    @staticmethod
+    def store_prepared(store: Store, version: StoredVersion, folded: tuple[str, str, str]) -> None:
+        item = version.item
+        _write_folded(store.db, [(item.source, item.id, item.lang, *folded[:2], content_hash(item), folded[2])])
+
+    def __reduce__(self) -> str:
+        return "search_hook"  # the module's one instance, also in a worker process
+
+
+search_hook = SearchHook()
 
 
 def stale_count(db: Database) -> int:

@@ -1104,6 +1104,33 @@ def m010_web(db: Database) -> None:
 
 
 @migrations()
+def m011_fts_triggers(db: Database) -> None:
+    """The full-text indexes follow their rows only when the text itself changes. sqlite-utils'
+    `items_au` fired on any update of an items row (a new topics fingerprint, the version number),
+    and rewriting a full-text entry tokenizes the old and the new title and body; now it fires on an
+    update of the title or body that changes one of them (a date-only edit keeps its entry), and
+    `search_text_au` likewise. Same statements in the trigger bodies: the indexes stay as they were."""
+    for statement in _FTS_TRIGGERS_SQL:
+        db.execute(statement)
+
+
+_FTS_TRIGGERS_SQL = (
+    "drop trigger if exists items_au",
+    """create trigger items_au after update of title, body on items
+        when old.title is not new.title or old.body is not new.body begin
+        insert into items_fts (items_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+        insert into items_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    "drop trigger if exists search_text_au",
+    """create trigger search_text_au after update of title, body on search_text
+        when old.title is not new.title or old.body is not new.body begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+)
+
+
+@migrations()
 def m012_http_cache_source(db: Database) -> None:
     """Conditional GET validators per source: `http_cache` keyed by (source, url), so two sources
     reading one page each keep their own. The rows so far are the first source's."""

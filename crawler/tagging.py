@@ -15,7 +15,7 @@ from crawler.model import ParsedItem
 from crawler.normalize import join_body
 from crawler.progress import Progress
 from crawler.store import Store
-from crawler.topics import TopicSet, load_topics
+from crawler.topics import Matches, TopicSet, load_topics
 from crawler.topics.patterns import languages_without_terms
 
 
@@ -60,7 +60,14 @@ class Tagger:
         return cls(load_topicset(config))
 
     def __call__(self, store: Store, item: ParsedItem) -> list[Any]:
-        matches = self.topics.match_item(item.title, join_body(item.paragraphs), item.lang)
+        return self.store_prepared(store, item, self.prepare(item))
+
+    def prepare(self, item: ParsedItem) -> Matches:
+        """The matches of a version: a pure function of it, so `reparse` runs it in its worker processes."""
+        return self.topics.match_item(item.title, join_body(item.paragraphs), item.lang)
+
+    def store_prepared(self, store: Store, item: ParsedItem, matches: Matches) -> Matches:
+        """Replace the stored matches of `item` with `matches` (what `prepare` gave for it)."""
         _replace_matches(store, (item.source, item.id, item.lang), matches, self.topics.fingerprint)
         return matches  # at most MAX_MATCHES_PER_TOPIC a topic; `matches.counts` has the exact numbers
 

@@ -368,3 +368,34 @@ def test_records_that_are_no_page_are_counted_and_left_out(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(0 responses)" in out and "2 records that are no page" in out
     assert count(tmp_path / "store.db", "items") == 0
+
+
+def test_reparse_in_worker_processes_stores_what_one_process_stores(tmp_path, mirror):
+    """Matching and folding run in the workers with --jobs 2: the matches, the search rows and both
+    full-text indexes come out as a reparse in one process leaves them."""
+    config = crawl(tmp_path, mirror.base_url)
+    stores = {}
+    for jobs in ("1", "2"):
+        folder = tmp_path / f"jobs{jobs}"
+        folder.mkdir()
+        (folder / "store.db").write_bytes((tmp_path / "store.db").read_bytes())
+        # every version stale, half of them with an altered title: all stored anew, half re-indexed
+        with Store.open(folder / "store.db") as store, store.atomic():
+            store.db.execute("update items set content_hash = 'stale', "
+                             "title = case when id % 2 = 0 then title || ' (old)' else title end")
+        config = write_config(folder, mirror.base_url)
+        assert main(["reparse", "-q", "--jobs", jobs, "--config", config]) == 0
+        stores[jobs] = folder / "store.db"
+    queries = (f"select {PAGE_COLUMNS} from items order by id, lang",
+               "select source, id, lang, topic, label, term, field, start, [end], text, snippet from matches "
+               "order by source, id, lang, field, start, topic, term",
+               "select source, id, lang, title, body, content_hash, fold_version from search_text order by id, lang",
+               "select rowid, title from items_fts order by rowid",
+               "select count(*) from search_stale")
+    for sql in queries:
+        assert rows(stores["1"], sql) == rows(stores["2"], sql)
+    assert rows(stores["2"], "select count(*) from matches")[0][0] > 0
+    assert rows(stores["2"], "select count(*) from item_versions")[0][0] == len(RELEASES) * len(LANGS)
+    with Store.open(stores["2"]) as store, store.atomic():
+        for table in ("items_fts", "search_fts"):  # raises if an index disagrees with its rows
+            store.db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")

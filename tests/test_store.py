@@ -1,7 +1,9 @@
 """The store: edits kept as versions, migrations on open, owner-only file, FTS."""
 
 import json
+import shutil
 import stat
+from pathlib import Path
 
 from crawler.model import ParsedItem
 from crawler.normalize import join_body
@@ -88,3 +90,32 @@ def test_pending_translations_lifecycle(tmp_path):
     assert store.pending()[0]["attempts"] == 2
     save(store, item(lang="oz", title="Sarlavha"))
     assert store.pending() == []
+
+
+V1_STORE = Path(__file__).parent / "data" / "store_v1.sqlite"  # a store of the first release (test_source_identity)
+
+
+def test_full_text_entries_are_rewritten_only_when_the_text_changes(tmp_path):
+    """m011: on a store migrated from the first release, an update of an items or search_text row
+    that leaves its title and body as they were writes no full-text entry; one that changes them
+    does, and both indexes stay consistent with their rows."""
+    path = tmp_path / "store.db"
+    shutil.copy(V1_STORE, path)
+    with Store.open(path) as store:
+        assert "m011_fts_triggers" in store.schema_version()
+
+        def changes(sql: str) -> int:
+            before = store.db.conn.total_changes
+            with store.atomic():
+                store.db.execute(sql)
+            return store.db.conn.total_changes - before
+
+        assert changes("update items set topics_fingerprint = 'other' where rowid = 1") == 1
+        assert changes("update items set published = '2020-01-02', version = version + 1 where rowid = 1") == 1
+        assert changes("update search_text set content_hash = 'other' where rowid = 1") == 1
+        assert changes("update items set title = title || ' Zyxwv' where rowid = 1") > 2
+        assert changes("update search_text set body = body || ' zyxwv' where rowid = 1") > 1
+        for table in ("items_fts", "search_fts"):  # raises when an index disagrees with its rows
+            store.db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
+        assert store.db.execute("select rowid from items_fts where items_fts match 'zyxwv'").fetchall() == [(1,)]
+        assert store.db.execute("select rowid from search_fts where search_fts match 'zyxwv'").fetchall() == [(1,)]
