@@ -588,9 +588,12 @@ class Store:
 
     def sources(self) -> list[str]:
         """Every source with a row in the store: a stored version, a listing or a run."""
-        return [row[0] for row in self.db.execute(
-            "select source from items union select source from listings union select source from crawl_runs "
-            "order by 1")]
+        return sorted({*self.sources_with_items(), *distinct_leading(self.db, "listings", "source"),
+                       *distinct_leading(self.db, "crawl_runs", "source")})
+
+    def sources_with_items(self) -> list[str]:
+        """Every source with a stored version, in name order."""
+        return distinct_leading(self.db, "items", "source")
 
     def versions(self, source: str, item_id: int, lang: str) -> list[dict[str, Any]]:
         rows = self.db["item_versions"].rows_where("source = ? and id = ? and lang = ?", [source, item_id, lang],
@@ -1079,6 +1082,21 @@ class Store:
             [source, since])]
 
 
+def distinct_leading(db: Database, table: str, column: str, limit: int = 10_000) -> list[str]:
+    """The distinct values of `column` in `table`, read by jumping along an index that leads with
+    it (one lookup a value): `select distinct` would read every row (6 ms at 50,000 versions, on
+    every page of the web view)."""
+    found: list[str] = []
+    value = ""
+    for _ in range(limit):
+        row = db.execute(f"select min([{column}]) from [{table}] where [{column}] > ?", [value]).fetchone()
+        if row is None or row[0] is None:
+            break
+        value = row[0]
+        found.append(value)
+    return found
+
+
 def _of(source: str | None, joiner: str = "where") -> tuple[str, list[Any]]:
     """The clause that keeps one source's rows ("" for every source's), and its parameter."""
     if source is None:
@@ -1100,6 +1118,8 @@ def m010_web(db: Database) -> None:
     without reading the rows, and a version's date found from its key (the topic chart's join)."""
     db.execute("create index if not exists items_web_newest on items (published, id, source, lang)")
     db.execute("create index if not exists items_web_dated on items (source, id, lang, published)")
+    # a release asked for by its number alone (`/release/ID`, `show ID`): the key leads with the source
+    db.execute("create index if not exists items_by_id on items (id, source, lang)")
     db.execute("create index if not exists matches_web_topic on matches (topic, source, id)")
 
 

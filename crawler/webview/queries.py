@@ -65,7 +65,7 @@ class Badge:
 
 
 def sources(db: Database) -> list[str]:
-    return [row[0] for row in db.execute("select distinct source from items order by source")]
+    return Store(db).sources_with_items()
 
 
 def topics(db: Database) -> list[tuple[str, str]]:
@@ -103,9 +103,16 @@ def newest(db: Database, source: Source | SourceBook, view: View, per_page: int)
 
 
 def _in_keys(keys: list[Key], alias: str) -> tuple[str, list[Any]]:
-    """An SQL condition matching the releases `keys` (row values), and its parameters."""
-    marks = ",".join("(?, ?)" for _ in keys)
-    return f"({alias}.source, {alias}.id) in (values {marks})", [value for key in keys for value in key]
+    """An SQL condition matching the releases `keys`, and its parameters: per source, its ids, so
+    that each part is looked up along the key (a row-value `in (values ...)` read the whole table)."""
+    by_source: dict[str, list[int]] = {}
+    for source_name, item_id in keys:
+        by_source.setdefault(source_name, []).append(item_id)
+    parts, params = [], []
+    for source_name, ids in by_source.items():
+        parts.append(f"({alias}.source = ? and {alias}.id in ({','.join('?' * len(ids))}))")
+        params += [source_name, *ids]
+    return "(" + " or ".join(parts) + ")", params
 
 
 def releases(db: Database, source: Source | SourceBook, keys: list[Key], show: str | None) -> list[dict[str, Any]]:
