@@ -131,9 +131,10 @@ def writing(config: Config, *, must_exist: bool = False) -> Iterator[Store]:
             raise
 
 
-def sources(config: Config) -> tuple[SourceEntry, ...]:
-    """Every configured source, in the order written (a [source] table: that one)."""
-    return config.sources
+def sources(config: Config, name: str | None = None) -> tuple[SourceEntry, ...]:
+    """Every configured source, in the order written (a [source] table: that one); with `name`,
+    only that one (`--source NAME`; an unknown name is a UsageError, as source_named says)."""
+    return (source_named(config, name),) if name else config.sources
 
 
 def source_named(config: Config, name: str) -> SourceEntry:

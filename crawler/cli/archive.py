@@ -12,7 +12,7 @@ from crawler import app, archive, warc
 from crawler.cli.options import EXIT_OK, chosen_source, common_options, id_range, iso_date, load, positive_int
 from crawler.cli.runreport import announce, progress_bars
 from crawler.cli.terminal import printable
-from crawler.config import Config, SourceEntry
+from crawler.config import Config
 from crawler.export import output
 from crawler.logs import say
 from crawler.model import NotFound, UsageError
@@ -51,15 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     importer.set_defaults(func=cmd_import_warc)
 
 
-def _chosen_entries(args: argparse.Namespace, config: Config) -> list[SourceEntry]:
-    """--source NAME's configured source, else every configured source in turn."""
-    name = getattr(args, "source", None)
-    return [app.source_named(config, name)] if name else list(app.sources(config))
-
-
 def cmd_reparse(args: argparse.Namespace) -> int:
     config = load(args, secrets=False, routes=True)
-    entries = _chosen_entries(args, config)
+    entries = app.sources(config, getattr(args, "source", None))
     with app.writing(config, must_exist=True) as store:
         for entry in entries:
             source = app.source(config, entry)
@@ -104,7 +98,7 @@ def print_reparse(result: ReparseResult, source: str | None = None) -> None:
 
 def cmd_import_warc(args: argparse.Namespace) -> int:
     config = load(args, routes=True)
-    entries = _chosen_entries(args, config)
+    entries = app.sources(config, getattr(args, "source", None))
     with app.writing(config) as store:
         imported = []
         for entry in entries:  # each source takes its own pages of the files

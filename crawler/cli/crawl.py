@@ -24,7 +24,7 @@ from crawler.cli.options import (
     warn_about,
 )
 from crawler.cli.runreport import announce, progress_bars, report, start_line
-from crawler.config import Config
+from crawler.config import Config, SourceEntry
 from crawler.coverage import backfill_gaps, check_gaps_probeable
 from crawler.health import report_transitions
 from crawler.model import PresswatchError, RunOutcome, UsageError
@@ -117,7 +117,7 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     name = getattr(args, "source", None)
     if not args.replay:
         warn_about(config)
-    chosen = [app.source_named(config, name)] if name else list(app.sources(config))
+    chosen = app.sources(config, name)
     if kind == "backfill" and getattr(args, "gaps", None) is not None:
         for entry in chosen:  # before any run starts: a source whose gaps have no address is refused
             check_gaps_probeable(app.source(config, entry))
@@ -127,7 +127,7 @@ def run_pass(args: argparse.Namespace, kind: str) -> int:
     return next((code for code in codes if code), 0)
 
 
-def _replay(args: argparse.Namespace, kind: str, config: Config, chosen: list) -> int:
+def _replay(args: argparse.Namespace, kind: str, config: Config, chosen: tuple[SourceEntry, ...]) -> int:
     """A pass over a recorded cassette: of one source (a cassette holds one site's answers)."""
     if len(chosen) > 1:
         raise UsageError(f"--replay replays one source's cassette: name it with --source "
