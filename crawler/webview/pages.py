@@ -328,8 +328,8 @@ async def feed(datasette, request) -> Response:
     lang = params.language(params.one(current.args, "lang"), current.sources.languages())
     topic_name = None if name == "all" else params.topic_name(name)
     source = params.one(current.args, "source") or current.only
-    if source is not None and source not in await current.read(queries.sources):
-        raise BadRequest("source: not a source of this store")
+    if source is not None:
+        params.stored_source(source, await current.read(queries.sources))
     filters = Filters(topic=topic_name, lang=lang, source=source)
     entries = await current.read(lambda db: feed_entries(db, current.sources, filters, FEED_ENTRIES))
     if topic_name and not entries and await current.read(queries.topic_label, topic_name) is None:

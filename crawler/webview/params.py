@@ -83,8 +83,8 @@ def view(args: Mapping[str, Sequence[str]], languages: Sequence[str], sources: S
     if since and until and since > until:
         raise BadRequest(f"since {since} is after until {until}")
     source = one(args, "source")
-    if source is not None and source not in sources:
-        raise BadRequest("source: not a source of this store")
+    if source is not None:
+        stored_source(source, sources)
     show = language(one(args, "show"), languages, "show")
     if show is None and cookie_show in languages:
         show = cookie_show
