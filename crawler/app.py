@@ -171,11 +171,6 @@ def source_config(config: Config, name: str | SourceEntry | None = None) -> Conf
     return config.for_source(_entry(config, name))
 
 
-def make_fetcher(config: Config, name: str | SourceEntry | None = None, *, paces: PaceRegistry | None = None) -> Fetcher:
-    """A Fetcher for one source, pacing its requests with every other fetcher of `paces` on the same host."""
-    return Fetcher(_entry(config, name), paces=paces)
-
-
 def tagger_for(config: Config, entry: SourceEntry, topics: TopicSet | None = None) -> Tagger:
     """Tags with the topics the source names (its `topics`; empty: the default topics)."""
     return Tagger((topics or load_topicset(config)).select(entry.topics or None))

@@ -101,19 +101,6 @@ def _write_folded(db: Database, folded: list[tuple[str, int, str, str, str, str 
     return len(folded)
 
 
-def index_version(db: Database, source: str, item_id: int, lang: str) -> None:
-    """Fold one stored version now (inside the caller's transaction)."""
-    key = [source, item_id, lang]
-    row = db.execute(
-        "select source, id, lang, title, body, content_hash from items where source = ? and id = ? and lang = ?", key
-    ).fetchone()
-    if row is None:
-        db.execute("delete from search_text where source = ? and id = ? and lang = ?", key)
-        db.execute("delete from search_stale where source = ? and id = ? and lang = ?", key)
-    else:
-        _index_rows(db, [row])
-
-
 class SearchHook:
     """Pipeline ReleaseHook: fold the version just stored, in its storing transaction.
 

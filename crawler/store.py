@@ -682,9 +682,6 @@ class Store:
             [date, date, *params],
         ).fetchone()[0]
 
-    def known_ids(self, source: str) -> set[int]:
-        return {row[0] for row in self.db.execute("select distinct id from items where source = ?", [source])}
-
     def stored_keys(self, source: str, lang: str) -> set[int]:
         return {row[0] for row in self.db.execute("select id from items where source = ? and lang = ?", [source, lang])}
 
