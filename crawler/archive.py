@@ -15,6 +15,7 @@ makes them is crawler/store.py's m008_archive).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import zlib
@@ -47,7 +48,13 @@ class ArchivedPage:
     status: int
     headers: list[tuple[str, str]]
     digest: str
-    body: bytes
+    codec: str
+    data: bytes  # the body as kept (compressed by `codec`): what a worker process is sent
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        """The body as received (decompressed on first use)."""
+        return decompress(self.codec, self.data)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -82,7 +89,7 @@ def _compress(body: bytes) -> bytes:
     return zlib.compress(body, _LEVEL)
 
 
-def _decompress(codec: str, data: bytes) -> bytes:
+def decompress(codec: str, data: bytes) -> bytes:
     if codec != _CODEC:
         raise ValueError(f"archived body in an unknown codec {codec!r}")
     return zlib.decompress(data)
@@ -164,7 +171,7 @@ def forget(store: Store, ids: list[int]) -> None:
 
 def _page(row: tuple, codec: str, data: bytes) -> ArchivedPage:
     headers = [(str(k), str(v)) for k, v in json.loads(row[9])]
-    return ArchivedPage(*row[:9], headers, row[10], _decompress(codec, data))
+    return ArchivedPage(*row[:9], headers, row[10], codec, data)
 
 
 def pages_by_id(store: Store, ids: list[int]) -> list[ArchivedPage]:

@@ -85,6 +85,7 @@ class StoredVersion:
     item: ParsedItem
     outcome: StoreOutcome
     matches: tuple[Any, ...] = ()
+    digest: str = ""  # its content_hash where the caller had it at hand ("": not given)
 
     @property
     def topics(self) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from crawler import archive
 from crawler.fetch import decode_html
 from crawler.model import ParsedItem, ParseError, StoredVersion, StoreOutcome
+from crawler.normalize import join_body
 from crawler.pipeline import ReleaseHook, Tagger
 from crawler.progress import Progress
 from crawler.sources.base import Source
@@ -65,21 +66,48 @@ def reparse(store: Store, source: Source, *, tagger: Tagger | None = None, hooks
     being stored; so are the tagger's matching and each hook's preparation where they offer it
     (`prepare(item)`, then `store_prepared(...)` here: the search index's folding), so this process
     mostly writes. What is stored, and in which order, is the same. None: one process for a few
-    pages, else one a CPU (at most 4)."""
+    pages, else one a CPU (at most 4).
+
+    A version stored anew with the title and body it had (a date-only fix), whose tags and search
+    entry were made by today's topics and folding (every step's `current_keys`), is not matched or
+    folded again: each step's `text_unchanged` keeps what it holds."""
     result = ReparseResult()
     row_ids = archive.latest_release_ids(store, source.name, ids=ids, since=since)
     if jobs is None:
         jobs = min(os.cpu_count() or 1, _MAX_AUTO_JOBS) if len(row_ids) >= _PARALLEL_FROM else 1
     steps = _Steps(tagger, list(hooks))
     bar = Progress("reparse", total=len(row_ids), enabled=progress)
-    with _Parser(source, steps, jobs) as parser:
-        for pages, parsed in parser.batches(store, archive.in_batches(row_ids, batch)):
-            with store.atomic():
-                for page, outcome in zip(pages, parsed):
-                    _store_outcome(store, page, outcome, result, steps)
-            bar.advance(len(pages))
+    # One rebuild of the full-text indexes costs what rewriting about a tenth of their entries
+    # one by one does (BENCHMARKS.md): past that, they are put off and rebuilt at the end.
+    defer_from, reindexed = store.version_count() // _REBUILD_SHARE, 0
+    try:
+        with _Parser(source, steps, jobs) as parser:
+            for parsed in parser.batches(store, archive.in_batches(row_ids, batch)):
+                reindexed += sum(map(_rewrites_text, parsed))
+                with store.atomic():
+                    if reindexed > defer_from:
+                        store.defer_full_text()
+                    for page, stored, outcome in parsed:
+                        _store_outcome(store, page, stored, outcome, result, steps)
+                bar.advance(len(parsed))
+    finally:
+        if reindexed > defer_from:
+            store.rebuild_full_text()
     bar.close()
     return result
+
+
+_REBUILD_SHARE = 10
+
+
+def _rewrites_text(parsed: tuple[archive.ArchivedPage, dict | None, "Outcome"]) -> bool:
+    """Will storing this page write a full-text entry (a version new, or changed and not SAME_TEXT)?"""
+    _, stored, (kind, _, ready) = parsed
+    return kind == "item" and ready[1] != SAME_TEXT and (stored is None or ready[0] != stored["content_hash"])
+
+
+# What a step keeps when a version is stored anew with the text it had (see `reparse`).
+SAME_TEXT = "same text"
 
 
 class _Steps:
@@ -90,15 +118,32 @@ class _Steps:
         self.tagger = tagger
         self.hooks = hooks
         self.preparing = [step for step in (tagger, *hooks) if hasattr(step, "prepare")]
+        self.every = [step for step in (tagger, *hooks) if step is not None]
 
     def prepare(self, item: ParsedItem) -> tuple:
         return tuple(step.prepare(item) for step in self.preparing)
 
-    def run(self, store: Store, item: ParsedItem, stored: StoreOutcome, prepared: tuple | None) -> None:
-        """Tag the version just stored and run the hooks, with what `prepare` gave (None: prepare here)."""
-        ready = dict(zip(map(id, self.preparing), prepared if prepared is not None else self.prepare(item)))
+    def current_keys(self, store: Store, source: str, ids: list[int], stored: set[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Of the `stored` versions of these releases, those every step has derived from the text
+        stored (none when a step cannot tell)."""
+        current = set(stored)
+        for step in self.every:
+            if not (hasattr(step, "current_keys") and hasattr(step, "text_unchanged")):
+                return set()
+            current &= step.current_keys(store, source, ids)
+        return current
+
+    def run(self, store: Store, item: ParsedItem, stored: StoreOutcome, digest: str, prepared: tuple | str) -> None:
+        """Tag the version just stored and run the hooks, with what `prepare` gave (or SAME_TEXT)."""
+        if prepared == SAME_TEXT:
+            if self.tagger:
+                self.tagger.text_unchanged(store, item)
+            for hook in self.hooks:
+                hook.text_unchanged(store, StoredVersion(item, stored, (), digest))
+            return
+        ready = dict(zip(map(id, self.preparing), prepared))
         matches = self._finish(self.tagger, ready, store, item) if self.tagger else []
-        version = StoredVersion(item, stored, tuple(matches))
+        version = StoredVersion(item, stored, tuple(matches), digest)
         for hook in self.hooks:
             self._finish(hook, ready, store, version)
 
@@ -109,10 +154,13 @@ class _Steps:
         return step(store, subject)
 
 
-# What parsing one archived page gave: ("item", ParsedItem, what the steps prepared or None),
-# ("failed", reason, None) or (_REDIRECTED, None, None).
+# What parsing one archived page gave: ("item", ParsedItem, (digest or None, prepared or SAME_TEXT
+# or None when unchanged)), ("failed", reason, None) or (_REDIRECTED, None, None).
 _REDIRECTED = "redirected"
 Outcome = tuple[str, Any, Any]
+# One page to parse: final address, release id, language, source name, codec, kept body, Content-Type,
+# the stored digest (None: not stored), the stored (title, body) where every step is current, else None.
+Job = tuple[str, int | None, str | None, str, str, bytes, str | None, str | None, tuple[str, str] | None]
 
 _WORKER: tuple[Source, _Steps] | None = None
 
@@ -131,15 +179,25 @@ def _start_worker(source: Source, steps: _Steps) -> None:
     _WORKER = (source, steps)
 
 
-def _parse_in_worker(job: tuple[str, int | None, str | None, bytes, str | None, str | None]) -> Outcome:
-    """Parse, and where the version looks changed (its digest is not `stored_hash`) prepare its steps.
-    A version without a date is prepared anyway: the store may date it from its listing."""
-    final_url, item_id, lang, body, content_type, stored_hash = job
-    source, steps = _WORKER
-    kind, item, _ = _parse(source, final_url, item_id, lang, decode_html(body, content_type)[0])
-    if kind != "item" or (item.published is not None and content_hash(item) == stored_hash):
+def _parse_in_worker(job: Job) -> Outcome:
+    return _parse_job(*_WORKER, job)
+
+
+def _parse_job(source: Source, steps: _Steps, job: Job) -> Outcome:
+    """Parse, and where the version looks changed (its digest is not the stored one) prepare its
+    steps, unless its title and body are the stored ones and every step is current (SAME_TEXT). A
+    version without a date has no digest yet: the store may date it from its listing."""
+    final_url, item_id, lang, source_name, codec, data, content_type, stored_hash, stored_text = job
+    kind, item, _ = _parse(source, final_url, item_id, lang, decode_html(archive.decompress(codec, data), content_type)[0])
+    if kind != "item":
         return kind, item, None
-    return kind, item, steps.prepare(item)
+    item = dataclasses.replace(item, source=source_name)
+    digest = content_hash(item) if item.published is not None else None
+    if digest is not None and digest == stored_hash:
+        return kind, item, (digest, None)
+    if stored_text is not None and stored_text == (item.title, join_body(item.paragraphs)):
+        return kind, item, (digest, SAME_TEXT)
+    return kind, item, (digest, steps.prepare(item))
 
 
 class _Parser:
@@ -147,6 +205,7 @@ class _Parser:
 
     def __init__(self, source: Source, steps: _Steps, jobs: int) -> None:
         self.source = source
+        self.steps = steps
         self.pool = (concurrent.futures.ProcessPoolExecutor(jobs, initializer=_start_worker,
                                                             initargs=(source, _Steps(None, steps.preparing)))
                      if jobs > 1 else None)
@@ -158,53 +217,56 @@ class _Parser:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
-    def batches(self, store: Store, chunks: Iterator[list[int]]) -> Iterator[tuple[list[archive.ArchivedPage], list[Outcome]]]:
-        if self.pool is None:
-            for chunk in chunks:
-                pages = archive.pages_by_id(store, chunk)
-                yield pages, [_parse(self.source, p.final_url, p.item_id, p.lang, p.text) for p in pages]
-            return
+    def batches(self, store: Store, chunks: Iterator[list[int]]) -> Iterator[list[tuple[archive.ArchivedPage, dict | None, Outcome]]]:
+        """(page, its version's stored row or None, what parsing it gave), a batch at a time."""
         ahead = None
         for chunk in chunks:
             pages = archive.pages_by_id(store, chunk)
-            jobs = [(p.final_url, p.item_id, p.lang, p.body, p.header("Content-Type"), _stored_hash(store, p))
-                    for p in pages]
-            submitted = (pages, self.pool.map(_parse_in_worker, jobs, chunksize=max(len(jobs) // 8, 1)))
+            rows, current = self._stored(store, pages)
+            stored = [rows.get((page.item_id, page.lang)) for page in pages]
+            jobs = [self._job(page, row, (page.item_id, page.lang) in current) for page, row in zip(pages, stored)]
+            if self.pool is None:
+                yield list(zip(pages, stored, [_parse_job(self.source, self.steps, job) for job in jobs]))
+                continue
+            submitted = (pages, stored, self.pool.map(_parse_in_worker, jobs, chunksize=max(len(jobs) // 8, 1)))
             if ahead is not None:
-                yield ahead[0], list(ahead[1])
+                yield list(zip(*ahead))
             ahead = submitted
         if ahead is not None:
-            yield ahead[0], list(ahead[1])
+            yield list(zip(*ahead))
+
+    def _stored(self, store: Store, pages: list[archive.ArchivedPage]) -> tuple[dict, set[tuple[int, str]]]:
+        """The stored versions of these pages' releases, and which of them every step derived from."""
+        ids = sorted({page.item_id for page in pages if page.item_id is not None})
+        rows = store.stored_rows(self.source.name, ids)
+        return rows, self.steps.current_keys(store, self.source.name, ids, set(rows))
+
+    def _job(self, page: archive.ArchivedPage, stored: dict | None, current: bool) -> Job:
+        return (page.final_url, page.item_id, page.lang, self.source.name, page.codec, page.data,
+                page.header("Content-Type"), stored["content_hash"] if stored else None,
+                (stored["title"], stored["body"]) if stored and current else None)
 
 
-def _stored_hash(store: Store, page: archive.ArchivedPage) -> str | None:
-    row = store.db.execute("select content_hash from items where source = ? and id = ? and lang = ?",
-                           [page.source, page.item_id, page.lang]).fetchone()
-    return row[0] if row else None
-
-
-def _store_outcome(store: Store, page: archive.ArchivedPage, outcome: Outcome, result: ReparseResult,
-                   steps: _Steps) -> None:
+def _store_outcome(store: Store, page: archive.ArchivedPage, stored: dict | None, outcome: Outcome,
+                   result: ReparseResult, steps: _Steps) -> None:
     result.pages += 1
-    kind, value, prepared = outcome
+    kind, item, ready = outcome
     if kind == _REDIRECTED:
         result.redirected += 1
         return
     if kind == "failed":
         result.failed += 1
         if len(result.failures) < _EXAMPLES:
-            result.failures.append(f"{page.item_id}/{page.lang}: {value}")
+            result.failures.append(f"{page.item_id}/{page.lang}: {item}")
         return
-    item = dataclasses.replace(value, source=page.source)
+    digest, prepared = ready
     if item.published is None:
         item = dataclasses.replace(item, published=store.listed_date(item.source, item.id))
-    stored = store.db.execute(
-        "select title, published, paragraphs, content_hash from items where source = ? and id = ? and lang = ?",
-        [item.source, item.id, item.lang]).fetchone()
-    if stored is not None and stored[3] == content_hash(item):
+        digest = content_hash(item)
+    if stored is not None and stored["content_hash"] == digest:
         result.unchanged += 1
         return
-    steps.run(store, item, store.save_item(item), prepared)
+    steps.run(store, item, store.save_item(item, digest=digest, existing=stored), digest, prepared)
     if stored is None:
         result.new += 1
         return
@@ -212,8 +274,9 @@ def _store_outcome(store: Store, page: archive.ArchivedPage, outcome: Outcome, r
     _note_changes(result, item, stored)
 
 
-def _note_changes(result: ReparseResult, item: ParsedItem, stored: tuple) -> None:
-    before = {"title": stored[0], "published": stored[1], "paragraphs": json.loads(stored[2] or "[]")}
+def _note_changes(result: ReparseResult, item: ParsedItem, stored: dict) -> None:
+    before = {"title": stored["title"], "published": stored["published"],
+              "paragraphs": json.loads(stored["paragraphs"] or "[]")}
     for name in COMPARED:
         after = getattr(item, name)
         if before[name] != after:

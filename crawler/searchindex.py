@@ -118,13 +118,40 @@ class SearchHook:
     @staticmethod
     def store_prepared(store: Store, version: StoredVersion, folded: tuple[str, str, str]) -> None:
         item = version.item
-        _write_folded(store.db, [(item.source, item.id, item.lang, *folded[:2], content_hash(item), folded[2])])
+        _write_folded(store.db, [(item.source, item.id, item.lang, *folded[:2], version.digest or content_hash(item),
+                                  folded[2])])
+
+    @staticmethod
+    def current_keys(store: Store, source: str, ids: list[int]) -> set[tuple[int, str]]:
+        """(id, lang) of these releases' versions whose stored text is folded by today's rules."""
+        return _keys_where(store, "search_text", "fold_version", fold_version(), source, ids)
+
+    @staticmethod
+    def text_unchanged(store: Store, version: StoredVersion) -> None:
+        """A version stored anew with the title and body it had (a date-only fix): its folded text
+        stands; only the digest it records is the new one."""
+        item = version.item
+        store.db.conn.execute("update search_text set content_hash = ? where source = ? and id = ? and lang = ?",
+                              [version.digest or content_hash(item), item.source, item.id, item.lang])
 
     def __reduce__(self) -> str:
         return "search_hook"  # the module's one instance, also in a worker process
 
 
 search_hook = SearchHook()
+
+
+def _keys_where(store: Store, table: str, column: str, value: str, source: str,
+                ids: list[int]) -> set[tuple[int, str]]:
+    """(id, lang) of the rows of these releases whose `column` is `value`. Compared here, not in
+    SQL: the planner would take an index on `column` and read every row that has that value."""
+    found: set[tuple[int, str]] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update((item_id, lang) for item_id, lang, held in store.db.conn.execute(
+            f"select id, lang, [{column}] from {table} where source = ? and id in ({', '.join('?' * len(chunk))})",
+            [source, *chunk]) if held == value)
+    return found
 
 
 def stale_count(db: Database) -> int:

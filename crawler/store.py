@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,9 @@ from crawler.sources import FIRST_SOURCE_NAME
 from crawler.sources.base import language_order_sql
 
 migrations = Migrations("presswatch")
+
+# save_item's `existing` when the caller did not read the row: read it there.
+_READ = object()
 
 
 @migrations()
@@ -494,6 +497,8 @@ class Store:
         self.db.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             self.migrate()
+            if self.full_text_deferred():  # a reparse that put them off died, or is running now
+                self.rebuild_full_text()
 
     def migrate(self) -> None:
         """Apply the migrations this store lacks. Only a store that needs it is written to, so
@@ -600,20 +605,24 @@ class Store:
                                                    order_by="version")
         return [_decode(r) for r in rows]
 
-    def save_item(self, item: ParsedItem, now: str | None = None) -> StoreOutcome:
+    def save_item(self, item: ParsedItem, now: str | None = None, *, digest: str | None = None,
+                  existing: dict[str, Any] | None | object = _READ) -> StoreOutcome:
         """Store one language version: 'new', 'changed' (old text kept in item_versions) or 'unchanged'.
 
         Call inside `atomic()` together with whatever else belongs to the same release. The item
-        names its source (`item.source`, set by the pipeline).
+        names its source (`item.source`, set by the pipeline). A caller that has the version's
+        `content_hash` or its stored row (`stored_rows`; None: not stored) at hand may pass them,
+        as `reparse` does for a batch at a time.
         """
         if not item.source:
             raise ValueError(f"release {item.id}/{item.lang} names no source")
         now = now or now_utc()
-        digest = content_hash(item)
+        digest = digest or content_hash(item)
         key = (item.source, item.id, item.lang)
-        existing = self._item_row(key)
-        self.db.execute("delete from pending_translations where source = ? and id = ? and lang = ?", key)
-        self.db.execute("update listings set recheck = 0 where source = ? and id = ? and lang = ? and recheck", key)
+        if existing is _READ:
+            existing = self._item_row(key)
+        self.db.conn.execute("delete from pending_translations where source = ? and id = ? and lang = ?", key)
+        self.db.conn.execute("update listings set recheck = 0 where source = ? and id = ? and lang = ? and recheck", key)
         if existing and existing["content_hash"] == digest:
             # Nothing to write: any update of the row would rewrite its full-text entry (items_fts).
             return StoreOutcome.UNCHANGED
@@ -639,11 +648,48 @@ class Store:
             },
             replace=True,
         )
-        changed = {**row, "version": old["version"] + 1}
-        del changed["source"], changed["id"], changed["lang"]
-        self.db.execute(f"update items set {', '.join(f'[{name}] = ?' for name in changed)} "
-                        "where source = ? and id = ? and lang = ?", [*changed.values(), *key])
+        # Only the columns that differ: naming title or body in the update queues the version for
+        # folding again and, when they differ, rewrites its full-text entries (the triggers).
+        changed = {name: value for name, value in row.items() if old[name] != value}
+        changed["version"] = old["version"] + 1
+        self.db.conn.execute(f"update items set {', '.join(f'[{name}] = ?' for name in changed)} "
+                             "where source = ? and id = ? and lang = ?", [*changed.values(), *key])
         return StoreOutcome.CHANGED
+
+    # --- the full-text indexes put off (m013) ---------------------------------------------------
+    def defer_full_text(self) -> None:
+        """Stop keeping items_fts and search_fts row by row until `rebuild_full_text`; call inside
+        `atomic()`, with the first writes it is for. For writing a large share of the store at
+        once (`reparse`), where one rebuild costs far less. Recorded in the store, so if this
+        process dies before the rebuild, the next one to open the store for writing rebuilds."""
+        self.db.conn.execute("insert into fulltext_deferred (since) select ? where not exists "
+                             "(select 1 from fulltext_deferred)", [now_utc()])
+
+    def full_text_deferred(self) -> bool:
+        return self.db.conn.execute("select exists (select 1 from fulltext_deferred)").fetchone()[0] == 1
+
+    def rebuild_full_text(self) -> None:
+        """Both full-text indexes made anew from their rows, and kept row by row again."""
+        with self.atomic():
+            for index in ("items_fts", "search_fts"):
+                self.db.conn.execute(f"insert into {index} ({index}) values ('rebuild')")
+            self.db.conn.execute("delete from fulltext_deferred")
+
+    def version_count(self) -> int:
+        """Language versions stored, of every source (what the full-text indexes hold)."""
+        return self.db.conn.execute("select count(*) from items").fetchone()[0]
+
+    def stored_rows(self, source: str, ids: Iterable[int]) -> dict[tuple[int, str], dict[str, Any]]:
+        """The stored rows of every version of these releases, by (id, lang), as `save_item` takes them."""
+        rows: dict[tuple[int, str], dict[str, Any]] = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            cursor = self.db.conn.execute(
+                f"select * from items where source = ? and id in ({', '.join('?' * len(chunk))})", [source, *chunk])
+            names = [column[0] for column in cursor.description]
+            for values in cursor:
+                row = dict(zip(names, values))
+                rows[(row["id"], row["lang"])] = row
+        return rows
 
     def any_published(self, source: str, item_id: int) -> str | None:
         """The date of any stored language version of a release."""
@@ -1015,11 +1061,19 @@ class Store:
         return dict(self.db.execute("select id, state from pending_translations where source = ? and lang = ?",
                                     [source, lang]).fetchall())
 
+    def versions_where(self, source: str, ids: list[int], column: str, value: Any) -> set[tuple[int, str]]:
+        """(id, lang) of the versions of these releases whose `column` (a name of ours) is `value`."""
+        found: set[tuple[int, str]] = set()
+        for chunk in _chunks(ids, 500):
+            found.update(self.db.conn.execute(
+                f"select id, lang from items where source = ? and id in ({', '.join('?' * len(chunk))}) "
+                f"and [{column}] = ?", [source, *chunk, value]))
+        return found
+
     def release_ids_stored(self, source: str, ids: list[int]) -> set[int]:
         """Which of `ids` have a version stored in some language."""
         found: set[int] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for chunk in _chunks(ids, 500):
             marks = ",".join("?" for _ in chunk)
             found.update(row[0] for row in self.db.execute(
                 f"select distinct id from items where source = ? and id in ({marks})", [source, *chunk]))
@@ -1094,6 +1148,12 @@ def distinct_leading(db: Database, table: str, column: str, limit: int = 10_000)
     return found
 
 
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    """`values` in lists of at most `size` (SQLite's host parameters are limited)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 def _of(source: str | None, joiner: str = "where") -> tuple[str, list[Any]]:
     """The clause that keeps one source's rows ("" for every source's), and its parameter."""
     if source is None:
@@ -1158,3 +1218,44 @@ def m012_http_cache_source(db: Database) -> None:
                [FIRST_SOURCE_NAME])
     db.execute("drop table http_cache")
     db.execute("alter table http_cache_m012 rename to http_cache")
+
+
+@migrations()
+def m013_fulltext_deferral(db: Database) -> None:
+    """The full-text indexes can be put off and rebuilt at once (`Store.defer_full_text`): while
+    `fulltext_deferred` holds a row, the triggers that keep items_fts and search_fts leave them be.
+    A rebuild reads every row once; row by row, a rewritten version costs tokenizing its old and
+    new text for each index, five times more than its share of a rebuild (BENCHMARKS.md, reparse).
+    Same statements in the trigger bodies otherwise."""
+    for statement in _FULLTEXT_DEFERRAL_SQL:
+        db.execute(statement)
+
+
+_LIVE = "not exists (select 1 from fulltext_deferred)"
+_FULLTEXT_DEFERRAL_SQL = (
+    "create table fulltext_deferred (since text not null)",
+    *(f"drop trigger if exists {name}" for name in ("items_ai", "items_ad", "items_au",
+                                                   "search_text_ai", "search_text_ad", "search_text_au")),
+    f"""create trigger items_ai after insert on items when {_LIVE} begin
+        insert into items_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    f"""create trigger items_ad after delete on items when {_LIVE} begin
+        insert into items_fts (items_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+    end""",
+    f"""create trigger items_au after update of title, body on items
+        when (old.title is not new.title or old.body is not new.body) and {_LIVE} begin
+        insert into items_fts (items_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+        insert into items_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    f"""create trigger search_text_ai after insert on search_text when {_LIVE} begin
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+    f"""create trigger search_text_ad after delete on search_text when {_LIVE} begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+    end""",
+    f"""create trigger search_text_au after update of title, body on search_text
+        when (old.title is not new.title or old.body is not new.body) and {_LIVE} begin
+        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
+        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
+    end""",
+)

@@ -72,6 +72,17 @@ class Tagger:
         return matches  # at most MAX_MATCHES_PER_TOPIC a topic; `matches.counts` has the exact numbers
 
 
+    def current_keys(self, store: Store, source: str, ids: list[int]) -> set[tuple[int, str]]:
+        """(id, lang) of these releases' versions tagged by today's topics."""
+        return store.versions_where(source, ids, "topics_fingerprint", self.topics.fingerprint)
+
+    @staticmethod
+    def text_unchanged(store: Store, item: ParsedItem) -> tuple:
+        """A version stored anew with the title and body it had, tagged by today's topics: its
+        stored matches stand (matching is a function of the text and the topics)."""
+        return ()
+
+
 def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fingerprint: str) -> list[dict[str, Any]]:
     now = now_utc()
     source, item_id, lang = key

@@ -210,7 +210,7 @@ def _mentioning_sql(languages: tuple[str, ...]) -> str:
 # Overrides of Datasette's own templates (each extends "default:NAME"): not presswatch's pages.
 DATASETTE_TEMPLATES = Path(__file__).resolve().parent / "webview" / "datasette_templates"
 
-HIDDEN_TABLES = ("search_stale", "_sqlite_migrations")
+HIDDEN_TABLES = ("search_stale", "fulltext_deferred", "_sqlite_migrations")
 
 
 def build_metadata(database: str, source: Source | SourceBook, loopback_only: bool = True) -> dict[str, Any]:

@@ -399,3 +399,76 @@ def test_reparse_in_worker_processes_stores_what_one_process_stores(tmp_path, mi
     with Store.open(stores["2"]) as store, store.atomic():
         for table in ("items_fts", "search_fts"):  # raises if an index disagrees with its rows
             store.db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
+
+
+def _tables(path: Path) -> dict[str, list[tuple]]:
+    return {
+        "matches": rows(path, "select source, id, lang, topic, label, term, field, start, [end], text, snippet "
+                              "from matches order by source, id, lang, field, start, topic, term"),
+        "search_text": rows(path, "select source, id, lang, title, body, content_hash, fold_version from search_text "
+                                  "order by id, lang"),
+        "search_stale": rows(path, "select * from search_stale"),
+    }
+
+
+def test_a_date_only_fix_stores_new_versions_and_keeps_tags_and_search_rows_as_retagging_would(tmp_path, mirror):
+    """A version stored anew with the title and body it had (only its digest differs, as after a
+    date fix) keeps its matches and folded text, which are what matching and folding it again give;
+    a version tagged by other topics is matched again even so."""
+    crawl(tmp_path, mirror.base_url)
+    stores = {}
+    for case, retag in (("skipped", ""), ("redone", ", topics_fingerprint = 'other topics'")):
+        folder = tmp_path / case
+        folder.mkdir()
+        (folder / "store.db").write_bytes((tmp_path / "store.db").read_bytes())
+        with Store.open(folder / "store.db") as store, store.atomic():
+            store.db.execute(f"update items set content_hash = 'stale'{retag}")
+            store.db.execute("update matches set tagged_at = 'before'")
+        assert main(["reparse", "-q", "--config", write_config(folder, mirror.base_url)]) == 0
+        stores[case] = folder / "store.db"
+    assert _tables(stores["skipped"]) == _tables(stores["redone"])
+    versions = len(RELEASES) * len(LANGS)
+    for path in stores.values():
+        assert count(path, "item_versions") == versions  # every version stored anew
+        assert rows(path, "select count(*) from items i join search_text s using (source, id, lang) "
+                          "where s.content_hash = i.content_hash")[0][0] == versions
+    assert rows(stores["skipped"], "select distinct tagged_at from matches") == [("before",)]
+    assert ("before",) not in rows(stores["redone"], "select distinct tagged_at from matches")
+
+
+def _fulltext_consistent(path: Path) -> None:
+    with Store.open(path) as store, store.atomic():
+        for table in ("items_fts", "search_fts"):  # raises if an index disagrees with its rows
+            store.db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
+
+
+def test_a_reparse_that_rewrites_most_text_rebuilds_the_full_text_indexes_once(tmp_path, mirror, capsys):
+    crawl(tmp_path, mirror.base_url)
+    store = tmp_path / "store.db"
+    with Store.open(store) as opened, opened.atomic():
+        opened.db.execute("update items set content_hash = 'stale', title = 'Zyxwv ' || title")
+    config = write_config(tmp_path, mirror.base_url)
+    assert main(["reparse", "-q", "--jobs", "1", "--config", config]) == 0
+    assert count(store, "fulltext_deferred") == 0
+    _fulltext_consistent(store)
+    assert rows(store, "select count(*) from items_fts where items_fts match 'zyxwv'") == [(0,)]
+    capsys.readouterr()
+    assert main(["search", "--config", config, RELEASES[0].versions["en"].title.split()[0]]) == 0
+    assert str(RELEASES[0].id) in capsys.readouterr().out
+
+
+def test_full_text_indexes_put_off_by_a_process_that_died_are_rebuilt_on_the_next_open(tmp_path, mirror):
+    crawl(tmp_path, mirror.base_url)
+    path = tmp_path / "store.db"
+    with Store.open(path) as store:
+        with store.atomic():
+            store.defer_full_text()
+            store.db.execute("update items set title = 'Zyxwv ' || title where rowid = 1")
+            store.db.execute("update search_text set title = 'zyxwv ' || title where rowid = 1")
+        assert store.db.execute("select count(*) from items_fts where items_fts match 'zyxwv'").fetchone() == (0,)
+    # ... and the process ends there, without rebuilding
+    with Store.open(path) as store:
+        assert not store.full_text_deferred()
+        assert store.db.execute("select rowid from items_fts where items_fts match 'zyxwv'").fetchall() == [(1,)]
+        assert store.db.execute("select rowid from search_fts where search_fts match 'zyxwv'").fetchall() == [(1,)]
+    _fulltext_consistent(path)
