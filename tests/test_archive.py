@@ -8,6 +8,8 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import subprocess
+import sys
 import urllib.request
 import zlib
 from pathlib import Path
@@ -189,6 +191,51 @@ def test_export_warc_is_read_back_by_warcio_with_matching_digests(tmp_path, mirr
         assert warc_headers.get_header("WARC-Block-Digest", "").startswith("sha1:")
         assert http_headers.get_header("Content-Encoding") is None
         assert http_headers.get_header("Content-Length") == str(len(payload))
+
+
+# pywb (the Webrecorder replay system) in a process of its own, as `wb-manager add` and
+# `wayback` would run it: the collection made in a folder, the WSGI app asked for each address in
+# "id_" mode (the archived answer as it was) and in "mp_" mode (rewritten for replay).
+PYWB_REPLAY = """
+import os, socket, sys
+from pathlib import Path
+attempts = []
+def refuse(sock, address):  # replay needs no network: any attempt is recorded and refused
+    attempts.append(repr(address))
+    raise OSError("no network in tests")
+socket.socket.connect = refuse
+from pywb.manager.manager import CollectionsManager
+os.chdir(sys.argv[1])
+manager = CollectionsManager("presswatch", must_exist=False)
+manager.add_collection()
+manager.add_archives([sys.argv[2]])
+from pywb.apps.frontendapp import FrontEndApp
+from werkzeug.test import Client
+client = Client(FrontEndApp(config_file=None))
+for index, url in enumerate(sys.argv[3:]):
+    for mode in ("id_", "mp_"):
+        answer = client.get(f"/presswatch/{mode}/{url}")
+        Path(f"answer-{index}-{mode}-{answer.status_code}").write_bytes(answer.data)
+Path("network-attempts").write_text("\\n".join(attempts))
+"""
+
+
+def test_pywb_replays_the_exported_pages(tmp_path, mirror):
+    config = crawl(tmp_path, mirror.base_url)
+    target = tmp_path / "out.warc.gz"
+    assert main(["export", "--format", "warc", "-o", str(target), "--config", config]) == 0
+    release = RELEASES[0]
+    urls = [f"{mirror.base_url}/en/lists/view/{release.id}", f"{mirror.base_url}/ru/lists/news"]
+    expected = [served(url) for url in urls]
+    folder = tmp_path / "pywb"
+    folder.mkdir()
+    done = subprocess.run([sys.executable, "-c", PYWB_REPLAY, str(folder), str(target), *urls], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert (folder / "network-attempts").read_text() == ""
+    for index, body in enumerate(expected):
+        assert (folder / f"answer-{index}-id_-200").read_bytes() == body  # what the site sent, byte for byte
+        rewritten = (folder / f"answer-{index}-mp_-200").read_bytes()  # rewritten for replay
+        assert b"<!-- WB Insert -->" in rewritten and b"/presswatch/" in rewritten and b"/lists/view/" in rewritten
 
 
 def _captured_warc(path: Path, base_url: str) -> None:
