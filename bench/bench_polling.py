@@ -21,7 +21,7 @@ Printed per strategy: requests per hour (all, and list requests), the mean and p
 release's first publication to its first stored version, the worst delay of a release that
 appears in one language first (and of one that appears first in another language than the first
 one), and what a poll costs in bytes when the site answers 200 instead of 304. BENCH_DEBUG=1 also
-prints each kind's delays and the plan and list shares each adaptive store learned.
+prints each kind's delays and the plan and lead language each adaptive store learned.
 """
 
 from __future__ import annotations
@@ -186,9 +186,7 @@ def simulate(name: str, schedule: ScheduleConfig, plan: list[Planned], days_befo
                 plan_now = polling.interval_plan(store, source.name, schedule, source.timezone, clock.now)
                 print(name, "plan (source hours):", [round(m, 1) for m in plan_now.minutes],
                       "profile:", polling.publishing_profile(store, source.name, source.timezone, clock.now),
-                      "shares:", polling.poll_shares(store, source.name, list(source_config.languages),
-                                                    polling.poll_bound(len(source_config.languages),
-                                                                       schedule.rotate_every)))
+                      "lead:", polling.lead_language(store, source.name, list(source_config.languages)))
             window = mirror.requests.snapshot()[requests_at["from"]:requests_at["to"]]
             found = {row[0]: crawler.clock.parse_iso(row[1]) for row in store.db.execute(
                 "select id, min(first_seen) from items group by id")}
@@ -281,7 +279,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=2, help="days measured (more: less noise)")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--rotate-every", type=int, default=ScheduleConfig.rotate_every,
-                        help="adaptive: every list read within rotate_every x (languages - 1) polls")
+                        help="adaptive: every this many polls one reads another language's list")
     parser.add_argument("--lead-first", type=float, default=LEAD_FIRST,
                         help="of the releases out everywhere within 2 min, the share first out in the first "
                              "language, else Russian (default %(default)s)")
@@ -303,7 +301,7 @@ def main() -> int:
     print(f"bench_polling: {machine()}")
     print(f"{args.per_day} releases a day, {args.days_before} days learned, {args.days} measured "
           f"(seed {args.seed}; {LEAD_FIRST:.0%} of the releases out everywhere at once first in the first "
-          f"language); adaptive: every list within {polling.poll_bound(len(languages), args.rotate_every)} polls")
+          f"language); adaptive: one poll in {args.rotate_every} reads another list")
     with tempfile.TemporaryDirectory() as tmp:
         results = [simulate(f"s{index}", schedule, plan, args.days_before, args.days, Path(tmp), args.seed)
                    for index, (_, schedule) in enumerate(strategies)]

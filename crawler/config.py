@@ -177,8 +177,8 @@ class ScheduleConfig:
     stop_timeout_seconds: float = setting(
         10.0, "on SIGTERM/SIGINT the release in hand commits or rolls back, then the daemon exits within this")
     strategy: str = setting(
-        "auto", "adaptive: each poll reads one language list (each list as often as its language has lately\n"
-        "published first, learned from the store) and fetches new ids in every language, at an interval\n"
+        "auto", "adaptive: each poll reads one language list (the one that publishes first, with every\n"
+        "rotate_every-th poll reading another in turn) and fetches new ids in every language, at an interval\n"
         "that follows the hours the source publishes, within budget_requests_per_hour; fixed: every list at\n"
         "interval_minutes or cron; auto: adaptive unless this file sets interval_minutes or cron")
     budget_requests_per_hour: float = setting(
@@ -186,9 +186,8 @@ class ScheduleConfig:
     floor_minutes: float = setting(1.0, "adaptive: never poll more often than this")
     ceiling_minutes: float = setting(30.0, "adaptive: never wait longer than this between two polls")
     rotate_every: int = setting(
-        2, "adaptive: every language's list is read at least once in rotate_every x (languages - 1) polls,\n"
-        "so a release that appears in one language first is found within so many polls (the lead list gets\n"
-        "at most 1 - 1/rotate_every of the polls)")
+        2, "adaptive: every this many polls one reads another language's list, in turn; a release that\n"
+        "appears in one language first is found within rotate_every x (languages - 1) polls")
     # Which of interval_minutes and cron the file sets (strategy "auto" keeps those users on the
     # fixed schedule they chose); set by the loader.
     set_in_file: tuple[str, ...] = field(default=(), compare=False, metadata=_NOT_A_KEY)

@@ -2,18 +2,14 @@
 
 Ids are shared by every language of a release, so one list tells that a release is new; the
 pipeline then fetches the new id in every language (a version not out yet becomes a pending
-translation, retried later). So a poll reads ONE list, chosen from what the store has learned:
+translation, retried later). So a poll reads ONE list:
 
-- each list gets a share of the polls in proportion to the square root of how many of the last
-  releases were out in that language ALONE when found (`first_seen`: the release's other versions
-  came on a later retry), plus a small prior; a release out in one list alone waits for a read of
-  that list, and the square root is what minimises the mean wait (BENCHMARKS.md, "Polling");
-- each poll reads the list most overdue against its share (a list with share f is due 1/f polls
-  after its last read), so each list gets its share with its reads evenly spread;
-- the bound: every list is read at least once in any `rotate_every × (languages − 1)` polls in a
-  row (6 with four languages), so a release that appears in one language first is found within so
-  many polls; a list due is read before the share says so (earliest deadline first);
-- with fewer than MIN_HISTORY releases stored, each list in turn (within `languages` polls).
+- the lead language: the one whose versions are most often already out when a release is first
+  stored (learned from `first_seen` of the last releases); with no such history, none;
+- every `rotate_every`-th poll reads another language's list instead, in turn (with no lead, every
+  poll takes the next language in turn). The bound: a release that appears in one language first
+  is found within `rotate_every × (languages − 1)` polls (or `languages` polls with no lead); in the
+  lead language, within 2 polls.
 
 The wait between polls follows the hours at which the source publishes (when releases were first
 stored, in the source's time zone, over the last four weeks): polls are spread over the hours of a
@@ -22,8 +18,8 @@ given number of polls), with `budget_requests_per_hour × 24` polls a day, each 
 [floor_minutes, ceiling_minutes]. The budget counts list requests, one a poll (robots.txt is cached
 in the store, crawler.fetch); release pages are the same under any strategy and come on top.
 
-This module owns the tables `poll_state` (the polls so far, per source) and `poll_lists` (the poll
-at which each list was last read), so a `crawl` started by cron chooses as the daemon does.
+This module owns the table `poll_state` (the place in the rotation, per source), so a `crawl`
+started by cron rotates as the daemon does.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crawler.clock import now_utc, parse_stored_time, utc_now
@@ -53,131 +49,63 @@ HOURS = 24
 # --- which list -----------------------------------------------------------------------------------
 
 
-def list_for_poll(poll: int, languages: Sequence[str]) -> str:
-    """The list poll number `poll` (0, 1, 2...) reads while there is too little history to learn
-    from: each language in turn."""
-    return languages[poll % len(languages)]
+def lead_language(store: Store, source_name: str, languages: Sequence[str]) -> str | None:
+    """The language most often out when a release is first stored, among `languages` (ties go to
+    the earlier one); None with fewer than MIN_HISTORY releases to learn from."""
+    first: dict[int, dt.datetime] = {}
+    versions: list[tuple[int, str, dt.datetime]] = []
+    for item_id, lang, first_seen in store.first_seen_of_recent(source_name, LEARN_RELEASES):
+        moment = parse_stored_time(first_seen)
+        if moment is None:
+            continue
+        versions.append((item_id, lang, moment))
+        first[item_id] = min(first.get(item_id, moment), moment)
+    if len(first) < MIN_HISTORY:
+        return None
+    out_first = Counter(lang for item_id, lang, moment in versions
+                        if (moment - first[item_id]).total_seconds() <= OUT_AT_DISCOVERY_SECONDS)
+    best = max(languages, key=lambda lang: (out_first[lang], -languages.index(lang)))
+    return best if out_first[best] else None
 
 
-def poll_bound(languages: int, rotate_every: int) -> int:
-    """Polls within which a release out in any one language is found: every list is read at least
-    once in so many polls in a row (`rotate_every × (languages − 1)`; at least `languages`)."""
+def list_for_poll(poll: int, languages: Sequence[str], lead: str | None, rotate_every: int) -> str:
+    """The list poll number `poll` (0, 1, 2...) reads: the lead, except every rotate_every-th poll,
+    which reads the other languages in turn; with no lead, each language in turn."""
+    if lead is None or lead not in languages or len(languages) == 1:
+        return languages[poll % len(languages)]
+    if poll % rotate_every != rotate_every - 1:
+        return lead
+    others = [lang for lang in languages if lang != lead]
+    return others[(poll // rotate_every) % len(others)]
+
+
+def rotation_bound(languages: int, rotate_every: int, *, lead: bool = True) -> int:
+    """Polls within which a release out in any one language is found (every list is read at least
+    once in so many polls in a row)."""
     if languages <= 1:
         return 1
-    return max(rotate_every * (languages - 1), languages)
+    return rotate_every * (languages - 1) if lead else languages
 
 
 def lists_for_poll(store: Store, schedule: ScheduleConfig, source_name: str, languages: Sequence[str]) -> list[str]:
     """The language lists this crawl reads: all of them under the fixed strategy, and into an empty
     store (the first crawl seeds it from every list); otherwise one under the adaptive strategy (and
-    the poll is counted, and the list's last read kept, for the bound)."""
+    the poll is counted, for the rotation)."""
     languages = list(languages)
     if strategy_in_force(schedule) != "adaptive" or not languages or not store.release_count(source_name):
         return languages
     polls = _polls_so_far(store, source_name)
-    bound = poll_bound(len(languages), schedule.rotate_every)
-    shares = poll_shares(store, source_name, languages, bound)
-    if shares is None:
-        chosen = list_for_poll(polls, languages)
-    else:
-        chosen = choose_list(polls, _last_read(store, source_name), shares, bound)
+    chosen = list_for_poll(polls, languages, lead_language(store, source_name, languages), schedule.rotate_every)
     if not store.read_only:
         with store.atomic() as db:
             db["poll_state"].upsert({"source": source_name, "polls": polls + 1, "last_list": chosen,
                                      "at": now_utc()}, pk="source")
-            db["poll_lists"].upsert({"source": source_name, "lang": chosen, "last_poll": polls},
-                                    pk=("source", "lang"))
     return [chosen]
-
-
-def poll_shares(store: Store, source_name: str, languages: Sequence[str], bound: int) -> dict[str, float] | None:
-    """The share of the polls each list gets, learned from the store; None with too little history."""
-    alone = releases_out_alone(store, source_name, languages)
-    return None if alone is None else learned_shares(alone, languages, bound)
 
 
 def _polls_so_far(store: Store, source_name: str) -> int:
     row = store.db.execute("select polls from poll_state where source = ?", [source_name]).fetchone()
     return int(row[0]) if row else 0
-
-
-def _last_read(store: Store, source_name: str) -> dict[str, int]:
-    return {lang: int(last) for lang, last in store.db.execute(
-        "select lang, last_poll from poll_lists where source = ?", [source_name])}
-
-
-# --- the learned list choice -----------------------------------------------------------------------
-
-# Added to each language's count of releases out in it alone, so a language that has not led lately
-# keeps a small share (and the shares of a young history stay near even).
-LEAD_PRIOR = 1.0
-
-
-def releases_out_alone(store: Store, source_name: str, languages: Sequence[str]) -> Counter[str] | None:
-    """Of the last LEARN_RELEASES releases, how many were out in each language ALONE when found: the
-    release's one version stored within OUT_AT_DISCOVERY_SECONDS of its first (the others came on a
-    pending-translation retry, 15 min or more later). None with fewer than MIN_HISTORY releases."""
-    stored: dict[int, list[tuple[dt.datetime, str]]] = {}
-    for item_id, lang, first_seen in store.first_seen_of_recent(source_name, LEARN_RELEASES):
-        moment = parse_stored_time(first_seen)
-        if moment is not None:
-            stored.setdefault(item_id, []).append((moment, lang))
-    if len(stored) < MIN_HISTORY:
-        return None
-    alone: Counter[str] = Counter({lang: 0 for lang in languages})
-    for versions in stored.values():
-        first = min(moment for moment, _ in versions)
-        out = [lang for moment, lang in versions if (moment - first).total_seconds() <= OUT_AT_DISCOVERY_SECONDS]
-        if len(out) == 1 and out[0] in alone and len(versions) > 1:
-            alone[out[0]] += 1
-    return alone
-
-
-def learned_shares(alone: Mapping[str, float], languages: Sequence[str], bound: int) -> dict[str, float]:
-    """The share of the polls each list gets: proportional to the square root of its releases out in
-    it alone (plus LEAD_PRIOR), but at least 1/bound each, what the bound takes anyway. A release out
-    in list L alone waits for a read of L; with a share f_L of the polls, evenly spread, P/(2 f_L)
-    on average, and the sum over the languages weighted by how often each leads is least at
-    f_L ∝ sqrt(share_L) (BENCHMARKS.md, "Polling"). The floor keeps the shares ones the reads can
-    follow evenly: asked for more than the bound leaves, a list's reads would come in bunches."""
-    weights = {lang: math.sqrt(alone.get(lang, 0) + LEAD_PRIOR) for lang in languages}
-    floor = 1.0 / max(bound, len(languages))
-    at_floor: set[str] = set()
-    for _ in range(len(weights)):  # each pass puts at least one more list at the floor, or ends
-        free = sum(weight for lang, weight in weights.items() if lang not in at_floor)
-        left = 1.0 - floor * len(at_floor)
-        low = {lang for lang, weight in weights.items() if lang not in at_floor and weight / free * left < floor}
-        if not low:
-            break
-        at_floor |= low
-    free = sum(weight for lang, weight in weights.items() if lang not in at_floor)
-    left = 1.0 - floor * len(at_floor)
-    return {lang: floor if lang in at_floor else weight / free * left for lang, weight in weights.items()}
-
-
-def choose_list(poll: int, last_read: Mapping[str, int], shares: Mapping[str, float], bound: int) -> str:
-    """The list poll number `poll` reads: the one most overdue against its share (a list with share
-    f is meant to be read every 1/f polls: the one whose last read plus 1/f lies furthest back), so
-    each list gets its share with its reads evenly spread. But a list must be read now when waiting
-    longer would leave some list unread for more than `bound` polls in a row (earliest deadline
-    first; needs bound >= lists), and a list never read comes first."""
-    languages = list(shares)
-    # A tie goes to the list with the smaller share (the longer period): lists read in a row at the
-    # start (or when their shares change) drift apart instead of staying in step, every so many
-    # polls in a bunch.
-    return _due_list(poll, last_read, languages, bound) or max(
-        languages, key=lambda lang: (round(poll - last_read[lang] - 1.0 / shares[lang], 9), -shares[lang]))
-
-
-def _due_list(poll: int, last_read: Mapping[str, int], languages: list[str], bound: int) -> str | None:
-    """The list that must be read now for the bound to hold, if any."""
-    never = [lang for lang in languages if lang not in last_read]
-    if never:
-        return never[0]
-    deadlines = sorted((last_read[lang] + bound, languages.index(lang), lang) for lang in languages)
-    if any(deadline - poll + 1 <= rank for rank, (deadline, _, _) in enumerate(deadlines, start=1)):
-        return deadlines[0][2]
-    return None
 
 
 # --- how long to wait -------------------------------------------------------------------------------
@@ -263,14 +191,9 @@ def describe_poll(store: Store, schedule: ScheduleConfig, source_name: str, lang
     """The strategy in one line, for `status`."""
     if strategy_in_force(schedule) != "adaptive":
         return f"fixed: every list each run, {describe_schedule(schedule)}"
-    languages = list(languages)
-    bound = poll_bound(len(languages), schedule.rotate_every)
-    shares = poll_shares(store, source_name, languages, bound)
-    if shares is None:
-        how = f"each list in turn until {MIN_HISTORY} releases are stored"
-    else:
-        ordered = sorted(languages, key=lambda lang: (-shares[lang], languages.index(lang)))
-        how = "lists: " + ", ".join(f"{lang} {shares[lang]:.0%}" for lang in ordered)
-    return (f"adaptive: one list a poll ({how}; every list within {bound} polls, so a release out in any one "
-            f"language is found within {bound} polls), budget {schedule.budget_requests_per_hour:g} list "
-            f"requests/hour, every {schedule.floor_minutes:g}-{schedule.ceiling_minutes:g} min")
+    lead = lead_language(store, source_name, list(languages))
+    bound = rotation_bound(len(languages), schedule.rotate_every, lead=lead is not None)
+    how = f"lead list {lead}, another in turn every {schedule.rotate_every} polls" if lead else "each list in turn"
+    return (f"adaptive: one list a poll ({how}; a release out in any one language is found within {bound} "
+            f"polls), budget {schedule.budget_requests_per_hour:g} list requests/hour, "
+            f"every {schedule.floor_minutes:g}-{schedule.ceiling_minutes:g} min")

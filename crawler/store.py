@@ -1158,11 +1158,3 @@ def m012_http_cache_source(db: Database) -> None:
                [FIRST_SOURCE_NAME])
     db.execute("drop table http_cache")
     db.execute("alter table http_cache_m012 rename to http_cache")
-
-
-@migrations()
-def m013_poll_lists(db: Database) -> None:
-    """The adaptive poll's learned list choice (crawler.polling owns the table): per source and
-    language list, the poll number that last read it (the choice and its bound go by it), so a
-    `crawl` started by cron chooses as the daemon does."""
-    db["poll_lists"].create({"source": str, "lang": str, "last_poll": int}, pk=("source", "lang"))

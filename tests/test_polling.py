@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import random
 
 import pytest
 
@@ -52,49 +51,16 @@ def adaptive_config(tmp_path, base_url: str, **schedule: object) -> Config:
 # --- which list, and the bound -------------------------------------------------------------------------
 @pytest.mark.parametrize("languages", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("rotate_every", [2, 3, 4, 7])
-def test_every_list_is_read_within_the_stated_bound_whatever_the_shares(languages, rotate_every):
+def test_every_list_is_read_within_the_stated_bound_of_polls(languages, rotate_every):
     names = [f"l{number}" for number in range(languages)]
-    bound = polling.poll_bound(languages, rotate_every)
-    assert bound == max(rotate_every * (languages - 1), 1)
-    draw = random.Random(languages * 100 + rotate_every)  # deterministic
-    for trial in range(20):
-        # a history of any kind: each list in turn first (too little learned), or nothing kept
-        warmup = draw.randrange(0, 2 * languages) if trial % 2 else 0
-        read = [polling.list_for_poll(poll, names) for poll in range(warmup)]
-        last_read = {name: poll for poll, name in enumerate(read)}
-        for poll in range(warmup, warmup + 6 * bound + 20):
-            if poll % 7 == 0 or poll == warmup:  # the shares change as releases come (one list may ask for 99 %)
-                weights = [draw.choice([0.001, 0.1, 1.0, 50.0]) for _ in names]
-                shares = {name: weight / sum(weights) for name, weight in zip(names, weights)}
-            chosen = polling.choose_list(poll, last_read, shares, bound)
-            last_read[chosen] = poll
-            read.append(chosen)
+    for lead in [None, *names]:
+        bound = polling.rotation_bound(languages, rotate_every, lead=lead is not None)
+        read = [polling.list_for_poll(poll, names, lead, rotate_every) for poll in range(5 * bound + 7)]
         for start in range(len(read) - bound + 1):
-            assert set(read[start:start + bound]) == set(names), (trial, start, read)
-
-
-def test_each_list_gets_about_its_share_of_the_polls_evenly_spread():
-    names = ["a", "b", "c", "d"]
-    # the square roots of the releases out alone (+1): 7 : 3 : 1 : 1
-    assert polling.learned_shares({"a": 48, "b": 8}, names, bound=100) == pytest.approx(
-        {"a": 7 / 12, "b": 3 / 12, "c": 1 / 12, "d": 1 / 12})
-    # each at least 1/bound (what the bound takes anyway); the rest in the same proportion
-    assert polling.learned_shares({"a": 48, "b": 8}, names, bound=6) == pytest.approx(
-        {"a": 0.7 * 2 / 3, "b": 0.3 * 2 / 3, "c": 1 / 6, "d": 1 / 6})
-    assert polling.learned_shares({"a": 400}, names, bound=6) == pytest.approx({"a": 0.5, "b": 1 / 6, "c": 1 / 6, "d": 1 / 6})
-    for bound, learned in [(6, {"a": 400}), (30, {"c": 24, "d": 8}), (100, {"a": 48, "b": 8})]:
-        shares = polling.learned_shares(learned, names, bound)
-        last_read: dict[str, int] = {}
-        read = []
-        for poll in range(240):
-            chosen = polling.choose_list(poll, last_read, shares, bound)
-            last_read[chosen] = poll
-            read.append(chosen)
-        for name in names:
-            assert abs(read.count(name) - shares[name] * 240) <= 6, (bound, name, read.count(name))
-        top = max(shares, key=shares.get)  # a half or more of the polls: read every other poll or so,
-        reads = [poll for poll, name in enumerate(read) if name == top]  # not several in a row, then none
-        assert max(b - a for a, b in zip(reads[len(names):], reads[len(names) + 1:])) <= 3, (bound, "".join(read))
+            assert set(read[start:start + bound]) == set(names), (lead, start)
+        if lead is not None and languages > 1:
+            for start in range(len(read) - 1):  # the lead list: within 2 polls
+                assert lead in read[start:start + 2]
 
 
 def test_a_release_out_in_one_language_only_is_found_within_the_bound(tmp_path):
@@ -107,12 +73,9 @@ def check_the_bound(tmp_path, mirror: Mirror) -> None:
     with Store.open(tmp_path / "store.db", write=True) as store, app.fetcher(config, store) as fetcher:
         crawler = app.build_crawler(config, store, fetcher)
         assert crawler.crawl().new == len(RELEASES) * len(LANGS)  # an empty store: every list
-        # a history in which the first language nearly always came out alone: it gets most polls
-        store_history(store, 30000, 40, {LANGS[0]: 1.0})
-        bound = polling.poll_bound(len(LANGS), config.schedule.rotate_every)
-        assert bound == 6
-        shares = polling.poll_shares(store, "president.uz", LANGS, bound)
-        assert shares[LANGS[0]] == pytest.approx(0.5)  # sqrt(41) against 1 each, but the others 1/6 at least
+        lead = polling.lead_language(store, "president.uz", LANGS)
+        assert lead == LANGS[0]  # all came out together: the tie goes to the first language
+        bound = polling.rotation_bound(len(LANGS), config.schedule.rotate_every, lead=True)
         for number, lang in enumerate(reversed(LANGS)):  # the lead language last
             release_id = 20000 + number
             mirror.publish(Release(release_id, dt.date(2026, 6, 1), {lang: Version(f"only {lang}", ["text"])}))
@@ -125,58 +88,6 @@ def check_the_bound(tmp_path, mirror: Mirror) -> None:
             assert store.item("president.uz", release_id, lang), f"{lang}: not found within {bound} polls"
             # the other languages were asked for and wait as pending translations
             assert {row["lang"] for row in store.pending() if row["id"] == release_id} == set(LANGS) - {lang}
-
-
-def store_history(store: Store, first_id: int, releases: int, leads: dict[str, float]) -> None:
-    """`releases` releases as the crawl stores them: a share leads[lang] of them found out in `lang`
-    alone (the other versions stored an hour later, on a retry), the rest out in every language at once."""
-    found = dt.datetime(2026, 6, 1, 9, tzinfo=dt.timezone.utc)
-    plan = [lang for lang, share in leads.items() for _ in range(round(share * releases))]
-    plan += [None] * (releases - len(plan))
-    for number, alone in enumerate(plan):
-        moment = found + dt.timedelta(hours=number)
-        for lang in LANGS:
-            stored = moment if alone in (None, lang) else moment + dt.timedelta(hours=1)
-            item = ParsedItem(source="president.uz", id=first_id + number, lang=lang, url=f"/{lang}/{first_id + number}",
-                              title="t", published="2026-06-01", paragraphs=["p"])
-            with store.atomic():
-                store.save_item(item, now=stored.isoformat(timespec="seconds"))
-
-
-def test_the_polls_follow_the_shares_learned_from_the_store(tmp_path, mirror, capsys):
-    config = write_config(tmp_path, mirror.base_url, "rotate_every = 10")  # a loose bound (30 polls): the shares show
-    assert main(["crawl", "--config", config]) == 0
-    with Store.open(tmp_path / "store.db", write=True) as store:
-        # LANGS[2] out alone in 24 of 40 releases, LANGS[3] in 8, the rest out everywhere at once
-        store_history(store, 30000, 40, {LANGS[2]: 0.6, LANGS[3]: 0.2})
-        shares = polling.poll_shares(store, "president.uz", LANGS, bound=30)
-    # the square roots of 24 + 1, 8 + 1, 0 + 1, 0 + 1
-    assert shares == pytest.approx({LANGS[0]: 0.1, LANGS[1]: 0.1, LANGS[2]: 0.5, LANGS[3]: 0.3})
-    main(["status", "--config", config])
-    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("schedule:"))
-    assert (f"lists: {LANGS[2]} 50%, {LANGS[3]} 30%, {LANGS[0]} 10%, {LANGS[1]} 10%; every list within 30 polls"
-            in line), line
-    mirror.requests.clear()
-    in_process = adaptive_config(tmp_path, mirror.base_url, rotate_every=10)  # the same store, polled faster
-    with Store.open(tmp_path / "store.db", write=True) as store, app.fetcher(in_process, store) as fetcher:
-        crawler = app.build_crawler(in_process, store, fetcher)
-        for _ in range(36):
-            crawler.crawl()
-    read = [path.split("/")[1] for path in list_requests(mirror)]
-    assert len(read) == 36  # one list a poll
-    for lang, share in shares.items():
-        assert abs(read.count(lang) - share * 36) <= 2, (lang, read)
-
-
-def test_with_too_little_history_each_list_is_read_in_turn(tmp_path, mirror, capsys):
-    config = write_config(tmp_path, mirror.base_url)
-    assert main(["crawl", "--config", config]) == 0  # an empty store: every list, then 3 releases
-    main(["status", "--config", config])
-    assert "each list in turn until 10 releases are stored; every list within 6 polls" in capsys.readouterr().out
-    mirror.requests.clear()
-    for _ in range(2 * len(LANGS)):
-        assert main(["crawl", "--config", config]) == 0
-    assert [path.split("/")[1] for path in list_requests(mirror)] == list(LANGS) * 2
 
 
 def test_the_first_crawl_of_an_empty_store_reads_every_list_then_one_a_poll(tmp_path, mirror, capsys):
@@ -314,22 +225,18 @@ def test_an_unavailable_robots_txt_is_kept_but_a_server_error_is_not(tmp_path, m
         assert store.cached_robots(f"http://127.0.0.1:{mirror.port}")[:2] == (404, "")
 
 
-def test_a_language_counts_as_first_only_when_its_version_was_out_alone(tmp_path):
+def test_the_lead_is_the_language_most_often_out_when_a_release_is_found(tmp_path):
     found = dt.datetime(2026, 6, 1, 9, tzinfo=dt.timezone.utc)
     with Store.open(tmp_path / "store.db", write=True) as store:
-        for number in range(polling.MIN_HISTORY - 1):  # too little history: nothing learned yet
+        for number in range(polling.MIN_HISTORY - 1):  # too little history: no lead, plain rotation
             store_release(store, 100 + number, "2026-06-01", found + dt.timedelta(hours=number))
-        assert polling.poll_shares(store, "president.uz", LANGS, 6) is None
-        # out in two languages at once, the others an hour later: not one language first
-        for number in range(10):
+        assert polling.lead_language(store, "president.uz", LANGS) is None
+        for number in range(20):  # LANGS[2] out first; the others stored on a retry an hour later
             moment = found + dt.timedelta(days=1, hours=number)
             for lang in LANGS:
-                later = moment if lang in LANGS[:2] else moment + dt.timedelta(hours=1)
-                item = ParsedItem(source="president.uz", id=200 + number, lang=lang, url=f"/{lang}", title="t",
-                                  published="2026-06-02", paragraphs=["p"])
+                later = moment if lang == LANGS[2] else moment + dt.timedelta(hours=1)
+                item = ParsedItem(source="president.uz", id=200 + number, lang=lang, url=f"/{lang}", title="t", published="2026-06-02",
+                                  paragraphs=["p"])
                 with store.atomic():
                     store.save_item(item, now=later.isoformat(timespec="seconds"))
-        assert polling.releases_out_alone(store, "president.uz", LANGS) == {lang: 0 for lang in LANGS}
-        assert set(polling.poll_shares(store, "president.uz", LANGS, 6).values()) == {0.25}
-        store_history(store, 300, 20, {LANGS[2]: 1.0})  # LANGS[2] out alone, the others a retry later
-        assert polling.releases_out_alone(store, "president.uz", LANGS)[LANGS[2]] == 20
+        assert polling.lead_language(store, "president.uz", LANGS) == LANGS[2]
