@@ -1,13 +1,15 @@
 """Polling strategies side by side: a publishing day replayed against the mirror on a simulated clock.
 
     python bench/bench_polling.py [--days-before 7] [--days 2] [--per-day 18] [--seed 16] [--rotate-every 2]
+                                  [--lead-first 0.5]
 
 The mirror (devsites/mirror.py, in this process) starts with its sample releases; then
 `--days-before` days of publishing teach the store when the source publishes and which language
 comes first, and the `--days` publishing days after them are measured (two by default: one day
 holds only 18 releases, too few for a p95). Releases come at times drawn from a day profile in the
 source's time zone (most in office hours, some in the evening, few at night), in one of three ways:
-  - all languages within two minutes (65 %),
+  - all languages within two minutes (65 %; the first language or Russian first, at random, or
+    the first language in `--lead-first` of them),
   - the first language, the others 30 min to 4 h later (25 %),
   - another language alone, the rest 20 min to 2 h later (10 %).
 Each strategy replays the same releases into its own store: the clock the crawler reads
@@ -52,6 +54,10 @@ START = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 # The three ways a release appears (plan_releases): all languages within two minutes, the first
 # language alone for 30 min-4 h, another language alone for 20 min-2 h.
 TOGETHER, FIRST_LANGUAGE, OTHER_LANGUAGE = 0.65, 0.25, 0.10
+# Of the "together" releases, the share whose first-language version is out first (the rest:
+# Russian first). 0.5 draws the leader with rng.choice, as the bench always did, so the default
+# draws stay the same; any other value draws it with rng.random().
+LEAD_FIRST = 0.5
 TOGETHER_SPREAD_MINUTES = 2.0
 # Polling goes on this long after the measured day, so its late releases are found too.
 TAIL = dt.timedelta(hours=8)
@@ -88,7 +94,7 @@ def plan_releases(languages: list[str], timezone: dt.tzinfo, days: int, per_day:
                      ).astimezone(dt.timezone.utc)
             roll = rng.random()
             if roll < TOGETHER:
-                kind, lead = "together", rng.choice([languages[0], languages[-2]])
+                kind, lead = "together", _together_leader(rng, languages)
                 times = {lang: first + dt.timedelta(seconds=0 if lang == lead else
                                                     rng.uniform(0, 60 * TOGETHER_SPREAD_MINUTES))
                          for lang in languages}
@@ -106,6 +112,12 @@ def plan_releases(languages: list[str], timezone: dt.tzinfo, days: int, per_day:
     for offset, planned in enumerate(plan):
         planned.id = first_id + offset
     return plan
+
+
+def _together_leader(rng: random.Random, languages: list[str]) -> str:
+    if LEAD_FIRST == 0.5:
+        return rng.choice([languages[0], languages[-2]])
+    return languages[0] if rng.random() < LEAD_FIRST else languages[-2]
 
 
 @dataclasses.dataclass
@@ -197,9 +209,10 @@ def list_choice_bound(budget_per_hour: float, schedule: ScheduleConfig, language
     one of the others) is found only by a read of that list: with a share f_L of the polls on list L,
     at best every P/f_L minutes, it waits P/(2 f_L) on average; the sum over the languages is least
     at f_L ∝ sqrt(share_L), giving (Σ sqrt(share_L))² × P/2. A release out everywhere within two
-    minutes has one language out at once (the first or Russian, at random) and each other one a
-    uniform time later: the first poll after it, R minutes on, finds it with a chance of at most
-    1/2 + R/4 (R < 2), else the next poll (P later) at best."""
+    minutes has one language out at once (the first language with a chance LEAD_FIRST, else
+    Russian) and each other one a uniform time later: the first poll after it, R minutes on, finds it
+    with a chance of at most q + (1 - q) R/2 (R < 2; q the likelier leader's chance, 1/2 by
+    default), else the next poll (P later) at best."""
     shares = [FIRST_LANGUAGE] + [OTHER_LANGUAGE / (languages - 1)] * (languages - 1)
     one_language = sum(math.sqrt(share) for share in shares) ** 2
     weights = [weight / sum(HOUR_WEIGHTS) for weight in HOUR_WEIGHTS]
@@ -208,7 +221,8 @@ def list_choice_bound(budget_per_hour: float, schedule: ScheduleConfig, language
 
     def together(gap: float, steps: int = 400) -> float:
         waits = [(step + 0.5) / steps * gap for step in range(steps)]
-        return statistics.fmean(wait + gap * max(0.0, 0.5 - wait / (2 * TOGETHER_SPREAD_MINUTES))
+        missed = 1.0 - max(LEAD_FIRST, 1.0 - LEAD_FIRST)  # the likelier leader is not out first
+        return statistics.fmean(wait + gap * missed * max(0.0, 1.0 - wait / TOGETHER_SPREAD_MINUTES)
                                 for wait in waits)
 
     next_poll = sum(weight * gap / 2 for weight, gap in zip(weights, minutes))
@@ -258,13 +272,19 @@ def poll_bytes(languages: list[str]) -> tuple[int, int]:
 
 
 def main() -> int:
+    global LEAD_FIRST  # --lead-first sets the release model's
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--days-before", type=int, default=7, help="days of publishing before the measured one")
     parser.add_argument("--per-day", type=int, default=18, help="releases a day")
     parser.add_argument("--days", type=int, default=2, help="days measured (more: less noise)")
     parser.add_argument("--seed", type=int, default=16)
-    parser.add_argument("--rotate-every", type=int, default=ScheduleConfig.rotate_every)
+    parser.add_argument("--rotate-every", type=int, default=ScheduleConfig.rotate_every,
+                        help="adaptive: every this many polls one reads another language's list")
+    parser.add_argument("--lead-first", type=float, default=LEAD_FIRST,
+                        help="of the releases out everywhere within 2 min, the share first out in the first "
+                             "language, else Russian (default %(default)s)")
     args = parser.parse_args()
+    LEAD_FIRST = args.lead_first
 
     config = Config()
     languages = list(config.source.languages)
@@ -280,7 +300,8 @@ def main() -> int:
     ]
     print(f"bench_polling: {machine()}")
     print(f"{args.per_day} releases a day, {args.days_before} days learned, {args.days} measured "
-          f"(seed {args.seed}); adaptive: one poll in {args.rotate_every} reads another list")
+          f"(seed {args.seed}; {LEAD_FIRST:.0%} of the releases out everywhere at once first in the first "
+          f"language); adaptive: one poll in {args.rotate_every} reads another list")
     with tempfile.TemporaryDirectory() as tmp:
         results = [simulate(f"s{index}", schedule, plan, args.days_before, args.days, Path(tmp), args.seed)
                    for index, (_, schedule) in enumerate(strategies)]

@@ -1,6 +1,6 @@
 """Which list a poll reads, compared on many draws of bench_polling's publishing days, without the mirror.
 
-    python bench/polling_model.py [--seeds 20] [--budget 24] [--together 0.65]
+    python bench/polling_model.py [--seeds 20] [--budget 24] [--together 0.65] [--lead-first 0.5] [--grid]
 
 `--together` changes the share of releases out in every language within two minutes (the rest
 keeps bench_polling's 5:2 split between "first language alone" and "another language alone"):
@@ -23,6 +23,7 @@ import datetime as dt
 import math
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable
 
 import bench_polling  # bench/ is on sys.path when run as a script
@@ -74,8 +75,8 @@ def run(policy: Policy | None, seed: int, budget: float = 24.0, days_before: int
 
 
 def rotation(rotate_every: int = 2) -> Policy:
-    """crawler.polling today: the lead (the first language here) with every rotate_every-th poll on
-    another list in turn."""
+    """crawler.polling as shipped: the lead (the first language here) with every rotate_every-th poll
+    on another list in turn."""
     def policy(now: float, state: dict, waiting: list) -> str:
         return polling.list_for_poll(state["polls"], LANGS, "uz", rotate_every)
     return policy
@@ -99,6 +100,54 @@ def expected_value(power: float = 0.5, prior: float = 1.0, cap: int | None = Non
     return policy
 
 
+def learned(bound: int = 6) -> Policy:
+    """The learned choice tried for #16 and NOT shipped (BENCHMARKS.md, "Polling"; its crawler side and
+    tests are commit 7673ae3): each list's share of the polls ∝ sqrt(its releases out in it alone
+    when found, of the last 200, plus 1), at least 1/bound each; each poll reads the list most
+    overdue against its share (due 1/share polls after its last read), but every list at least once
+    in any `bound` polls (earliest deadline first); each list in turn with less than MIN_HISTORY."""
+    def policy(now: float, state: dict, waiting: list) -> str:
+        last_read = state.setdefault("last_read", {})
+        history = state["history"][-polling.LEARN_RELEASES:]
+        if len(history) < polling.MIN_HISTORY:
+            chosen = polling.list_for_poll(state["polls"], LANGS, None, 2)
+        else:
+            alone = Counter(next(iter(out)) for out in history if len(out) == 1)
+            chosen = choose_list(state["polls"], last_read, learned_shares(alone, bound), bound)
+        last_read[chosen] = state["polls"]
+        return chosen
+    return policy
+
+
+def learned_shares(alone: Counter, bound: int) -> dict[str, float]:
+    """sqrt(releases out alone + 1), normalised, each at least 1/bound (what the bound takes anyway;
+    asked for more, a list's reads come in bunches)."""
+    weights = {lang: math.sqrt(alone[lang] + 1.0) for lang in LANGS}
+    floor = 1.0 / max(bound, len(LANGS))
+    at_floor: set[str] = set()
+    for _ in LANGS:  # each pass puts at least one more list at the floor, or ends
+        free = sum(weight for lang, weight in weights.items() if lang not in at_floor)
+        left = 1.0 - floor * len(at_floor)
+        low = {lang for lang, weight in weights.items() if lang not in at_floor and weight / free * left < floor}
+        if not low:
+            break
+        at_floor |= low
+    free = sum(weight for lang, weight in weights.items() if lang not in at_floor)
+    left = 1.0 - floor * len(at_floor)
+    return {lang: floor if lang in at_floor else weight / free * left for lang, weight in weights.items()}
+
+
+def choose_list(poll: int, last_read: dict[str, int], shares: dict[str, float], bound: int) -> str:
+    never = [lang for lang in LANGS if lang not in last_read]
+    if never:
+        return never[0]
+    deadlines = sorted((last_read[lang] + bound, LANGS.index(lang), lang) for lang in LANGS)
+    if any(deadline - poll + 1 <= rank for rank, (deadline, _, _) in enumerate(deadlines, start=1)):
+        return deadlines[0][2]  # must be read now for every list to be read within `bound` polls
+    # a tie goes to the smaller share, so lists read in a row at the start drift apart
+    return max(LANGS, key=lambda lang: (round(poll - last_read[lang] - 1.0 / shares[lang], 9), -shares[lang]))
+
+
 def cycle(order: list[str]) -> Policy:
     def policy(now: float, state: dict, waiting: list) -> str:
         return order[state["polls"] % len(order)]
@@ -110,46 +159,90 @@ def oracle(now: float, state: dict, waiting: list) -> str:
     return max(LANGS, key=lambda lang: (sum(1 for r in waiting if r[1][lang] <= now), lang == "uz"))
 
 
+POLICIES: list[tuple[str, Callable[[], Policy]]] = [
+    ("rotation, every 2nd poll another list (shipped)", lambda: rotation(2)),
+    ("rotation, every 3rd poll another list", lambda: rotation(3)),
+    ("expected value, sqrt(share) x polls", lambda: expected_value(0.5)),
+    ("expected value, capped at 6 polls", lambda: expected_value(0.5, cap=6)),
+    ("expected value, share x polls", lambda: expected_value(1.0)),
+    ("learned, every list within 6 polls", lambda: learned(6)),
+    ("learned, within 12 polls (rotate_every 4)", lambda: learned(12)),
+    ("uz ru uz ru ... (the two that lead)", lambda: cycle(["uz", "ru"])),
+    ("uz ru oz uz ru en", lambda: cycle(["uz", "ru", "oz", "uz", "ru", "en"])),
+    ("oracle list choice", lambda: oracle),
+]
+# The grid: the shipped rotation against the learned choice (not shipped), and the oracle for scale.
+GRID_POLICIES = ("rotation, every 2nd poll another list (shipped)", "learned, every list within 6 polls",
+                 "learned, within 12 polls (rotate_every 4)", "oracle list choice")
+
+
+def set_release_model(together: float, lead_first: float) -> None:
+    """bench_polling's release model with `together` out everywhere within 2 min (the rest split 5:2
+    between "first language alone" and "another language alone"), the first language out first in
+    `lead_first` of those."""
+    alone = 1.0 - together
+    bench_polling.TOGETHER, bench_polling.LEAD_FIRST = together, lead_first
+    bench_polling.FIRST_LANGUAGE, bench_polling.OTHER_LANGUAGE = alone * 5 / 7, alone * 2 / 7
+
+
+def compare(names: list[str], seeds: range, budget: float) -> tuple[float, dict[str, tuple]]:
+    """The fixed strategy's mean delay, and per policy: (mean, ratio mean, ratio least, worst, kinds)."""
+    fixed = {seed: run(None, seed)[0] for seed in seeds}
+    rows = {}
+    for name, make in POLICIES:
+        if name not in names:
+            continue
+        results = [run(make(), seed, budget) for seed in seeds]
+        ratios = [fixed[seed] / result[0] for seed, result in zip(seeds, results)]
+        kinds: dict[str, list[float]] = {}
+        for result in results:
+            for kind, values in result[2].items():
+                kinds.setdefault(kind, []).extend(values)
+        rows[name] = (statistics.fmean(r[0] for r in results), statistics.fmean(ratios), min(ratios),
+                      max(r[1] for r in results), {kind: statistics.fmean(v) for kind, v in sorted(kinds.items())})
+    return statistics.fmean(fixed.values()), rows
+
+
+def print_grid(seeds: range, budget: float) -> None:
+    print(f"grid: {len(seeds)} seeds, {budget:g} polls/h; mean delay in min, ratio to fixed (mean / least of the seeds)")
+    print(f"{'together':>8} {'lead first':>10} {'fixed':>6}  " + "  ".join(f"{name[:30]:>30}" for name in GRID_POLICIES))
+    for together in (0.65, 0.9):
+        for lead_first in (0.5, 0.8, 0.95):
+            set_release_model(together, lead_first)
+            fixed, rows = compare(list(GRID_POLICIES), seeds, budget)
+            cells = [f"{rows[name][0]:5.2f} {rows[name][1]:.2f}x/{rows[name][2]:.2f}x" for name in GRID_POLICIES]
+            print(f"{together:>8.0%} {lead_first:>10.0%} {fixed:>6.2f}  " + "  ".join(f"{cell:>30}" for cell in cells),
+                  flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--budget", type=float, default=24.0)
     parser.add_argument("--together", type=float, default=bench_polling.TOGETHER,
                         help="share of releases out in every language within 2 min (default %(default)s)")
+    parser.add_argument("--lead-first", type=float, default=bench_polling.LEAD_FIRST,
+                        help="of those, the share whose first-language version is out first, else Russian "
+                             "(default %(default)s)")
     parser.add_argument("--policies", default="", help="only the policies whose name holds this text")
+    parser.add_argument("--grid", action="store_true",
+                        help="the rotation and the learned choice over lead-first 0.5/0.8/0.95 x together 0.65/0.9")
     args = parser.parse_args()
-    alone = 1.0 - args.together
-    bench_polling.TOGETHER = args.together
-    bench_polling.FIRST_LANGUAGE, bench_polling.OTHER_LANGUAGE = alone * 5 / 7, alone * 2 / 7
     seeds = range(1, args.seeds + 1)
-    fixed = {seed: run(None, seed)[0] for seed in seeds}
-    print(f"{len(seeds)} seeds, {args.budget:g} polls/h, {args.together:.0%} of releases out everywhere within 2 min; fixed (4 lists every 10 min): mean "
-          f"{statistics.fmean(fixed.values()):.2f} min")
-    policies: list[tuple[str, Callable[[], Policy]]] = [
-        ("rotation, every 2nd poll another list", lambda: rotation(2)),
-        ("rotation, every 3rd poll another list", lambda: rotation(3)),
-        ("expected value, sqrt(share) x polls", lambda: expected_value(0.5)),
-        ("expected value, capped at 6 polls", lambda: expected_value(0.5, cap=6)),
-        ("expected value, share x polls", lambda: expected_value(1.0)),
-        ("uz ru uz ru ... (the two that lead)", lambda: cycle(["uz", "ru"])),
-        ("uz ru oz uz ru en", lambda: cycle(["uz", "ru", "oz", "uz", "ru", "en"])),
-        ("oracle list choice", lambda: oracle),
-    ]
-    for name, make in policies:
-        if args.policies not in name:
-            continue
-        results = [run(make(), seed, args.budget) for seed in seeds]
-        ratios = [fixed[seed] / result[0] for seed, result in zip(seeds, results)]
-        kinds: dict[str, list[float]] = {}
-        for result in results:
-            for kind, values in result[2].items():
-                kinds.setdefault(kind, []).extend(values)
-        print(f"{name:<40} mean {statistics.fmean(r[0] for r in results):5.2f} min  ratio mean "
-              f"{statistics.fmean(ratios):.2f}x least {min(ratios):.2f}x  worst {max(r[1] for r in results):5.1f} min  "
-              + "  ".join(f"{kind} {statistics.fmean(values):.2f}" for kind, values in sorted(kinds.items())),
-              flush=True)
-    print(f"(sqrt of the shares out alone: {math.sqrt(0.25):.2f} for the first language, "
-          f"{math.sqrt(0.1 / 3):.2f} for each other one)")
+    if args.grid:
+        print_grid(seeds, args.budget)
+        return 0
+    set_release_model(args.together, args.lead_first)
+    names = [name for name, _ in POLICIES if args.policies in name]
+    fixed, rows = compare(names, seeds, args.budget)
+    print(f"{len(seeds)} seeds, {args.budget:g} polls/h, {args.together:.0%} of releases out everywhere within 2 min "
+          f"({args.lead_first:.0%} of them first in the first language); fixed (4 lists every 10 min): mean {fixed:.2f} min")
+    for name, (mean, ratio, least, worst, kinds) in rows.items():
+        print(f"{name:<40} mean {mean:5.2f} min  ratio mean {ratio:.2f}x least {least:.2f}x  worst {worst:5.1f} min  "
+              + "  ".join(f"{kind} {value:.2f}" for kind, value in kinds.items()))
+    alone = 1.0 - args.together
+    print(f"(sqrt of the shares out alone: {math.sqrt(alone * 5 / 7):.2f} for the first language, "
+          f"{math.sqrt(alone * 2 / 7 / 3):.2f} for each other one)")
     return 0
 
 
