@@ -6,7 +6,8 @@ second on an idle machine, well over a second on a busy one, more than the work 
 A `CliProcess` is still a separate process that runs `crawler.cli.main(argv)` from its beginning,
 in the working directory and environment it is given, with its own store connection, lock,
 sockets, signals and exit status; only the imports happened before the fork, in
-multiprocessing's fork server (a single-threaded process that never runs a command). Its exit
+multiprocessing's fork server (a single-threaded process that never runs a command; what it
+imports is tests/forked_cli_preload.py). Its exit
 code is `main`'s, or minus the signal that ended it, as with `subprocess.Popen`.
 `python -m crawler` itself is still started where the test is about the process as a user
 starts it (the final uninterrupted runs, test_cli's entry-point test).
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-_PRELOAD = ["crawler.cli", __name__]
+_PRELOAD = ["forked_cli_preload", __name__]
 _context: multiprocessing.context.BaseContext | None = None
 
 
