@@ -145,9 +145,8 @@ def wait_until_mirror_idle(mirror: Mirror) -> None:
     when answered, and its handler closes the connection right after (the client is gone)."""
     deadline = time.monotonic() + TRIAL_TIMEOUT
     while time.monotonic() < deadline:
-        with mirror._conn_lock:
-            if not mirror._connections:
-                return
+        if not mirror.open_connections:
+            return
         time.sleep(0.005)
     pytest.fail(f"the mirror still serves a killed process after {TRIAL_TIMEOUT} s")
 
