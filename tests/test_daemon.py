@@ -12,8 +12,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -136,9 +134,11 @@ def runs_finished(store: Path) -> int:
 
 
 def status(config: Path) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "crawler", "status", "--json", "--config", str(config)],
-                            capture_output=True, text=True, timeout=30, cwd=config.parent)
-    return result.returncode, json.loads(result.stdout)
+    """`presswatch status --json` as its own process, beside the daemon (forked like it)."""
+    out = config.parent / "status.json"
+    out.unlink(missing_ok=True)
+    code = CliProcess(["status", "--json", "--config", str(config)], cwd=config.parent, stdout=out).wait(timeout=30)
+    return code, json.loads(out.read_text(encoding="utf-8"))
 
 
 def integrity(store: Path) -> str:
