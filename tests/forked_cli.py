@@ -15,7 +15,9 @@ starts it (the final uninterrupted runs, test_cli's entry-point test).
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import subprocess
@@ -32,6 +34,20 @@ def _fork_server() -> multiprocessing.context.BaseContext:
     if _context is None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
+        # The fork server is a new interpreter that imports _PRELOAD, quietly skipping what it cannot
+        # find; Python 3.11 does not hand it this process's sys.path, so its PYTHONPATH names this
+        # folder and the checkout (as the tests import it) for as long as it starts.
+        here = Path(__file__).resolve().parent
+        checkout = Path(importlib.import_module("crawler").__file__).resolve().parents[1]
+        inherited = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(here), str(checkout), *([inherited] if inherited else [])])
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            if inherited is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = inherited
         _context = context
     return _context
 
