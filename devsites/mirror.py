@@ -1414,6 +1414,13 @@ class Mirror:
         with self._conn_lock:
             self._connections.discard(conn)
 
+    @property
+    def open_connections(self) -> int:
+        """Connections a handler still serves: a request in hand is logged when answered, and the
+        handler closes a connection once its client has gone (a killed crawler's, say)."""
+        with self._conn_lock:
+            return len(self._connections)
+
     # -- live changes
 
     @property

@@ -1,6 +1,10 @@
 """`presswatch alerts deliver` killed with SIGKILL at random moments against a slow webhook: nothing is
 lost, and every duplicate is one the receiver accepted while the outbox had not yet recorded it.
 
+Each killed process is forked with the CLI and Apprise already imported (tests/forked_cli.py), so a
+trial pays for delivering, not for Python's start-up; the runs that finish the outbox at the end are
+`python -m crawler` as a user starts it.
+
 The numbers (trials, kills during sending, duplicates and where they came from) are printed (pytest -s)
 and recorded as junit properties.
 """
@@ -16,6 +20,7 @@ import time
 from collections import Counter
 
 import pytest
+from forked_cli import CliProcess
 from test_alerts_support import TODAY, FakeTagger, Webhook, arm, hooks_for, item, open_store, outbox, save
 
 TRIALS = 30
@@ -30,7 +35,7 @@ def _queue(store, config, first: int, count: int) -> None:
         save(store, hooks, item(release_id, "en", f"Release {release_id}", published=TODAY))
 
 
-def _kill_at_random(process: subprocess.Popen, webhook: Webhook, received_before: int, rng: random.Random,
+def _kill_at_random(process: CliProcess, webhook: Webhook, received_before: int, rng: random.Random,
                     modes: Counter) -> float | None:
     """SIGKILL the delivery process at one of three kinds of moments; the kill's time, or None when the
     process ended first.
@@ -84,9 +89,8 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_only_inside_the_wi
         next_id = 1
         _queue(store, config, next_id, 40)
         next_id += 40
-        command = [sys.executable, "-m", "crawler", "alerts", "deliver", "--config", str(config_file),
-                   "--store", str(tmp_path / "s.db")]
-        stderr = open(tmp_path / "deliver.log", "ab")
+        argv = ["alerts", "deliver", "--config", str(config_file), "--store", str(tmp_path / "s.db")]
+        log = tmp_path / "deliver.log"
         # Messages the receiver had accepted but the outbox had not marked sent when a process died
         # (the duplicate window): by key, and by kind: "answered" when the receiver's answer had left
         # before the kill (Apprise's success, then no commit), "unanswered" when not.
@@ -98,7 +102,7 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_only_inside_the_wi
         started = time.monotonic()
         while trials < TRIALS and time.monotonic() - started < TIME_BUDGET:
             received_before = len(webhook.received)
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+            process = CliProcess(argv, stderr=log)
             killed_at = _kill_at_random(process, webhook, received_before, rng, modes)
             webhook.on_answered = None
             if killed_at is not None:
@@ -119,13 +123,14 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_only_inside_the_wi
             if len(outbox(store, "status = 'pending'")) < 10:
                 _queue(store, config, next_id, 20)  # keep the next process busy sending
                 next_id += 20
-        # Then let deliveries finish undisturbed.
-        for _ in range(5):
-            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=stderr, timeout=120, check=False)
-            if not outbox(store, "status = 'pending'"):
-                break
+        # Then let deliveries finish undisturbed, with `python -m crawler` as a user starts it.
+        with open(log, "ab") as stderr:
+            for _ in range(5):
+                subprocess.run([sys.executable, "-m", "crawler", *argv], stdout=subprocess.DEVNULL, stderr=stderr,
+                               timeout=120, check=False)
+                if not outbox(store, "status = 'pending'"):
+                    break
         webhook.quiet()
-        stderr.close()
 
         rows = outbox(store)
         counts = Counter(webhook.keys())

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from forked_cli import CliProcess
 
 from crawler.cli import main
 from crawler.store import Store
@@ -90,11 +91,20 @@ def test_backfill_bad_arguments(bad, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def wait_until(reached, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not reached():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.02)
+
+
 def test_backfill_killed_midway_resumes_without_duplicates(tmp_path, mirror):
+    """The killed backfill is forked with the CLI imported (tests/forked_cli.py); the one that
+    resumes is `python -m crawler`. The latency only keeps the first one busy until the kill."""
     config = write_config(tmp_path, mirror.base_url, languages=("uz", "en"))
-    mirror.add_fault(lambda path: "/lists/view/" in path, Latency(0.05))
-    command = [sys.executable, "-m", "crawler", "backfill", "--pages", "8", "--config", config]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    latency = mirror.add_fault(lambda path: "/lists/view/" in path, Latency(0.05))
+    argv = ["backfill", "--pages", "8", "--config", config]
+    process = CliProcess(argv)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -108,9 +118,11 @@ def test_backfill_killed_midway_resumes_without_duplicates(tmp_path, mirror):
             process.kill()
     partial = stored(tmp_path)
     assert 20 <= len(partial) < 80
-    time.sleep(0.3)  # the killed process's last request is logged when the mirror answers it
+    # The killed process's last request is logged when the mirror answers it.
+    wait_until(lambda: not mirror.open_connections, "end of the killed process's requests")
+    mirror.remove_fault(latency)
     mirror.requests.clear()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "crawler", *argv], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert stored(tmp_path) == [(i, lang) for i in sorted(IDS) for lang in ("en", "uz")]
     refetched = [p for p in mirror.requests.paths("/") if "/lists/view/" in p

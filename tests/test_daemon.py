@@ -1,6 +1,7 @@
-"""`presswatch run` as a real process (python -m crawler run) against the mirror on 127.0.0.1.
+"""`presswatch run` as a real process against the mirror on 127.0.0.1: forked with the CLI already
+imported (tests/forked_cli.py), so a test waits for the daemon's work, not for Python's start-up.
 
-Each test writes a config whose base_url is the mirror's, with a 0.6 s schedule, and a store in
+Each test writes a config whose base_url is the mirror's, with a 0.3 s schedule, and a store in
 tmp_path; daemons are killed in teardown whatever happens. The mirror lives in this process, so a
 test changes the site (publish, down, layout) while the daemon crawls it.
 """
@@ -11,19 +12,18 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from forked_cli import CliProcess
 
 from devsites.mirror import Hang, Latency, Mirror, sample_releases
 
 pytestmark = pytest.mark.slow
 
-INTERVAL_MINUTES = 0.01  # 0.6 s
+INTERVAL_MINUTES = 0.005  # 0.3 s
 STOP_TIMEOUT = 3.0
 
 
@@ -53,12 +53,9 @@ class Daemon:
 
     def __init__(self, config: Path, log: Path, *args: str) -> None:
         self.log_path = log
-        self._log = open(log, "a", encoding="utf-8")
+        log.touch()
         env = {k: v for k, v in os.environ.items() if k != "PRESSWATCH_CONFIG"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "run", "--config", str(config), *args],
-            cwd=config.parent, stdout=subprocess.DEVNULL, stderr=self._log, env=env,
-        )
+        self.proc = CliProcess(["run", "--config", str(config), *args], cwd=config.parent, env=env, stderr=log)
 
     @property
     def pid(self) -> int:
@@ -84,7 +81,6 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=5)
-        self._log.close()
 
 
 @pytest.fixture
@@ -138,9 +134,11 @@ def runs_finished(store: Path) -> int:
 
 
 def status(config: Path) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "crawler", "status", "--json", "--config", str(config)],
-                            capture_output=True, text=True, timeout=30, cwd=config.parent)
-    return result.returncode, json.loads(result.stdout)
+    """`presswatch status --json` as its own process, beside the daemon (forked like it)."""
+    out = config.parent / "status.json"
+    out.unlink(missing_ok=True)
+    code = CliProcess(["status", "--json", "--config", str(config)], cwd=config.parent, stdout=out).wait(timeout=30)
+    return code, json.loads(out.read_text(encoding="utf-8"))
 
 
 def integrity(store: Path) -> str:
@@ -224,7 +222,7 @@ def test_a_request_that_hangs_does_not_hold_the_stop_beyond_the_bound(tmp_path, 
 def test_kill_9_mid_crawl_then_restart_loses_nothing_and_stores_nothing_twice(tmp_path, start):
     releases = sample_releases(10)
     with Mirror(releases) as mirror:
-        mirror.add_fault(lambda path: "/lists/view/" in path, Latency(0.1))
+        latency = mirror.add_fault(lambda path: "/lists/view/" in path, Latency(0.1))
         config = write_config(tmp_path / "presswatch.toml", mirror, languages=("en", "ru"))
         store = tmp_path / "store.db"
         first = start(config)
@@ -233,6 +231,7 @@ def test_kill_9_mid_crawl_then_restart_loses_nothing_and_stores_nothing_twice(tm
         first.proc.wait(timeout=5)
         stored_before = count(store, "select count(*) from items")
         assert stored_before < 20
+        mirror.remove_fault(latency)  # it only kept the first crawl going until the kill
 
         second = start(config)
         wait_for(lambda: count(store, "select count(*) from items") == 20, 20, "every release", second)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from forked_cli import CliProcess
 
 from devsites.mirror import Mirror, sample_releases
 
@@ -52,7 +53,7 @@ def runs(store: Path) -> list[tuple[str, str]]:
             return []
 
 
-def wait_for(condition, timeout: float, what: str, process: subprocess.Popen):
+def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | CliProcess):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -64,11 +65,16 @@ def wait_for(condition, timeout: float, what: str, process: subprocess.Popen):
 
 
 @contextlib.contextmanager
-def daemon(config: Path, stderr, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    """`presswatch run` on `config`; killed at the end whatever happened."""
+def daemon(config: Path, stderr, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen | CliProcess]:
+    """`presswatch run` on `config`; killed at the end whatever happened. With `stderr` None, the
+    process is forked with the CLI imported (tests/forked_cli.py) and its log discarded; otherwise it
+    is `python -m crawler`, which also loads a sitecustomize from the PYTHONPATH of `env`."""
     env = env or {k: v for k, v in os.environ.items() if k != "PRESSWATCH_CONFIG"}
-    process = subprocess.Popen([sys.executable, "-m", "crawler", "run", "--config", str(config)],
-                               cwd=config.parent, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+    if stderr is None:
+        process = CliProcess(["run", "--config", str(config)], cwd=config.parent, env=env)
+    else:
+        process = subprocess.Popen([sys.executable, "-m", "crawler", "run", "--config", str(config)],
+                                   cwd=config.parent, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     try:
         yield process
     finally:
@@ -126,7 +132,7 @@ def test_a_suspended_host_makes_up_missed_runs_with_one_run_not_a_burst(tmp_path
             encoding="utf-8",
         )
         store = tmp_path / "store.db"
-        with daemon(config, subprocess.DEVNULL) as process:
+        with daemon(config, None) as process:
             wait_for(lambda: len(runs(store)) >= 2, 30, "two runs", process)
             process.send_signal(signal.SIGSTOP)
             before = len(runs(store))

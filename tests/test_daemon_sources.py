@@ -17,7 +17,7 @@ from devsites.presssite import PressSite, sample_articles
 
 pytestmark = pytest.mark.slow
 
-INTERVAL_MINUTES = 0.01  # 0.6 s
+INTERVAL_MINUTES = 0.005  # 0.3 s
 PRESS_PATTERN = r"/(?P<lang>[a-z]{2})/press/\d{4}/\d{2}/\d{2}/[a-z0-9-]+-(?P<id>\d+)"
 
 

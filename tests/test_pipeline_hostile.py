@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
+from forked_cli import CliProcess
 
 from crawler.cli import main
 from crawler.store import Store
@@ -200,18 +199,25 @@ def _stored_count(path) -> int:
     (["backfill", "--pages", "8"], signal.SIGTERM),
 ], ids=["crawl-sigint", "crawl-sigterm", "backfill-sigterm"])
 def test_a_signal_ends_the_run_as_interrupted_with_a_summary(tmp_path, command, sig):
+    """The command is its own process, forked with the CLI imported (tests/forked_cli.py): Python's
+    own SIGINT handling (KeyboardInterrupt) and presswatch's SIGTERM handling, as in `python -m`."""
+    stdout, stderr = tmp_path / "out", tmp_path / "err"
+
+    def output() -> tuple[str, str]:
+        return stdout.read_text(encoding="utf-8"), stderr.read_text(encoding="utf-8")
+
     with Mirror(RELEASES, per_page=10) as mirror:
         config = write_config(tmp_path, mirror.base_url, max_list_pages=4)
         mirror.add_fault(lambda path: "/lists/view/" in path, Latency(0.1))
-        process = subprocess.Popen([sys.executable, "-m", "crawler", *command, "--config", config],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = CliProcess([*command, "--config", config], stdout=stdout, stderr=stderr)
         try:
             deadline = time.monotonic() + 60
             while _stored_count(tmp_path / "store.db") < 2 and time.monotonic() < deadline:
-                assert process.poll() is None, process.communicate()
+                assert process.poll() is None, output()
                 time.sleep(0.02)
             process.send_signal(sig)
-            out, err = process.communicate(timeout=60)
+            process.wait(timeout=60)
+            out, err = output()
         finally:
             if process.poll() is None:
                 process.kill()

@@ -91,7 +91,7 @@ def test_the_daemon_reports_ready_pings_the_watchdog_and_reports_stopping(tmp_pa
         daemon = start(write_config(tmp_path / "presswatch.toml", mirror))
         ready = notify_socket.wait_for("READY", "1", what="READY=1")
         assert ready.get("STATUS", "").startswith("started")
-        # Crawls (every 0.6 s) report themselves, and the wait between them says when the next one is.
+        # Crawls (every 0.3 s) report themselves, and the wait between them says when the next one is.
         notify_socket.wait_for("STATUS", "crawling", what="STATUS=crawling")
         idle = notify_socket.wait_for("STATUS", prefix="idle, next crawl at ", what="STATUS=idle")
         pings = 0
