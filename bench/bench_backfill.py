@@ -27,14 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from crawler.app import build_crawler
-from crawler.tagging import Tagger
 from crawler.config import Config, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
 from crawler.pipeline import Crawler
 from crawler.store import Store
-from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
+from crawler.tagging import Tagger
 
 PER_PAGE = 12
 

@@ -40,13 +40,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
+from common import machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.config import SelectorsConfig, SourceConfig
 from crawler.model import ParseError
 from crawler.normalize import clean_paragraphs, clean_text
 from crawler.sources.presidentuz import PresidentUz, is_date_line, parse_item_date
-from common import machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 from devsites.mirror import LANGS, render_item_page, sample_releases, seed_release  # noqa: E402  (common puts the checkout on sys.path)
 
 BASE = "https://president.uz"

@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 import psutil
+from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from crawler.app import build_crawler
 from crawler.config import Config, ScheduleConfig, SourceConfig, StoreConfig
 from crawler.fetch import Fetcher
 from crawler.store import Store
-from common import MirrorProcess, machine  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 # A poll whose memory grows by more than this per 100 polls after warm-up is a leak worth a look
 # (1,000 polls add 1,000 crawl_runs rows; SQLite's page cache is bounded).
