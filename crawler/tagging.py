@@ -84,22 +84,29 @@ class Tagger:
 
 
 def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fingerprint: str) -> list[dict[str, Any]]:
+    """Make the stored matches of a version `matches`. Rows already as they would be are left (with
+    the `tagged_at` of when they were made): reading them costs a fraction of writing them again."""
     now = now_utc()
     source, item_id, lang = key
     rows = [{"source": source, "id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now}
             for match in matches]
+    wanted = [tuple(row[name] for name in _COMPARED_COLUMNS) for row in rows]
     # plain SQL: sqlite-utils' table calls read the schema again on every call (BENCHMARKS.md, reparse)
-    store.db.execute("delete from matches where source = ? and id = ? and lang = ?", list(key))
-    if rows:
-        store.db.conn.executemany(_INSERT_MATCH, [[row[name] for name in _MATCH_COLUMNS] for row in rows])
+    if store.db.conn.execute(_STORED_MATCHES, key).fetchall() != wanted:
+        store.db.conn.execute("delete from matches where source = ? and id = ? and lang = ?", key)
+        if rows:
+            store.db.conn.executemany(_INSERT_MATCH, [[row[name] for name in _MATCH_COLUMNS] for row in rows])
     # only where it differs: any update of an items row rewrites its full-text entry (the items_fts trigger)
-    store.db.execute("update items set topics_fingerprint = ? where source = ? and id = ? and lang = ? "
-                     "and topics_fingerprint is not ?", [fingerprint, *key, fingerprint])
+    store.db.conn.execute("update items set topics_fingerprint = ? where source = ? and id = ? and lang = ? "
+                          "and topics_fingerprint is not ?", [fingerprint, *key, fingerprint])
     return rows
 
 
 _MATCH_COLUMNS = ("source", "id", "lang", "topic", "label", "term", "field", "start", "end", "text", "snippet",
                   "tagged_at")
+_COMPARED_COLUMNS = _MATCH_COLUMNS[3:-1]
+_STORED_MATCHES = (f"select {', '.join(f'[{name}]' for name in _COMPARED_COLUMNS)} from matches "
+                   "where source = ? and id = ? and lang = ? order by rowid")
 _INSERT_MATCH = (f"insert into matches ({', '.join(f'[{name}]' for name in _MATCH_COLUMNS)}) "
                  f"values ({', '.join('?' * len(_MATCH_COLUMNS))})")
 
