@@ -125,6 +125,7 @@ def writing(config: Config, *, must_exist: bool = False) -> Iterator[Store]:
         try:
             with store.storage_errors():
                 store.migrate()
+                store.repair_full_text()  # left put off by a reparse that died
                 yield store
         except StoreFull as exc:
             lock.note_failure(str(exc))  # `status` reports it: the store may not hold the failed run

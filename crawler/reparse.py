@@ -10,6 +10,7 @@ reparse keeps what it did.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import os
@@ -87,13 +88,21 @@ def reparse(store: Store, source: Source, *, tagger: Tagger | None = None, hooks
                 with store.atomic():
                     if reindexed > defer_from:
                         store.defer_full_text()
+                    # The stored rows were read a batch ahead, outside this transaction: right,
+                    # since the one-writer lock is held and no version is in two batches.
                     for page, stored, outcome in parsed:
                         _store_outcome(store, page, stored, outcome, result, steps)
                 bar.advance(len(parsed))
+    except BaseException:
+        if store.full_text_deferred():
+            # Best effort: what went wrong may also stop the rebuild; the next writer repairs.
+            with contextlib.suppress(Exception):
+                store.rebuild_full_text()
+        raise
     finally:
-        if reindexed > defer_from:
-            store.rebuild_full_text()
-    bar.close()
+        bar.close()
+    if store.full_text_deferred():
+        store.rebuild_full_text()
     return result
 
 

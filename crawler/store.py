@@ -497,8 +497,6 @@ class Store:
         self.db.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             self.migrate()
-            if self.full_text_deferred():  # a reparse that put them off died, or is running now
-                self.rebuild_full_text()
 
     def migrate(self) -> None:
         """Apply the migrations this store lacks. Only a store that needs it is written to, so
@@ -661,12 +659,20 @@ class Store:
         """Stop keeping items_fts and search_fts row by row until `rebuild_full_text`; call inside
         `atomic()`, with the first writes it is for. For writing a large share of the store at
         once (`reparse`), where one rebuild costs far less. Recorded in the store, so if this
-        process dies before the rebuild, the next one to open the store for writing rebuilds."""
+        process dies before the rebuild, the next writer repairs it (`repair_full_text`)."""
         self.db.conn.execute("insert into fulltext_deferred (since) select ? where not exists "
                              "(select 1 from fulltext_deferred)", [now_utc()])
 
     def full_text_deferred(self) -> bool:
         return self.db.conn.execute("select exists (select 1 from fulltext_deferred)").fetchone()[0] == 1
+
+    def repair_full_text(self) -> bool:
+        """Rebuild the full-text indexes if a process that put them off died before it rebuilt
+        them. For a writer holding the one-writer lock (app.writing): then none is running."""
+        if not self.full_text_deferred():
+            return False
+        self.rebuild_full_text()
+        return True
 
     def rebuild_full_text(self) -> None:
         """Both full-text indexes made anew from their rows, and kept row by row again."""

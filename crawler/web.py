@@ -67,7 +67,7 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
             "term": "The configured pattern that matched (e.g. чегара*)",
             "field": "title or body", "start": "Offset of the match in that field (characters)",
             "end": "Offset just after the match", "text": "The matched text as published",
-            "snippet": "The sentence around the match", "tagged_at": "When it was tagged (UTC)",
+            "snippet": "The sentence around the match", "tagged_at": "When it was made (UTC); kept while later taggings find the same matches",
         },
     ),
     "listings": (
@@ -125,7 +125,8 @@ SCHEMA: dict[str, tuple[str, dict[str, str]]] = {
         {"source": SOURCE_COLUMN,
             "rowid": "Row number, the rowid of search_fts", "id": "Release id", "lang": "Language code",
             "title": "Folded headline", "body": "Folded body",
-            "content_hash": "items.content_hash of the text it was folded from",
+            "content_hash": "items.content_hash of the version it was folded from (a version stored anew "
+                            "without the search hook keeps the older one until folded again)",
             "fold_version": "Folding rules used; rows of another version are folded again",
         },
     ),

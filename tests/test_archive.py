@@ -5,9 +5,11 @@ store a crawl makes)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import io
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -489,39 +491,87 @@ def test_a_date_only_fix_stores_new_versions_and_keeps_tags_and_search_rows_as_r
         == rows(stores["skipped"], "select distinct topics_fingerprint from items")
 
 
+def _raw(path: Path, sql: str) -> list[tuple]:
+    """Read the file with sqlite3 alone: no presswatch code runs on the way."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def _fulltext_consistent(path: Path) -> None:
-    with Store.open(path) as store, store.atomic():
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         for table in ("items_fts", "search_fts"):  # raises if an index disagrees with its rows
-            store.db.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
+            conn.execute(f"insert into {table}({table}, rank) values ('integrity-check', 1)")
+        conn.rollback()
 
 
-def test_a_reparse_that_rewrites_most_text_rebuilds_the_full_text_indexes_once(tmp_path, mirror, capsys):
+def test_a_reparse_that_rewrites_most_text_puts_the_full_text_indexes_off_and_rebuilds_them_once(tmp_path, mirror,
+                                                                                                 capsys):
+    from crawler import app
+    from crawler.config import load_config
+    from crawler.reparse import reparse
+
     crawl(tmp_path, mirror.base_url)
-    store = tmp_path / "store.db"
-    with Store.open(store) as opened, opened.atomic():
-        opened.db.execute("update items set content_hash = 'stale', title = 'Zyxwv ' || title")
-    config = write_config(tmp_path, mirror.base_url)
-    assert main(["reparse", "-q", "--jobs", "1", "--config", config]) == 0
-    assert count(store, "fulltext_deferred") == 0
-    _fulltext_consistent(store)
-    assert rows(store, "select count(*) from items_fts where items_fts match 'zyxwv'") == [(0,)]
+    path = tmp_path / "store.db"
+    with Store.open(path) as store, store.atomic():
+        store.db.execute("update items set content_hash = 'stale', title = 'Zyxwv ' || title")
+    config = load_config(write_config(tmp_path, mirror.base_url))
+    entry = config.sources[0]
+    statements: list[str] = []
+    with app.writing(config) as store:
+        store.db.conn.set_trace_callback(statements.append)
+        result = reparse(store, app.source(config, entry), tagger=app.tagger_for(config, entry),
+                         hooks=app.reparse_hooks(config), jobs=1, batch=4)
+        store.db.conn.set_trace_callback(None)
+    assert result.changed == len(RELEASES) * len(LANGS)
+    assert any(sql.startswith("insert into fulltext_deferred") for sql in statements)
+    assert [sql for sql in statements if "values ('rebuild')" in sql] == [
+        "insert into items_fts (items_fts) values ('rebuild')", "insert into search_fts (search_fts) values ('rebuild')"]
+    assert _raw(path, "select count(*) from fulltext_deferred") == [(0,)]
+    _fulltext_consistent(path)
+    assert _raw(path, "select count(*) from items_fts where items_fts match 'zyxwv'") == [(0,)]
+    word = RELEASES[0].versions["en"].title.split()[0]
+    assert _raw(path, f"select count(*) from items_fts where items_fts match '\"{word}\"'")[0][0] > 0
     capsys.readouterr()
-    assert main(["search", "--config", config, RELEASES[0].versions["en"].title.split()[0]]) == 0
+    assert main(["search", "--config", write_config(tmp_path, mirror.base_url), word]) == 0
     assert str(RELEASES[0].id) in capsys.readouterr().out
 
 
-def test_full_text_indexes_put_off_by_a_process_that_died_are_rebuilt_on_the_next_open(tmp_path, mirror):
-    crawl(tmp_path, mirror.base_url)
+def test_full_text_indexes_left_put_off_by_a_reparse_that_died_are_rebuilt_by_the_next_writer(tmp_path, mirror):
+    config = crawl(tmp_path, mirror.base_url)
     path = tmp_path / "store.db"
     with Store.open(path) as store:
         with store.atomic():
             store.defer_full_text()
             store.db.execute("update items set title = 'Zyxwv ' || title where rowid = 1")
             store.db.execute("update search_text set title = 'zyxwv ' || title where rowid = 1")
-        assert store.db.execute("select count(*) from items_fts where items_fts match 'zyxwv'").fetchone() == (0,)
-    # ... and the process ends there, without rebuilding
-    with Store.open(path) as store:
-        assert not store.full_text_deferred()
-        assert store.db.execute("select rowid from items_fts where items_fts match 'zyxwv'").fetchall() == [(1,)]
-        assert store.db.execute("select rowid from search_fts where search_fts match 'zyxwv'").fetchall() == [(1,)]
+    # ... and the process ends there, without rebuilding. A command that only reads leaves it be:
+    assert main(["status", "--config", config]) == 0
+    assert _raw(path, "select count(*) from fulltext_deferred") == [(1,)]
+    assert _raw(path, "select count(*) from items_fts where items_fts match 'zyxwv'") == [(0,)]
+    assert main(["crawl", "--config", config]) == 0  # the next writer rebuilds first
+    assert _raw(path, "select count(*) from fulltext_deferred") == [(0,)]
+    assert _raw(path, "select rowid from items_fts where items_fts match 'zyxwv'") == [(1,)]
+    assert _raw(path, "select rowid from search_fts where search_fts match 'zyxwv'") == [(1,)]
     _fulltext_consistent(path)
+
+
+def test_reparse_of_changed_text_tags_it_again_and_since_picks_pages_by_fetch_date(tmp_path, mirror, capsys):
+    config = crawl(tmp_path, mirror.base_url)
+    path = tmp_path / "store.db"
+    ((item_id, lang, tagged),) = rows(path, "select id, lang, count(*) from matches group by id, lang "
+                                            "order by count(*) desc limit 1")
+    before = rows(path, "select topic, term, field, start, [end] from matches where id = ? and lang = ? order by rowid",
+                  [item_id, lang])
+    with Store.open(path) as store, store.atomic():  # as a wrong rule would leave it: text lost, and its matches
+        store.db.execute("update items set content_hash = 'stale', body = 'x', paragraphs = '[\"x\"]' "
+                         "where id = ? and lang = ?", [item_id, lang])
+        store.db.execute("delete from matches where id = ? and lang = ?", [item_id, lang])
+    capsys.readouterr()
+    assert main(["reparse", "-q", "--since", "2999-01-01", "--config", config]) == 0
+    assert capsys.readouterr().out.startswith("reparsed 0 archived release pages")
+    assert main(["reparse", "-q", "--since", "2000-01-01", "--config", config]) == 0
+    assert capsys.readouterr().out.startswith(f"reparsed {len(RELEASES) * len(LANGS)} archived release pages: "
+                                              "1 versions changed (fields: paragraphs 1)")
+    after = rows(path, "select topic, term, field, start, [end] from matches where id = ? and lang = ? order by rowid",
+                 [item_id, lang])
+    assert tagged > 0 and after == before
