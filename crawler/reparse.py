@@ -15,11 +15,12 @@ import dataclasses
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crawler import archive
+from crawler.clock import now_utc
 from crawler.fetch import decode_html
 from crawler.model import ParsedItem, ParseError, StoredVersion, StoreOutcome
 from crawler.normalize import join_body
@@ -85,13 +86,14 @@ def reparse(store: Store, source: Source, *, tagger: Tagger | None = None, hooks
         with _Parser(source, steps, jobs) as parser:
             for parsed in parser.batches(store, archive.in_batches(row_ids, batch)):
                 reindexed += sum(map(_rewrites_text, parsed))
+                now = now_utc()
                 with store.atomic():
                     if reindexed > defer_from:
                         store.defer_full_text()
                     # The stored rows were read a batch ahead, outside this transaction: right,
                     # since the one-writer lock is held and no version is in two batches.
                     for page, stored, outcome in parsed:
-                        _store_outcome(store, page, stored, outcome, result, steps)
+                        _store_outcome(store, page, stored, outcome, result, steps, now)
                 bar.advance(len(parsed))
     except BaseException:
         if store.full_text_deferred():
@@ -256,8 +258,8 @@ class _Parser:
                 (stored["title"], stored["body"]) if stored and current else None)
 
 
-def _store_outcome(store: Store, page: archive.ArchivedPage, stored: dict | None, outcome: Outcome,
-                   result: ReparseResult, steps: _Steps) -> None:
+def _store_outcome(store: Store, page: archive.ArchivedPage, stored: Mapping[str, Any] | None, outcome: Outcome,
+                   result: ReparseResult, steps: _Steps, now: str) -> None:
     result.pages += 1
     kind, item, ready = outcome
     if kind == _REDIRECTED:
@@ -275,7 +277,7 @@ def _store_outcome(store: Store, page: archive.ArchivedPage, stored: dict | None
     if stored is not None and stored["content_hash"] == digest:
         result.unchanged += 1
         return
-    steps.run(store, item, store.save_item(item, digest=digest, existing=stored), digest, prepared)
+    steps.run(store, item, store.save_item(item, now, digest=digest, existing=stored), digest, prepared)
     if stored is None:
         result.new += 1
         return
@@ -283,7 +285,7 @@ def _store_outcome(store: Store, page: archive.ArchivedPage, stored: dict | None
     _note_changes(result, item, stored)
 
 
-def _note_changes(result: ReparseResult, item: ParsedItem, stored: dict) -> None:
+def _note_changes(result: ReparseResult, item: ParsedItem, stored: Mapping[str, Any]) -> None:
     before = {"title": stored["title"], "published": stored["published"],
               "paragraphs": json.loads(stored["paragraphs"] or "[]")}
     for name in COMPARED:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -604,7 +604,7 @@ class Store:
         return [_decode(r) for r in rows]
 
     def save_item(self, item: ParsedItem, now: str | None = None, *, digest: str | None = None,
-                  existing: dict[str, Any] | None | object = _READ) -> StoreOutcome:
+                  existing: Mapping[str, Any] | None | object = _READ) -> StoreOutcome:
         """Store one language version: 'new', 'changed' (old text kept in item_versions) or 'unchanged'.
 
         Call inside `atomic()` together with whatever else belongs to the same release. The item
@@ -685,15 +685,14 @@ class Store:
         """Language versions stored, of every source (what the full-text indexes hold)."""
         return self.db.conn.execute("select count(*) from items").fetchone()[0]
 
-    def stored_rows(self, source: str, ids: Iterable[int]) -> dict[tuple[int, str], dict[str, Any]]:
+    def stored_rows(self, source: str, ids: Iterable[int]) -> dict[tuple[int, str], sqlite3.Row]:
         """The stored rows of every version of these releases, by (id, lang), as `save_item` takes them."""
-        rows: dict[tuple[int, str], dict[str, Any]] = {}
+        rows: dict[tuple[int, str], sqlite3.Row] = {}
         for chunk in _chunks(sorted(set(ids)), 500):
             cursor = self.db.conn.execute(
                 f"select * from items where source = ? and id in ({', '.join('?' * len(chunk))})", [source, *chunk])
-            names = [column[0] for column in cursor.description]
-            for values in cursor:
-                row = dict(zip(names, values))
+            cursor.row_factory = sqlite3.Row
+            for row in cursor:
                 rows[(row["id"], row["lang"])] = row
         return rows
 

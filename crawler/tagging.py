@@ -37,16 +37,9 @@ def untagged_languages(config: Config, topics: TopicSet | None = None) -> list[d
 
 
 def tag_version(store: Store, topics: TopicSet, source: str, item_id: int, lang: str, title: str,
-                body: str) -> list[dict[str, Any]]:
-    """Replace the matches of one stored language version; returns the new rows."""
+                body: str) -> int:
+    """Make the matches of one stored language version today's; returns how many it has."""
     return _replace_matches(store, (source, item_id, lang), topics.match_item(title, body, lang), topics.fingerprint)
-
-
-def _match_fields(match) -> dict[str, Any]:
-    return {
-        "topic": match.topic, "label": match.label, "term": match.term, "field": match.field,
-        "start": match.start, "end": match.end, "text": match.text, "snippet": match.snippet,
-    }
 
 
 class Tagger:
@@ -83,23 +76,19 @@ class Tagger:
         return ()
 
 
-def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fingerprint: str) -> list[dict[str, Any]]:
+def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fingerprint: str) -> int:
     """Make the stored matches of a version `matches`. Rows already as they would be are left (with
     the `tagged_at` of when they were made): reading them costs a fraction of writing them again."""
-    now = now_utc()
-    source, item_id, lang = key
-    rows = [{"source": source, "id": item_id, "lang": lang, **_match_fields(match), "tagged_at": now}
-            for match in matches]
-    wanted = [tuple(row[name] for name in _COMPARED_COLUMNS) for row in rows]
+    wanted = [(m.topic, m.label, m.term, m.field, m.start, m.end, m.text, m.snippet) for m in matches]
     # plain SQL: sqlite-utils' table calls read the schema again on every call (BENCHMARKS.md, reparse)
     if store.db.conn.execute(_STORED_MATCHES, key).fetchall() != wanted:
+        now = now_utc()
         store.db.conn.execute("delete from matches where source = ? and id = ? and lang = ?", key)
-        if rows:
-            store.db.conn.executemany(_INSERT_MATCH, [[row[name] for name in _MATCH_COLUMNS] for row in rows])
+        store.db.conn.executemany(_INSERT_MATCH, [(*key, *fields, now) for fields in wanted])
     # only where it differs: any update of an items row rewrites its full-text entry (the items_fts trigger)
     store.db.conn.execute("update items set topics_fingerprint = ? where source = ? and id = ? and lang = ? "
                           "and topics_fingerprint is not ?", [fingerprint, *key, fingerprint])
-    return rows
+    return len(wanted)
 
 
 _MATCH_COLUMNS = ("source", "id", "lang", "topic", "label", "term", "field", "start", "end", "text", "snippet",
@@ -149,7 +138,7 @@ def retag(store: Store, topics, *, everything: bool = False, progress: bool = Tr
             break
         with store.atomic():
             for source_name, item_id, lang, title, body in keys:
-                matched += len(tag_version(store, topics, source_name, item_id, lang, title, body))
+                matched += tag_version(store, topics, source_name, item_id, lang, title, body)
         done += len(keys)
         bar.advance(len(keys))
         if everything and done >= total:
