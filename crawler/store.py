@@ -1237,30 +1237,24 @@ def m013_fulltext_deferral(db: Database) -> None:
 
 
 _LIVE = "not exists (select 1 from fulltext_deferred)"
+
+
+def _gated_fts_triggers(table: str, index: str) -> tuple[str, ...]:
+    """The three triggers that keep the external-content FTS5 `index` in step with `table`, each
+    firing only while the indexes are not put off (an update only when the text changes, m011)."""
+    delete = f"insert into {index} ({index}, rowid, title, body) values ('delete', old.rowid, old.title, old.body);"
+    insert = f"insert into {index} (rowid, title, body) values (new.rowid, new.title, new.body);"
+    return (
+        f"drop trigger if exists {table}_ai", f"drop trigger if exists {table}_ad", f"drop trigger if exists {table}_au",
+        f"create trigger {table}_ai after insert on {table} when {_LIVE} begin {insert} end",
+        f"create trigger {table}_ad after delete on {table} when {_LIVE} begin {delete} end",
+        f"create trigger {table}_au after update of title, body on {table} when "
+        f"(old.title is not new.title or old.body is not new.body) and {_LIVE} begin {delete} {insert} end",
+    )
+
+
 _FULLTEXT_DEFERRAL_SQL = (
     "create table fulltext_deferred (since text not null)",
-    *(f"drop trigger if exists {name}" for name in ("items_ai", "items_ad", "items_au",
-                                                   "search_text_ai", "search_text_ad", "search_text_au")),
-    f"""create trigger items_ai after insert on items when {_LIVE} begin
-        insert into items_fts (rowid, title, body) values (new.rowid, new.title, new.body);
-    end""",
-    f"""create trigger items_ad after delete on items when {_LIVE} begin
-        insert into items_fts (items_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
-    end""",
-    f"""create trigger items_au after update of title, body on items
-        when (old.title is not new.title or old.body is not new.body) and {_LIVE} begin
-        insert into items_fts (items_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
-        insert into items_fts (rowid, title, body) values (new.rowid, new.title, new.body);
-    end""",
-    f"""create trigger search_text_ai after insert on search_text when {_LIVE} begin
-        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
-    end""",
-    f"""create trigger search_text_ad after delete on search_text when {_LIVE} begin
-        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
-    end""",
-    f"""create trigger search_text_au after update of title, body on search_text
-        when (old.title is not new.title or old.body is not new.body) and {_LIVE} begin
-        insert into search_fts (search_fts, rowid, title, body) values ('delete', old.rowid, old.title, old.body);
-        insert into search_fts (rowid, title, body) values (new.rowid, new.title, new.body);
-    end""",
+    *_gated_fts_triggers("items", "items_fts"),
+    *_gated_fts_triggers("search_text", "search_fts"),
 )
