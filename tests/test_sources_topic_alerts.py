@@ -46,6 +46,13 @@ urls = ["{hook.url()}"]
         assert tagged["president.uz"] and "uzbekistan" not in tagged["president.uz"].split(",")
         assert db.execute("select count(*) from items where source = 'president.uz' "
                           "and (paragraphs like '%Uzbekistan%' or paragraphs like '%Узбекистан%')").fetchone()[0]
+        # a retag tags each source with its own topics too, as its crawl did: nothing moves
+        matches = db.execute("select source, id, lang, topic, term, start from matches order by 1, 2, 3, 4, 5, 6").fetchall()
+        assert main(["retag", "--all", "-q", "--config", str(config)]) == 0
+        assert main(["retag", "-q", "--config", str(config)]) == 0
+        assert capsys.readouterr().out.splitlines()[-1].startswith("retagged 0 language versions")
+        assert db.execute("select source, id, lang, topic, term, start from matches order by 1, 2, 3, 4, 5, 6"
+                          ).fetchall() == matches
         queued = db.execute("select distinct source, release_id from outbox where route = 'neighbours'").fetchall()
         assert queued and {source for source, _ in queued} == {"akorda"}
         assert {release_id for _, release_id in queued} <= {a.id for a in ARTICLES}

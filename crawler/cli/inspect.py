@@ -193,8 +193,14 @@ def cmd_retag(args: argparse.Namespace) -> int:
             which = "every stored language version" if args.all else "the versions tagged by other topic definitions"
             announce(args, f"retag: tagging {which} again with {topics.source}, committing every 500; "
                      "nothing is sent")
-        result = retag(store, topics, everything=args.all, progress=not args.quiet and progress_bars(args),
-                       source=only)
+        result = {"versions": 0, "matches": 0}
+        for name in [only] if only else store.sources_with_items():
+            # each source with the topics it names, as its crawl tags it (app.tagger_for)
+            entry = next((entry for entry in config.sources if entry.name == name), None)
+            selected = app.tagger_for(config, entry, topics).topics if entry else topics
+            done = retag(store, selected, everything=args.all, progress=not args.quiet and progress_bars(args),
+                         source=name)
+            result = {key: result[key] + done[key] for key in result}
         per_topic = releases_per_topic(store, only)
     topics_line = ", ".join(f"{topic} {count}" for topic, count in sorted(per_topic.items())) or "none"
     print(f"retagged {result['versions']} language versions ({result['matches']} matches); "
