@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from crawler.model import ParsedItem, StoredVersion
 from crawler.normalize import join_body
 from crawler.progress import Progress
-from crawler.store import Store, content_hash
+from crawler.store import Store, content_hash, version_keys_where
 from crawler.topics import fold
 from crawler.topics.fold import APOSTROPHES, FOLD_VERSION, LEXICON_OF
 
@@ -124,7 +124,7 @@ class SearchHook:
     @staticmethod
     def current_keys(store: Store, source: str, ids: list[int]) -> set[tuple[int, str]]:
         """(id, lang) of these releases' versions whose stored text is folded by today's rules."""
-        return _keys_where(store, "search_text", "fold_version", fold_version(), source, ids)
+        return version_keys_where(store.db, "search_text", "fold_version", fold_version(), source, ids)
 
     @staticmethod
     def text_unchanged(store: Store, version: StoredVersion) -> None:
@@ -139,19 +139,6 @@ class SearchHook:
 
 
 search_hook = SearchHook()
-
-
-def _keys_where(store: Store, table: str, column: str, value: str, source: str,
-                ids: list[int]) -> set[tuple[int, str]]:
-    """(id, lang) of the rows of these releases whose `column` is `value`. Compared here, not in
-    SQL: the planner would take an index on `column` and read every row that has that value."""
-    found: set[tuple[int, str]] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        found.update((item_id, lang) for item_id, lang, held in store.db.conn.execute(
-            f"select id, lang, [{column}] from {table} where source = ? and id in ({', '.join('?' * len(chunk))})",
-            [source, *chunk]) if held == value)
-    return found
 
 
 def stale_count(db: Database) -> int:

@@ -1066,15 +1066,6 @@ class Store:
         return dict(self.db.execute("select id, state from pending_translations where source = ? and lang = ?",
                                     [source, lang]).fetchall())
 
-    def versions_where(self, source: str, ids: list[int], column: str, value: Any) -> set[tuple[int, str]]:
-        """(id, lang) of the versions of these releases whose `column` (a name of ours) is `value`."""
-        found: set[tuple[int, str]] = set()
-        for chunk in _chunks(ids, 500):
-            found.update(self.db.conn.execute(
-                f"select id, lang from items where source = ? and id in ({', '.join('?' * len(chunk))}) "
-                f"and [{column}] = ?", [source, *chunk, value]))
-        return found
-
     def release_ids_stored(self, source: str, ids: list[int]) -> set[int]:
         """Which of `ids` have a version stored in some language."""
         found: set[int] = set()
@@ -1150,6 +1141,19 @@ def distinct_leading(db: Database, table: str, column: str, limit: int = 10_000)
             break
         value = row[0]
         found.append(value)
+    return found
+
+
+def version_keys_where(db: Database, table: str, column: str, value: Any, source: str,
+                       ids: list[int]) -> set[tuple[int, str]]:
+    """(id, lang) of the rows of `table` (keyed by source, id, lang) for these releases whose
+    `column` (a name of ours) is `value`. Compared here, not in SQL: given `column = ?`, the planner
+    may take an index on `column` and read every row holding that value (search_text's fold_version)."""
+    found: set[tuple[int, str]] = set()
+    for chunk in _chunks(ids, 500):
+        found.update((item_id, lang) for item_id, lang, held in db.conn.execute(
+            f"select id, lang, [{column}] from {table} where source = ? and id in ({', '.join('?' * len(chunk))})",
+            [source, *chunk]) if held == value)
     return found
 
 

@@ -14,7 +14,7 @@ from crawler.config import Config
 from crawler.model import ParsedItem
 from crawler.normalize import join_body
 from crawler.progress import Progress
-from crawler.store import Store
+from crawler.store import Store, version_keys_where
 from crawler.topics import Matches, TopicSet, load_topics
 from crawler.topics.patterns import languages_without_terms
 
@@ -67,13 +67,12 @@ class Tagger:
 
     def current_keys(self, store: Store, source: str, ids: list[int]) -> set[tuple[int, str]]:
         """(id, lang) of these releases' versions tagged by today's topics."""
-        return store.versions_where(source, ids, "topics_fingerprint", self.topics.fingerprint)
+        return version_keys_where(store.db, "items", "topics_fingerprint", self.topics.fingerprint, source, ids)
 
     @staticmethod
-    def text_unchanged(store: Store, item: ParsedItem) -> tuple:
+    def text_unchanged(store: Store, item: ParsedItem) -> None:
         """A version stored anew with the title and body it had, tagged by today's topics: its
         stored matches stand (matching is a function of the text and the topics)."""
-        return ()
 
 
 def _replace_matches(store: Store, key: tuple[str, int, str], matches: Any, fingerprint: str) -> int:
